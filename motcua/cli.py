@@ -1,0 +1,298 @@
+"""`motcua`: one command that starts every role.
+
+Every command that acts on the queue goes through MQTT like the device it
+stands for, so the CLI exercises exactly what a kiosk or counter does.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import protocol
+from .config import Site, SiteConfigError, load_site
+
+EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "site.toml"
+COUNTER_ACTIONS = {
+    "next": ("counter.next", None), "call": ("counter.call", "ticket"), "recall": ("counter.recall", None),
+    "start": ("counter.start", None), "done": ("counter.done", None), "noshow": ("counter.no_show", None),
+    "transfer": ("counter.transfer", "service"), "pause": ("counter.pause", "reason"),
+    "resume": ("counter.resume", None), "close": ("counter.close", None),
+    "signin": ("counter.sign_in", "officer"),
+}
+
+
+class CliError(Exception):
+    pass
+
+
+def find_site(arg: str | None, demo: bool = False) -> Site:
+    path = arg or os.environ.get("MOTCUA_SITE")
+    if path is None:
+        if Path("site.toml").exists():
+            path = "site.toml"
+        elif demo and EXAMPLE_SITE.exists():
+            path = str(EXAMPLE_SITE)
+        else:
+            raise CliError("no site file: pass --site FILE, set MOTCUA_SITE, or put site.toml here "
+                           f"(a sample is {EXAMPLE_SITE})")
+    return load_site(path)
+
+
+def device_for(site: Site, role: str, explicit: str | None, counter: int | None = None) -> str:
+    """The device a CLI command stands for: the one named, else the first of the role
+    (for a counter, the device at that counter), else the admin device."""
+    if explicit:
+        try:
+            site.device(explicit)
+        except KeyError:
+            raise CliError(f"no device {explicit!r} in {site.path}") from None
+        return explicit
+    for d in site.devices_of(role):
+        if counter is None or d.counter == counter:
+            return d.id
+    admins = site.devices_of("admin")
+    if admins:
+        return admins[0].id
+    raise CliError(f"{site.path} has no {role} device{f' at counter {counter}' if counter else ''} "
+                   "and no admin device to act as; add one")
+
+
+def _client(site: Site, device: str):
+    from .mqtt import DeviceClient
+    client = DeviceClient(site, device).start()
+    if not client.wait_connected(site.request_timeout_s):
+        client.stop()
+        raise CliError(f"cannot reach the MQTT broker at {site.broker.host}:{site.broker.port} as "
+                       f"{device}: start it with `motcua broker` (or `motcua demo`), and check the "
+                       "password file matches the site file (`motcua broker passwords`)")
+    return client
+
+
+def _request(site: Site, device: str, op: str, **args) -> dict:
+    from .mqtt import CentreUnavailable, RequestRefused
+    client = _client(site, device)
+    try:
+        return client.request(op, **args)
+    except RequestRefused as exc:
+        raise CliError(f"refused ({exc.code}): {exc.message}") from None
+    except CentreUnavailable as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        client.stop()
+
+
+def _minutes(seconds: int) -> str:
+    return f"{round(seconds / 60)} phút" if seconds else "—"
+
+
+def cmd_ticket(site: Site, args) -> int:
+    device = device_for(site, "kiosk", args.device)
+    t = _request(site, device, "ticket.issue", service=args.service, priority=args.priority)
+    print(f"Số thứ tự / Ticket: {t['ticket']}  ({t['service_name_vi']})")
+    if t["priority"]:
+        print(f"Ưu tiên / Priority: {t['priority']}")
+    print(f"Người đang chờ trước / People ahead: {t['people_ahead']}")
+    print(f"Thời gian chờ dự kiến / Estimated wait: {_minutes(t['estimated_wait_s'])}")
+    print(f"Quầy phục vụ / Counters: {', '.join(str(c) for c in t['counters'])}")
+    return 0
+
+
+def cmd_counter(site: Site, args) -> int:
+    op, arg_name = COUNTER_ACTIONS[args.action]
+    extra = {}
+    if arg_name:
+        if not args.value:
+            raise CliError(f"`motcua counter N {args.action}` needs {arg_name.upper()}")
+        extra[arg_name] = " ".join(args.value)
+    elif args.value:
+        raise CliError(f"`motcua counter N {args.action}` takes no further words")
+    if args.action == "pause" and args.public:
+        extra["public"] = True
+    if args.action == "signin" and args.name:
+        extra["officer_name"] = args.name
+    device = device_for(site, "counter", args.device, counter=args.counter)
+    r = _request(site, device, op, counter=args.counter, **extra)
+    for f in r.get("finished", []):
+        print(f"{f['ticket']}: {'xong / done' if f['state'] == 'done' else 'vắng mặt / no-show'}")
+    cur = r["ticket"]
+    line = f"Quầy {r['counter']} ({r['state']})"
+    if r.get("officer"):
+        line += f", cán bộ {r['officer']}"
+    if cur:
+        line += f": {cur['ticket']} [{cur['service']}] {cur['state']}"
+    else:
+        line += ": không có số / no current ticket"
+    print(line)
+    return 0
+
+
+def cmd_status(site: Site, args) -> int:
+    device = device_for(site, "display", args.device)
+    client = _client(site, device)
+    got = threading.Event()
+    box: dict = {}
+
+    def on_hall(topic, data):
+        box.update(data)
+        got.set()
+
+    client.subscribe(client.topics.hall_state, on_hall)
+    try:
+        if not got.wait(site.request_timeout_s):
+            raise CliError("no hall state on the broker: is `motcua centre` running?")
+    finally:
+        client.stop()
+    print(format_status(box))
+    return 0
+
+
+def format_status(hall: dict) -> str:
+    rows = [f"{hall['name']} — {hall['day']}", "",
+            f"{'Quầy':>4}  {'Trạng thái':<10} {'Số':>6}  {'Lĩnh vực':<6} Cán bộ"]
+    for c in hall["counters"]:
+        t = c["ticket"] or {}
+        rows.append(f"{c['counter']:>4}  {c['state']:<10} {t.get('ticket', '—'):>6}  "
+                    f"{t.get('service', ''):<6} {c.get('officer') or ''}")
+    rows += ["", f"{'Lĩnh vực':<6} {'Chờ':>4} {'Ưu tiên':>7} {'Dự kiến':>9}  Tên"]
+    for s in hall["services"]:
+        rows.append(f"{s['service']:<6} {s['waiting']:>4} {s['waiting_priority']:>7} "
+                    f"{_minutes(s['estimated_wait_s']):>9}  {s['name_vi']}")
+    if hall["recent_calls"]:
+        rows += ["", "Vừa gọi / Recent calls:"]
+        for call in hall["recent_calls"]:
+            rows.append(f"  #{call['seq']} {call['ticket']} → quầy {call['counter']}"
+                        f"{' (gọi lại)' if call['recall'] else ''}")
+    return "\n".join(rows)
+
+
+def cmd_centre(site: Site, args) -> int:
+    from .service import run_centre
+    run_centre(site)
+    return 0
+
+
+def cmd_broker(site: Site, args) -> int:
+    from .broker import mosquitto_command, write_config, write_password_file
+    if args.action == "passwords":
+        out = Path(args.out or site.data_dir / "broker")
+        out.mkdir(parents=True, exist_ok=True)
+        write_password_file(site, out / "passwd")
+        print(f"wrote {out / 'passwd'} ({len(site.devices)} devices); restart the broker to use it")
+        return 0
+    conf = write_config(site, Path(args.out) if args.out else None, port=args.port)
+    if args.action == "config":
+        print(f"wrote {conf} with its passwd and acl")
+        return 0
+    os.execv(mosquitto_command(conf)[0], mosquitto_command(conf))
+    return 0  # pragma: no cover
+
+
+def cmd_demo(site: Site, args) -> int:
+    """The broker and the centre with the sample site, until Ctrl-C."""
+    from .broker import mosquitto_command, write_config
+    conf = write_config(site, port=args.port)
+    procs = [subprocess.Popen(mosquitto_command(conf))]
+    env = {**os.environ, "MOTCUA_SITE": str(site.path)}
+    time.sleep(0.5)
+    if procs[0].poll() is not None:
+        raise CliError(f"mosquitto stopped at once; is port {args.port or site.broker.port} in use? "
+                       "try `motcua demo --port 18830`")
+    cmd = [sys.executable, "-m", "motcua", "--site", str(site.path)]
+    if args.port:
+        cmd += ["--port", str(args.port)]
+    procs.append(subprocess.Popen(cmd + ["centre"], env=env))
+    print(f"motcua demo: broker on {site.broker.host}:{args.port or site.broker.port}, centre running.\n"
+          f"Try, in another terminal:\n"
+          f"  motcua --site {site.path} ticket HT\n"
+          f"  motcua --site {site.path} counter 1 signin nguyenvana\n"
+          f"  motcua --site {site.path} counter 1 next\n"
+          f"  motcua --site {site.path} status\n"
+          "Ctrl-C stops everything.")
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT if p is not procs[0] else signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="motcua", description="Queue system for one-stop public "
+                                "administration centres (Bộ phận Một cửa).")
+    p.add_argument("--site", help="site file (default: $MOTCUA_SITE or ./site.toml)")
+    p.add_argument("--port", type=int, help="broker port, overriding the site file")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("centre", help="run the centre service").set_defaults(fn=cmd_centre)
+
+    b = sub.add_parser("broker", help="run Mosquitto for the site, or write its configuration")
+    b.add_argument("action", nargs="?", default="run", choices=["run", "config", "passwords"])
+    b.add_argument("--out", help="folder for the generated files (default: <data_dir>/broker)")
+    b.set_defaults(fn=cmd_broker)
+
+    t = sub.add_parser("ticket", help="take a number, as a kiosk does")
+    t.add_argument("service", help="service code, e.g. HT")
+    t.add_argument("--priority", nargs="?", const="cao_tuoi", default=None,
+                   help="priority category (default when given alone: cao_tuoi)")
+    t.add_argument("--device", help="act as this device (default: the first kiosk)")
+    t.set_defaults(fn=cmd_ticket)
+
+    c = sub.add_parser("counter", help="act at a counter, as its terminal does")
+    c.add_argument("counter", type=int)
+    c.add_argument("action", choices=sorted(COUNTER_ACTIONS))
+    c.add_argument("value", nargs="*", help="TICKET for call, SERVICE for transfer, REASON for pause, "
+                   "OFFICER for signin")
+    c.add_argument("--public", action="store_true", help="pause: show the reason on the displays")
+    c.add_argument("--name", help="signin: the officer's full name")
+    c.add_argument("--device", help="act as this device (default: the counter's own)")
+    c.set_defaults(fn=cmd_counter)
+
+    s = sub.add_parser("status", help="the queue as a table")
+    s.add_argument("--device", help="read as this device (default: the first display)")
+    s.set_defaults(fn=cmd_status)
+
+    d = sub.add_parser("demo", help="broker and centre with the sample site")
+    d.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        site = find_site(args.site, demo=args.command == "demo")
+        if args.port:
+            from dataclasses import replace
+            site = replace(site, broker=replace(site.broker, port=args.port))
+        return args.fn(site, args)
+    except (SiteConfigError, CliError) as exc:
+        print(f"motcua: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the broker module's errors and friends: say what, not a traceback
+        from .broker import BrokerSetupError
+        if isinstance(exc, BrokerSetupError):
+            print(f"motcua: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,534 @@
+"""The queue engine: pure rules, no I/O.
+
+Every command checks the current state and returns the events it causes; the
+state changes only by applying events (`apply`). The same `apply` rebuilds the
+state from the stored event log, so history can be replayed and reported on.
+
+Times are aware datetimes; the business day is the local date in the site's
+time zone (Asia/Ho_Chi_Minh), so numbering restarts at local midnight.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from .config import Site
+
+ACTIVE = ("waiting", "called", "serving")
+FINISHED = ("done", "no_show", "expired")
+MAX_TEXT = 200
+
+
+class QueueError(Exception):
+    """A command the rules refuse. `code` is stable (screens translate it); the
+    message says what to do."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def iso(dt: datetime) -> str:
+    """One sortable text form for every stored time: UTC, milliseconds."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware time")
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@dataclass
+class Ticket:
+    id: int
+    day: str
+    service: str
+    number: int
+    label: str
+    priority: str | None
+    state: str
+    issued_at: str
+    order_at: str  # place in the queue: the original issue time, kept across transfers
+    device: str = ""
+    called_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    counter: int | None = None
+    officer: str | None = None
+    recalls: int = 0
+    transfers: int = 0
+    original_service: str | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.priority is None, self.order_at, self.id)
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CounterState:
+    number: int
+    state: str = "closed"  # closed | open | paused
+    officer: str | None = None
+    officer_name: str | None = None
+    ticket_id: int | None = None
+    pause_reason: str | None = None
+    pause_public: bool = False
+    priority_run: int = 0  # consecutive priority tickets taken by call-next
+    updated_at: str | None = None
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Changes:
+    """Rows an event touched, for the store's current-state tables."""
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    counters: dict[int, CounterState] = field(default_factory=dict)
+    sequences: dict[tuple[str, str], int] = field(default_factory=dict)
+    services: set[str] = field(default_factory=set)  # services whose waiting line changed
+    calls: list[dict] = field(default_factory=list)
+
+    def merge(self, other: "Changes") -> None:
+        self.tickets.update(other.tickets)
+        self.counters.update(other.counters)
+        self.sequences.update(other.sequences)
+        self.services |= other.services
+        self.calls.extend(other.calls)
+
+
+@dataclass
+class QueueState:
+    day: str | None = None
+    next_ticket_id: int = 1
+    call_seq: int = 0
+    tickets: dict[int, Ticket] = field(default_factory=dict)  # active tickets only
+    counters: dict[int, CounterState] = field(default_factory=dict)
+    sequences: dict[tuple[str, str], int] = field(default_factory=dict)
+    service_times: dict[str, deque] = field(default_factory=dict)  # recent service seconds
+
+
+def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
+    """Apply one event to the state and return the rows it changed."""
+    ch = Changes()
+    kind = event["type"]
+    at = event["at"]
+
+    def counter(n: int) -> CounterState:
+        c = state.counters.get(n)
+        if c is None:
+            c = state.counters[n] = CounterState(number=n)
+        c.updated_at = at
+        ch.counters[n] = c
+        return c
+
+    def ticket(tid: int) -> Ticket:
+        t = state.tickets[tid]
+        ch.tickets[tid] = t
+        ch.services.add(t.service)
+        return t
+
+    def finish(t: Ticket, final: str) -> None:
+        t.state = final
+        t.finished_at = at
+        del state.tickets[t.id]
+        if final == "done" and t.started_at:
+            secs = (parse_iso(at) - parse_iso(t.started_at)).total_seconds()
+            state.service_times.setdefault(t.service, deque(maxlen=window)).append(secs)
+
+    if kind == "day_started":
+        state.day = event["day"]
+    elif kind == "ticket_issued":
+        t = Ticket(**event["ticket"])
+        state.tickets[t.id] = t
+        state.next_ticket_id = max(state.next_ticket_id, t.id + 1)
+        state.sequences[(t.day, t.service)] = t.number
+        ch.sequences[(t.day, t.service)] = t.number
+        ch.tickets[t.id] = t
+        ch.services.add(t.service)
+    elif kind in ("ticket_called", "ticket_recalled"):
+        t = ticket(event["ticket_id"])
+        c = counter(event["counter"])
+        state.call_seq = event["call_seq"]
+        if kind == "ticket_called":
+            t.state = "called"
+            t.counter = c.number
+            t.officer = c.officer
+            t.called_at = t.called_at or at  # waiting time counts to the first call
+            c.ticket_id = t.id
+            if event.get("by_next"):
+                c.priority_run = c.priority_run + 1 if t.priority else 0
+        else:
+            t.recalls += 1
+        ch.calls.append({"seq": event["call_seq"], "ticket": t.label, "service": t.service,
+                         "counter": c.number, "recall": kind == "ticket_recalled", "at": at,
+                         "priority": t.priority})
+    elif kind == "ticket_started":
+        t = ticket(event["ticket_id"])
+        t.state = "serving"
+        t.started_at = at
+        counter(t.counter)
+    elif kind in ("ticket_done", "ticket_no_show"):
+        t = ticket(event["ticket_id"])
+        if kind == "ticket_done" and not t.started_at:
+            t.started_at = t.called_at  # officer skipped "start": service counted from the call
+        c = counter(t.counter)
+        c.ticket_id = None
+        finish(t, "done" if kind == "ticket_done" else "no_show")
+    elif kind == "ticket_transferred":
+        t = ticket(event["ticket_id"])
+        c = counter(t.counter)
+        c.ticket_id = None
+        t.original_service = t.original_service or t.service
+        t.service = event["to_service"]
+        ch.services.add(t.service)
+        t.state = "waiting"
+        t.counter = None
+        t.officer = None
+        t.started_at = None
+        t.transfers += 1
+    elif kind == "ticket_expired":
+        t = ticket(event["ticket_id"])
+        if t.counter is not None and state.counters.get(t.counter) and state.counters[t.counter].ticket_id == t.id:
+            counter(t.counter).ticket_id = None
+        finish(t, "expired")
+    elif kind == "counter_signed_in":
+        c = counter(event["counter"])
+        c.state = "open"
+        c.officer = event["officer"]
+        c.officer_name = event.get("officer_name")
+        c.pause_reason = None
+        c.priority_run = 0
+    elif kind == "counter_paused":
+        c = counter(event["counter"])
+        c.state = "paused"
+        c.pause_reason = event.get("reason")
+        c.pause_public = bool(event.get("public"))
+    elif kind == "counter_resumed":
+        c = counter(event["counter"])
+        c.state = "open"
+        c.pause_reason = None
+        c.pause_public = False
+    elif kind == "counter_closed":
+        c = counter(event["counter"])
+        c.state = "closed"
+        c.officer = None
+        c.officer_name = None
+        c.pause_reason = None
+        c.pause_public = False
+        c.priority_run = 0
+    else:
+        raise ValueError(f"unknown event type {kind!r}")
+    return ch
+
+
+class Engine:
+    """Commands over a QueueState. Each returns (events, changes); the caller
+    stores the events before it tells anyone about them."""
+
+    def __init__(self, site: Site, state: QueueState | None = None):
+        self.site = site
+        self.state = state or QueueState()
+        self.tz = ZoneInfo(site.timezone)
+        self._pending: list[dict] = []
+        self._pending_changes = Changes()
+        for c in site.counters:
+            self.state.counters.setdefault(c.number, CounterState(number=c.number))
+
+    # -- helpers ---------------------------------------------------------
+    def local_day(self, now: datetime) -> str:
+        return now.astimezone(self.tz).date().isoformat()
+
+    def _emit(self, events: list[dict], changes: Changes, event: dict) -> None:
+        events.append(event)
+        changes.merge(apply(self.state, event, self.site.queue.estimate_window))
+
+    def _begin(self, now: datetime) -> tuple[list[dict], Changes]:
+        """Every command starts here, so the first one after midnight starts the new day.
+
+        The day's roll-over events are kept pending until a command succeeds (or
+        `tick` is called), so a refused command never swallows them."""
+        self._roll_day(now)
+        return [], Changes()
+
+    def _done(self, events: list[dict], changes: Changes) -> tuple[list[dict], Changes]:
+        out_events, out_changes = self._pending, self._pending_changes
+        self._pending, self._pending_changes = [], Changes()
+        out_events.extend(events)
+        out_changes.merge(changes)
+        return out_events, out_changes
+
+    def _roll_day(self, now: datetime) -> None:
+        day = self.local_day(now)
+        if self.state.day == day:
+            return
+        at = iso(now)
+        # Tickets left from an earlier day are closed, never deleted: history stays.
+        for t in sorted(self.state.tickets.values(), key=lambda t: t.id):
+            if t.day != day:
+                self._emit(self._pending, self._pending_changes,
+                           {"type": "ticket_expired", "at": at, "ticket_id": t.id})
+        self._emit(self._pending, self._pending_changes, {"type": "day_started", "at": at, "day": day})
+
+    def tick(self, now: datetime) -> tuple[list[dict], Changes]:
+        """Called by the service from time to time: rolls the day over at midnight."""
+        return self._done(*self._begin(now))
+
+    def _counter(self, number: int) -> CounterState:
+        try:
+            self.site.counter(number)
+        except KeyError:
+            raise QueueError("unknown_counter", f"there is no counter {number} in this site") from None
+        return self.state.counters[number]
+
+    def _open_counter(self, number: int) -> CounterState:
+        c = self._counter(number)
+        if c.state == "closed":
+            raise QueueError("counter_closed", f"counter {number} is closed; an officer must sign in first")
+        if c.state == "paused":
+            raise QueueError("counter_paused", f"counter {number} is paused; resume it first")
+        return c
+
+    def _current(self, c: CounterState) -> Ticket:
+        if c.ticket_id is None:
+            raise QueueError("no_current_ticket", f"counter {c.number} has no current ticket; call one first")
+        return self.state.tickets[c.ticket_id]
+
+    def _service(self, code: str):
+        try:
+            return self.site.service(code)
+        except KeyError:
+            known = ", ".join(s.code for s in self.site.services)
+            raise QueueError("unknown_service", f"there is no service {code!r}; known: {known}") from None
+
+    def _next_call_seq(self) -> int:
+        return self.state.call_seq + 1
+
+    # -- tickets -----------------------------------------------------------
+    def issue(self, service: str, now: datetime, priority: str | None = None,
+              device: str = "") -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        svc = self._service(service)
+        if priority is not None and priority not in {p.code for p in self.site.priorities}:
+            known = ", ".join(p.code for p in self.site.priorities)
+            raise QueueError("unknown_priority", f"there is no priority {priority!r}; known: {known}")
+        day = self.state.day
+        last = self.state.sequences.get((day, svc.code))
+        number = svc.start if last is None else last + 1
+        if number > svc.end:
+            raise QueueError("service_full", f"service {svc.code} has issued every number of its block "
+                             f"{svc.start}-{svc.end} today; widen the block in the site file")
+        at = iso(now)
+        t = Ticket(id=self.state.next_ticket_id, day=day, service=svc.code, number=number,
+                   label=svc.label(number), priority=priority, state="waiting", issued_at=at,
+                   order_at=at, device=device)
+        self._emit(events, changes, {"type": "ticket_issued", "at": at, "ticket": t.as_row()})
+        return self._done(events, changes)
+
+    def waiting(self, service: str | None = None) -> list[Ticket]:
+        out = [t for t in self.state.tickets.values()
+               if t.state == "waiting" and (service is None or t.service == service)]
+        out.sort(key=Ticket.sort_key)
+        return out
+
+    def people_ahead(self, ticket: Ticket) -> int:
+        if ticket.state != "waiting":
+            return 0
+        key = ticket.sort_key()
+        return sum(1 for t in self.state.tickets.values()
+                   if t.state == "waiting" and t.service == ticket.service and t.sort_key() < key)
+
+    def mean_service_seconds(self, service: str) -> float:
+        recent = self.state.service_times.get(service)
+        if recent:
+            return statistics.fmean(recent)
+        return self.site.queue.default_service_minutes * 60
+
+    def serving_counters(self, service: str, open_only: bool = False) -> list[int]:
+        out = []
+        for c in self.site.counters:
+            if service in c.services and (not open_only or self.state.counters[c.number].state == "open"):
+                out.append(c.number)
+        return out
+
+    def estimated_wait(self, service: str, ahead: int) -> int:
+        """Seconds until called: the people ahead share the open counters serving this
+        service, each taking the recent mean service time (no counters open yet: assume one)."""
+        counters = max(1, len(self.serving_counters(service, open_only=True)))
+        return round(ahead * self.mean_service_seconds(service) / counters)
+
+    def find_today(self, label: str) -> Ticket | None:
+        for t in self.state.tickets.values():
+            if t.label == label and t.day == self.state.day:
+                return t
+        return None
+
+    # -- counters ------------------------------------------------------------
+    def sign_in(self, counter: int, officer: str, now: datetime,
+                officer_name: str | None = None) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        officer = (officer or "").strip()
+        if not officer or len(officer) > 64:
+            raise QueueError("bad_officer", "give the officer's id (1-64 characters) to sign in")
+        c = self._counter(counter)
+        for other in self.state.counters.values():
+            if other.number != counter and other.officer == officer and other.state != "closed":
+                raise QueueError("officer_elsewhere", f"officer {officer} is signed in at counter "
+                                 f"{other.number}; close that counter first")
+        if c.ticket_id is not None:
+            raise QueueError("ticket_in_progress", f"counter {counter} still has ticket "
+                             f"{self.state.tickets[c.ticket_id].label}; finish or transfer it first")
+        self._emit(events, changes, {"type": "counter_signed_in", "at": iso(now), "counter": counter,
+                                     "officer": officer, "officer_name": officer_name})
+        return self._done(events, changes)
+
+    def call_next(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._open_counter(counter)
+        if c.ticket_id is not None:
+            cur = self.state.tickets[c.ticket_id]
+            if cur.state == "called":
+                raise QueueError("current_not_started", f"ticket {cur.label} was called but not started: "
+                                 "start it, recall it or mark it no-show first")
+            # The usual officer gesture: "next" ends the citizen being served.
+            self._emit(events, changes, {"type": "ticket_done", "at": iso(now), "ticket_id": cur.id,
+                                         "counter": counter, "officer": c.officer})
+        services = set(self.site.counter(counter).services)
+        candidates = sorted((t for t in self.state.tickets.values()
+                             if t.state == "waiting" and t.service in services), key=Ticket.sort_key)
+        if not candidates:
+            if events and events[-1]["type"] == "ticket_done":
+                return self._done(events, changes)  # the served ticket still ends; nobody is waiting
+            raise QueueError("queue_empty", f"nobody is waiting for counter {counter}'s services")
+        choice = candidates[0]
+        if choice.priority and c.priority_run >= self.site.queue.priority_max_consecutive:
+            ordinary = next((t for t in candidates if t.priority is None), None)
+            if ordinary is not None:
+                choice = ordinary  # cap reached: an ordinary citizen gets this turn
+        self._emit(events, changes, {"type": "ticket_called", "at": iso(now), "ticket_id": choice.id,
+                                     "counter": counter, "officer": c.officer,
+                                     "call_seq": self._next_call_seq(), "by_next": True})
+        return self._done(events, changes)
+
+    def call_ticket(self, counter: int, label: str, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._open_counter(counter)
+        if c.ticket_id is not None:
+            cur = self.state.tickets[c.ticket_id]
+            raise QueueError("ticket_in_progress", f"counter {counter} still has ticket {cur.label}; "
+                             "finish, transfer or mark it no-show first")
+        t = self.find_today(label)
+        if t is None or t.state != "waiting":
+            raise QueueError("ticket_not_waiting", f"ticket {label} is not waiting today")
+        if t.service not in self.site.counter(counter).services:
+            raise QueueError("wrong_service", f"counter {counter} does not serve {t.service}; "
+                             "transfer the ticket or call it from a counter that does")
+        self._emit(events, changes, {"type": "ticket_called", "at": iso(now), "ticket_id": t.id,
+                                     "counter": counter, "officer": c.officer,
+                                     "call_seq": self._next_call_seq(), "by_next": False})
+        return self._done(events, changes)
+
+    def recall(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._open_counter(counter)
+        t = self._current(c)
+        if t.state != "called":
+            raise QueueError("not_called", f"ticket {t.label} is already being served; recall is for "
+                             "a citizen who has not come yet")
+        self._emit(events, changes, {"type": "ticket_recalled", "at": iso(now), "ticket_id": t.id,
+                                     "counter": counter, "call_seq": self._next_call_seq()})
+        return self._done(events, changes)
+
+    def start(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._open_counter(counter)
+        t = self._current(c)
+        if t.state != "called":
+            raise QueueError("already_serving", f"ticket {t.label} is already being served")
+        self._emit(events, changes, {"type": "ticket_started", "at": iso(now), "ticket_id": t.id,
+                                     "counter": counter})
+        return self._done(events, changes)
+
+    def done(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._counter(counter)
+        t = self._current(c)
+        self._emit(events, changes, {"type": "ticket_done", "at": iso(now), "ticket_id": t.id,
+                                     "counter": counter, "officer": c.officer})
+        return self._done(events, changes)
+
+    def no_show(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._counter(counter)
+        t = self._current(c)
+        if t.state != "called":
+            raise QueueError("already_serving", f"ticket {t.label} is being served; finish it instead")
+        self._emit(events, changes, {"type": "ticket_no_show", "at": iso(now), "ticket_id": t.id,
+                                     "counter": counter})
+        return self._done(events, changes)
+
+    def transfer(self, counter: int, service: str, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._counter(counter)
+        t = self._current(c)
+        svc = self._service(service)
+        if svc.code == t.service:
+            raise QueueError("same_service", f"ticket {t.label} is already in {svc.code}")
+        self._emit(events, changes, {"type": "ticket_transferred", "at": iso(now), "ticket_id": t.id,
+                                     "counter": counter, "from_service": t.service,
+                                     "to_service": svc.code})
+        return self._done(events, changes)
+
+    def pause(self, counter: int, reason: str, now: datetime, public: bool = False) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._open_counter(counter)
+        reason = (reason or "").strip()
+        if not reason or len(reason) > MAX_TEXT:
+            raise QueueError("bad_reason", f"give a reason for the pause (1-{MAX_TEXT} characters)")
+        if c.ticket_id is not None:
+            raise QueueError("ticket_in_progress", f"finish or transfer ticket "
+                             f"{self.state.tickets[c.ticket_id].label} before pausing")
+        self._emit(events, changes, {"type": "counter_paused", "at": iso(now), "counter": counter,
+                                     "reason": reason, "public": public})
+        return self._done(events, changes)
+
+    def resume(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._counter(counter)
+        if c.state != "paused":
+            raise QueueError("not_paused", f"counter {counter} is not paused")
+        self._emit(events, changes, {"type": "counter_resumed", "at": iso(now), "counter": counter})
+        return self._done(events, changes)
+
+    def close(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:
+        events, changes = self._begin(now)
+        c = self._counter(counter)
+        if c.ticket_id is not None:
+            raise QueueError("ticket_in_progress", f"finish or transfer ticket "
+                             f"{self.state.tickets[c.ticket_id].label} before closing")
+        if c.state == "closed":
+            raise QueueError("counter_closed", f"counter {counter} is already closed")
+        self._emit(events, changes, {"type": "counter_closed", "at": iso(now), "counter": counter})
+        return self._done(events, changes)
+
+
+def replay(site: Site, events) -> tuple[QueueState, dict[int, dict], dict[int, dict]]:
+    """Rebuild the state from an event log; also return the last row of every
+    ticket and counter, to compare with the store's current-state tables."""
+    state = QueueState()
+    tickets: dict[int, dict] = {}
+    counters: dict[int, dict] = {}
+    for event in events:
+        ch = apply(state, event, site.queue.estimate_window)
+        tickets.update({k: v.as_row() for k, v in ch.tickets.items()})
+        counters.update({k: v.as_row() for k, v in ch.counters.items()})
+    return state, tickets, counters
+
+

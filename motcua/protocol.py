@@ -1,0 +1,284 @@
+"""The MQTT protocol: every topic name and payload shape, in one place.
+
+docs/protocol.md describes the same things for people; a screen or device
+never builds a topic string by hand, it asks `Topics`.
+
+Payloads are UTF-8 JSON objects carrying `"v": SCHEMA_VERSION`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA_VERSION = 1
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+RECENT_CALLS = 10  # calls kept in the retained hall summary
+
+
+class ProtocolError(ValueError):
+    """A message we cannot accept; the text is the reason that gets logged."""
+
+
+class Topics:
+    """Topic names for one site: motcua/<site>/..."""
+
+    def __init__(self, site_id: str):
+        self.root = f"motcua/{site_id}"
+
+    # availability (retained, with a Last Will of "offline")
+    @property
+    def centre_availability(self) -> str:
+        return f"{self.root}/centre/availability"
+
+    def device_availability(self, device: str) -> str:
+        return f"{self.root}/device/{device}/availability"
+
+    # request / reply
+    def request(self, device: str) -> str:
+        return f"{self.root}/request/{device}"
+
+    @property
+    def request_all(self) -> str:
+        return f"{self.root}/request/+"
+
+    def reply(self, device: str) -> str:
+        return f"{self.root}/reply/{device}"
+
+    # retained state
+    def counter_state(self, counter: int) -> str:
+        return f"{self.root}/state/counter/{counter}"
+
+    @property
+    def counter_state_all(self) -> str:
+        return f"{self.root}/state/counter/+"
+
+    def service_state(self, service: str) -> str:
+        return f"{self.root}/state/service/{service}"
+
+    @property
+    def service_state_all(self) -> str:
+        return f"{self.root}/state/service/+"
+
+    @property
+    def hall_state(self) -> str:
+        return f"{self.root}/state/hall"
+
+    # events (not retained, QoS 1)
+    @property
+    def call_event(self) -> str:
+        return f"{self.root}/event/call"
+
+    @property
+    def ticket_event(self) -> str:
+        return f"{self.root}/event/ticket"
+
+    # device-originated streams
+    def rating(self, counter: int) -> str:
+        return f"{self.root}/rating/{counter}"
+
+    def alert(self, device: str) -> str:
+        return f"{self.root}/alert/{device}"
+
+    @property
+    def alert_all(self) -> str:
+        return f"{self.root}/alert/+"
+
+    def device_of(self, topic: str, kind: str) -> str:
+        """The device id in a `<root>/<kind>/<device>` topic (the broker's ACL
+        guarantees it is the publisher's own user name)."""
+        prefix = f"{self.root}/{kind}/"
+        if not topic.startswith(prefix):
+            raise ProtocolError(f"topic {topic!r} is not under {prefix}")
+        device = topic[len(prefix):]
+        if not DEVICE_ID_RE.match(device):
+            raise ProtocolError(f"bad device id in topic {topic!r}")
+        return device
+
+
+# -- payloads -------------------------------------------------------------------
+
+def encode(payload: dict) -> bytes:
+    return json.dumps({"v": SCHEMA_VERSION, **payload}, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def decode(raw: bytes, max_bytes: int) -> dict:
+    """Parse a JSON object payload with our schema version, or raise ProtocolError."""
+    if len(raw) > max_bytes:
+        raise ProtocolError(f"payload of {len(raw)} bytes is over the {max_bytes}-byte limit")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProtocolError("payload is not UTF-8") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"payload is not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"payload must be a JSON object, not {type(data).__name__}")
+    if data.get("v") != SCHEMA_VERSION:
+        raise ProtocolError(f"schema version {data.get('v')!r} is not {SCHEMA_VERSION}; "
+                            "update the device's software")
+    return data
+
+
+def availability(online: bool) -> bytes:
+    return encode({"state": "online" if online else "offline"})
+
+
+# Argument shapes of each request operation: name -> (type, required)
+_COUNTER = {"counter": (int, True)}
+OPERATIONS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
+    "ticket.issue": {"service": (str, True), "priority": ((str, type(None)), False)},
+    "ticket.status": {"ticket": (str, True), "day": (str, False)},
+    "counter.sign_in": {**_COUNTER, "officer": (str, True), "officer_name": ((str, type(None)), False)},
+    "counter.next": _COUNTER,
+    "counter.call": {**_COUNTER, "ticket": (str, True)},
+    "counter.recall": _COUNTER,
+    "counter.start": _COUNTER,
+    "counter.done": _COUNTER,
+    "counter.no_show": _COUNTER,
+    "counter.transfer": {**_COUNTER, "service": (str, True)},
+    "counter.pause": {**_COUNTER, "reason": (str, True), "public": (bool, False)},
+    "counter.resume": _COUNTER,
+    "counter.close": _COUNTER,
+}
+
+# Which operations each role may ask for. Counter devices are further held to
+# their own counter by the centre; the broker's ACL holds each device to its
+# own request topic.
+ROLE_OPERATIONS = {
+    "kiosk": {"ticket.issue", "ticket.status"},
+    "counter": {op for op in OPERATIONS if op.startswith("counter.")} | {"ticket.status"},
+    "admin": set(OPERATIONS),
+    "display": set(),
+    "pad": set(),
+    "centre": set(),
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    device: str
+    id: str
+    op: str
+    args: dict[str, Any]
+
+
+def request(op: str, request_id: str, **args) -> bytes:
+    if op not in OPERATIONS:
+        raise ProtocolError(f"unknown operation {op!r}")
+    return encode({"id": request_id, "op": op, "args": args})
+
+
+def parse_request(device: str, data: dict) -> Request:
+    """Check a decoded request. The id is checked first so that later errors can
+    be answered to the device instead of leaving it to time out."""
+    request_id = data.get("id")
+    if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
+        raise ProtocolError("request has no valid 'id' (1-64 of A-Z a-z 0-9 _ . : -)")
+    op = data.get("op")
+    if op not in OPERATIONS:
+        raise BadRequest(request_id, "unknown_operation", f"unknown operation {op!r}; "
+                         f"known: {', '.join(sorted(OPERATIONS))}")
+    args = data.get("args", {})
+    if not isinstance(args, dict):
+        raise BadRequest(request_id, "bad_arguments", "'args' must be a JSON object")
+    shape = OPERATIONS[op]
+    for name in args:
+        if name not in shape:
+            raise BadRequest(request_id, "bad_arguments", f"{op} takes no argument {name!r}")
+    for name, (kind, required) in shape.items():
+        if name not in args:
+            if required:
+                raise BadRequest(request_id, "bad_arguments", f"{op} needs argument {name!r}")
+            continue
+        value = args[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            raise BadRequest(request_id, "bad_arguments", f"argument {name!r} of {op} has the wrong type")
+        if isinstance(value, str) and len(value) > 200:
+            raise BadRequest(request_id, "bad_arguments", f"argument {name!r} is too long")
+    return Request(device=device, id=request_id, op=op, args=args)
+
+
+class BadRequest(ProtocolError):
+    """A request we can answer with an error, because its id is known."""
+
+    def __init__(self, request_id: str, code: str, message: str):
+        super().__init__(message)
+        self.request_id = request_id
+        self.code = code
+        self.message = message
+
+
+def reply_ok(request_id: str, result: dict) -> bytes:
+    return encode({"id": request_id, "ok": True, "result": result})
+
+
+def reply_error(request_id: str, code: str, message: str) -> bytes:
+    return encode({"id": request_id, "ok": False, "error": {"code": code, "message": message}})
+
+
+# -- payload builders (the centre's view of the engine, as published) ----------
+
+def ticket_view(engine, ticket) -> dict:
+    """A ticket as a kiosk or counter shows it, with its place in the queue."""
+    site = engine.site
+    svc = site.service(ticket.service)
+    ahead = engine.people_ahead(ticket)
+    return {
+        "id": ticket.id, "ticket": ticket.label, "number": ticket.number, "day": ticket.day,
+        "service": svc.code, "service_name_vi": svc.name_vi, "service_name_en": svc.name_en,
+        "priority": ticket.priority, "state": ticket.state, "issued_at": ticket.issued_at,
+        "called_at": ticket.called_at, "started_at": ticket.started_at,
+        "finished_at": ticket.finished_at, "counter": ticket.counter,
+        "people_ahead": ahead,
+        "estimated_wait_s": engine.estimated_wait(svc.code, ahead) if ticket.state == "waiting" else 0,
+        "counters": engine.serving_counters(svc.code),
+    }
+
+
+def counter_view(engine, number: int) -> dict:
+    c = engine.state.counters[number]
+    conf = engine.site.counter(number)
+    current = engine.state.tickets.get(c.ticket_id) if c.ticket_id is not None else None
+    return {
+        "counter": number, "name": conf.name, "state": c.state, "services": list(conf.services),
+        "officer": c.officer, "officer_name": c.officer_name,
+        "ticket": None if current is None else {
+            "ticket": current.label, "service": current.service, "state": current.state,
+            "priority": current.priority, "called_at": current.called_at,
+            "started_at": current.started_at},
+        "pause_reason": c.pause_reason if c.pause_public else None,
+        "updated_at": c.updated_at,
+    }
+
+
+def service_view(engine, code: str) -> dict:
+    svc = engine.site.service(code)
+    waiting = engine.waiting(code)
+    return {
+        "service": code, "name_vi": svc.name_vi, "name_en": svc.name_en,
+        "waiting": len(waiting), "waiting_priority": sum(1 for t in waiting if t.priority),
+        # what a citizen taking a number now would wait
+        "estimated_wait_s": engine.estimated_wait(code, len(waiting)),
+        "open_counters": engine.serving_counters(code, open_only=True),
+        "counters": engine.serving_counters(code),
+    }
+
+
+def call_view(engine, call: dict) -> dict:
+    return {**call, "counter_name": engine.site.counter(call["counter"]).name}
+
+
+def hall_view(engine, recent_calls: list[dict]) -> dict:
+    site = engine.site
+    return {
+        "site": site.id, "name": site.name, "name_en": site.name_en, "day": engine.state.day,
+        "call_seq": engine.state.call_seq,
+        "counters": [counter_view(engine, c.number) for c in site.counters],
+        "services": [service_view(engine, s.code) for s in site.services],
+        "recent_calls": recent_calls[-RECENT_CALLS:][::-1],  # newest first
+    }

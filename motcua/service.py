@@ -1,0 +1,303 @@
+"""The centre service: the shell that joins the engine, the store and MQTT.
+
+paho's network thread only puts incoming messages on a queue. One worker
+thread owns the engine and the database: it takes every message waiting,
+handles them, commits all their effects in one transaction (group commit),
+and only then publishes replies, events and retained state. So an
+acknowledged ticket is on disk, and two kiosks can never get the same number.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from . import protocol
+from .config import Site
+from .engine import Changes, Engine, QueueError, Ticket, iso
+from .mqtt import guarded, make_client, start
+from .store import Store
+
+log = logging.getLogger("motcua.centre")
+
+BATCH_MAX = 500  # messages per transaction
+REMEMBER_REQUESTS = timedelta(days=2)
+_CONNECTED = object()  # inbox marker: (re)connected, publish all retained state
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CentreService:
+    def __init__(self, site: Site, database: str | None = None,
+                 clock: Callable[[], datetime] = utc_now, synchronous: str = "FULL"):
+        self.site = site
+        self.topics = protocol.Topics(site.id)
+        self.clock = clock
+        self.store = Store(database or site.database, synchronous=synchronous)
+        self.engine = Engine(site, self.store.load_state(site.queue.estimate_window))
+        self.recent_calls: deque[dict] = deque(self._load_recent_calls(), maxlen=protocol.RECENT_CALLS)
+        centre = site.devices_of("centre")[0]
+        # A fixed client id and a persistent session: requests sent while the
+        # centre restarts wait at the broker (each until its own expiry).
+        self.client = make_client(site, centre, client_id=f"motcua-centre-{site.id}")
+        self.client.on_connect = guarded(self._on_connect)
+        self.client.on_disconnect = guarded(self._on_disconnect)
+        self.client.on_message = guarded(self._on_message)
+        self.inbox: queue.Queue = queue.Queue()
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="motcua-centre-worker", daemon=True)
+        self._published: dict[str, bytes] = {}
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> "CentreService":
+        self.store.forget_requests_before(iso(self.clock() - REMEMBER_REQUESTS))
+        self._worker.start()
+        start(self.client, self.site, persistent_session=True)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._worker.join(timeout=10)
+        if self.connected.is_set():
+            self.client.publish(self.topics.centre_availability, protocol.availability(False),
+                                qos=1, retain=True).wait_for_publish(timeout=2)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.store.close()
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while self._worker.is_alive():
+                self._worker.join(timeout=1)
+        finally:
+            self.stop()
+
+    # -- paho callbacks (network thread): hand over, never block ---------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.error("broker refused the centre: %s (check the centre's password in the site "
+                      "file, then run `motcua broker passwords` and restart the broker)", reason_code)
+            return
+        client.subscribe(self.topics.request_all, qos=1)
+        self.connected.set()
+        self.inbox.put(_CONNECTED)
+        log.info("connected to the broker at %s:%s", self.site.broker.host, self.site.broker.port)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("lost the broker (%s); reconnecting by itself", reason_code)
+
+    def _on_message(self, client, userdata, message):
+        self.inbox.put((message.topic, bytes(message.payload)))
+
+    # -- the worker -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self.inbox.get(timeout=0.5)
+            except queue.Empty:
+                self._guard(self._tick)
+                continue
+            batch = [first]
+            while len(batch) < BATCH_MAX:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._guard(self._handle_batch, batch)
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - the centre must outlive any one bad batch
+            log.exception("unexpected error; state reloaded from the database")
+            self.engine = Engine(self.site, self.store.load_state(self.site.queue.estimate_window))
+
+    def _tick(self) -> None:
+        events, changes = self.engine.tick(self.clock())
+        if events:
+            self.store.commit(events, changes)
+            self._publish_changes(changes)
+
+    def _handle_batch(self, batch: list) -> None:
+        events: list[dict] = []
+        changes = Changes()
+        replies: list[tuple[str, str, str, str]] = []
+        outgoing: list[tuple[str, bytes]] = []
+        republish_all = False
+        seen: dict[tuple[str, str], bytes] = {}
+        for item in batch:
+            if item is _CONNECTED:
+                republish_all = True
+                continue
+            topic, payload = item
+            result = self._handle_message(topic, payload, seen)
+            if result is None:
+                continue
+            device, request_id, reply, evs, ch = result
+            events.extend(evs)
+            changes.merge(ch)
+            if request_id is not None:
+                outgoing.append((self.topics.reply(device), reply))
+                if (device, request_id) not in seen:
+                    seen[(device, request_id)] = reply
+                    replies.append((device, request_id, iso(self.clock()), reply.decode("utf-8")))
+        if events or replies:
+            try:
+                self.store.commit(events, changes, replies)
+            except Exception:
+                # Nothing was acknowledged: devices retry with the same id or time out.
+                log.exception("could not save a batch of %d requests; nothing was answered", len(batch))
+                self.engine = Engine(self.site, self.store.load_state(self.site.queue.estimate_window))
+                return
+        for topic, body in outgoing:
+            self.client.publish(topic, body, qos=1)
+        self._publish_changes(changes, republish_all)
+
+    def _handle_message(self, topic: str, payload: bytes, seen: dict):
+        """Returns (device, request_id, reply, events, changes) or None when dropped."""
+        try:
+            device_id = self.topics.device_of(topic, "request")
+            data = protocol.decode(payload, self.site.max_payload_bytes)
+            try:
+                device = self.site.device(device_id)
+            except KeyError:
+                raise protocol.ProtocolError(f"unknown device {device_id!r}; add it to the site file") from None
+            req = protocol.parse_request(device_id, data)
+        except protocol.BadRequest as exc:
+            log.warning("refused request %s from %s: %s", exc.request_id, topic, exc)
+            return (device_id, exc.request_id, protocol.reply_error(exc.request_id, exc.code, exc.message),
+                    [], Changes())
+        except protocol.ProtocolError as exc:
+            log.warning("dropped message on %s: %s", topic, exc)
+            return None
+        # The same request again (a retry after a lost reply): the same answer, no new ticket.
+        earlier = seen.get((device_id, req.id))
+        if earlier is None:
+            stored = self.store.reply_for(device_id, req.id)
+            earlier = stored.encode("utf-8") if stored is not None else None
+        if earlier is not None:
+            log.info("repeated request %s from %s: answered as before", req.id, device_id)
+            return device_id, req.id, earlier, [], Changes()
+        if req.op not in protocol.ROLE_OPERATIONS.get(device.role, set()):
+            return (device_id, req.id, protocol.reply_error(
+                req.id, "forbidden", f"a {device.role} device may not ask for {req.op}"), [], Changes())
+        if device.role == "counter" and "counter" in req.args and req.args["counter"] != device.counter:
+            return (device_id, req.id, protocol.reply_error(
+                req.id, "forbidden", f"device {device_id} stands at counter {device.counter}, "
+                f"not {req.args['counter']}"), [], Changes())
+        try:
+            result, events, changes = self._execute(req, device_id)
+        except QueueError as exc:
+            return device_id, req.id, protocol.reply_error(req.id, exc.code, exc.message), [], Changes()
+        return device_id, req.id, protocol.reply_ok(req.id, result), events, changes
+
+    def _execute(self, req: protocol.Request, device_id: str) -> tuple[dict, list, Changes]:
+        e, a, now = self.engine, req.args, self.clock()
+        if req.op == "ticket.issue":
+            events, changes = e.issue(a["service"], now, priority=a.get("priority"), device=device_id)
+            ticket = e.state.tickets[events[-1]["ticket"]["id"]]
+            return protocol.ticket_view(e, ticket), events, changes
+        if req.op == "ticket.status":
+            return self._ticket_status(a["ticket"], a.get("day")), [], Changes()
+        n = a["counter"]
+        ops = {
+            "counter.sign_in": lambda: e.sign_in(n, a["officer"], now, a.get("officer_name")),
+            "counter.next": lambda: e.call_next(n, now),
+            "counter.call": lambda: e.call_ticket(n, a["ticket"], now),
+            "counter.recall": lambda: e.recall(n, now),
+            "counter.start": lambda: e.start(n, now),
+            "counter.done": lambda: e.done(n, now),
+            "counter.no_show": lambda: e.no_show(n, now),
+            "counter.transfer": lambda: e.transfer(n, a["service"], now),
+            "counter.pause": lambda: e.pause(n, a["reason"], now, a.get("public", False)),
+            "counter.resume": lambda: e.resume(n, now),
+            "counter.close": lambda: e.close(n, now),
+        }
+        events, changes = ops[req.op]()
+        result = protocol.counter_view(e, n)
+        finished = [t for t in changes.tickets.values() if t.state in ("done", "no_show") and t.counter == n]
+        result["finished"] = [{"ticket": t.label, "state": t.state} for t in finished]
+        return result, events, changes
+
+    def _ticket_status(self, label: str, day: str | None) -> dict:
+        day = day or self.engine.state.day or self.engine.local_day(self.clock())
+        t = self.engine.find_today(label) if day == self.engine.state.day else None
+        if t is not None:
+            return protocol.ticket_view(self.engine, t)
+        row = self.store.ticket(day, label)
+        if row is None:
+            raise QueueError("unknown_ticket", f"no ticket {label} on {day}")
+        return protocol.ticket_view(self.engine, Ticket(**row))
+
+    # -- publishing -------------------------------------------------------------------------
+    def _publish_changes(self, changes: Changes, republish_all: bool = False) -> None:
+        e = self.engine
+        for call in changes.calls:
+            view = protocol.call_view(e, call)
+            self.recent_calls.append(view)
+            self.client.publish(self.topics.call_event, protocol.encode(view), qos=1)
+        for t in changes.tickets.values():
+            self.client.publish(self.topics.ticket_event, protocol.encode(
+                {"ticket": t.label, "id": t.id, "service": t.service, "state": t.state,
+                 "counter": t.counter, "officer": t.officer, "at": t.finished_at or t.called_at or t.issued_at}),
+                qos=1)
+        if republish_all:
+            self._published.clear()
+            self.client.publish(self.topics.centre_availability, protocol.availability(True), qos=1, retain=True)
+        counters = {c.number for c in self.site.counters} if republish_all else set(changes.counters)
+        services = {s.code for s in self.site.services} if republish_all else set(changes.services)
+        if changes.counters:
+            # an open/closed counter changes the estimates of every service it serves
+            for n in changes.counters:
+                services.update(self.site.counter(n).services)
+        for n in sorted(counters):
+            self._retain(self.topics.counter_state(n), protocol.counter_view(e, n))
+        for code in sorted(services):
+            self._retain(self.topics.service_state(code), protocol.service_view(e, code))
+        if republish_all or counters or services or changes.calls:
+            self._retain(self.topics.hall_state, protocol.hall_view(e, list(self.recent_calls)))
+
+    def _retain(self, topic: str, view: dict) -> None:
+        body = protocol.encode(view)
+        if self._published.get(topic) == body:
+            return  # unchanged: do not wake every display for nothing
+        self._published[topic] = body
+        self.client.publish(topic, body, qos=1, retain=True)
+
+    def _load_recent_calls(self) -> list[dict]:
+        rows = self.store.db.execute(
+            "SELECT data FROM events WHERE type IN ('ticket_called', 'ticket_recalled') "
+            "ORDER BY seq DESC LIMIT ?", [protocol.RECENT_CALLS]).fetchall()
+        out = []
+        for (data,) in reversed(rows):
+            ev = json.loads(data)
+            row = self.store.db.execute("SELECT label, service, priority FROM tickets WHERE id = ?",
+                                        [ev["ticket_id"]]).fetchone()
+            if row is None:
+                continue
+            try:
+                out.append(protocol.call_view(self.engine, {
+                    "seq": ev["call_seq"], "ticket": row[0], "service": row[1], "counter": ev["counter"],
+                    "recall": ev["type"] == "ticket_recalled", "at": ev["at"], "priority": row[2]}))
+            except KeyError:
+                continue  # a counter since removed from the site file
+        return out
+
+
+def run_centre(site: Site) -> None:
+    service = CentreService(site)
+    log.info("centre for %s (%s): database %s", site.name, site.id, service.store.path)
+    try:
+        service.run_forever()
+    except KeyboardInterrupt:
+        pass
