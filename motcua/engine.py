@@ -522,7 +522,7 @@ class Engine:
 def replay(site: Site, events) -> tuple[QueueState, dict[int, dict], dict[int, dict]]:
     """Rebuild the state from an event log; also return the last row of every
     ticket and counter, to compare with the store's current-state tables."""
-    state = QueueState()
+    state = Engine(site).state  # every configured counter, closed
     tickets: dict[int, dict] = {}
     counters: dict[int, dict] = {}
     for event in events:

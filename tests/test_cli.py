@@ -1,0 +1,47 @@
+"""The `motcua` command acting through MQTT like the devices it stands for."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def motcua(site, *args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "motcua", "--site", str(site.path), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def test_ticket_counter_and_status_commands(site, centre):
+    r = motcua(site, "ticket", "HT")
+    assert r.returncode == 0, r.stderr
+    assert "Số thứ tự / Ticket: 1001" in r.stdout
+    r = motcua(site, "ticket", "HT", "--priority", "co_thai")
+    assert "1002" in r.stdout and "co_thai" in r.stdout
+    r = motcua(site, "counter", "2", "signin", "tranthib", "--name", "Trần Thị B")
+    assert r.returncode == 0, r.stderr
+    r = motcua(site, "counter", "2", "next")
+    assert "1002 [HT] called" in r.stdout  # the priority ticket first
+    r = motcua(site, "counter", "2", "pause", "Nghỉ", "trưa")
+    assert r.returncode == 2 and "finish or transfer ticket 1002" in r.stderr
+    motcua(site, "counter", "2", "start")
+    r = motcua(site, "counter", "2", "transfer", "LLTP")
+    assert r.returncode == 0 and "no current ticket" in r.stdout
+    r = motcua(site, "status")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(line.split()[:2] == ["HT", "1"] for line in lines)     # 1001 still waits
+    assert any(line.split()[:2] == ["LLTP", "1"] for line in lines)   # 1002 moved there
+    assert "#1 1002 → quầy 2" in r.stdout
+
+
+def test_a_centre_that_does_not_answer_is_said_plainly(site, broker):
+    r = motcua(site, "ticket", "HT")
+    assert r.returncode == 2
+    assert "the centre did not answer" in r.stderr and "motcua centre" in r.stderr
+
+
+def test_no_broker_is_said_plainly(site):
+    r = motcua(site, "counter", "1", "next")
+    assert r.returncode == 2
+    assert "cannot reach the MQTT broker" in r.stderr and "motcua broker" in r.stderr

@@ -1,0 +1,123 @@
+"""The centre service against a real Mosquitto and a real SQLite file."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+
+from motcua import protocol
+from motcua.mqtt import RequestRefused
+from motcua.store import Store
+
+
+def collect(client, topic_filter):
+    """Subscribe and return a queue that receives (topic, payload)."""
+    q: queue.Queue = queue.Queue()
+    client.subscribe(topic_filter, lambda t, d: q.put((t, d)))
+    return q
+
+
+def wait_for(q: queue.Queue, pred, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("expected message did not arrive")
+        try:
+            item = q.get(timeout=left)
+        except queue.Empty:
+            raise AssertionError("expected message did not arrive") from None
+        if pred(item):
+            return item
+
+
+def test_kiosk_gets_a_ticket_that_is_on_disk(site, centre, connect):
+    kiosk = connect("kiosk-1")
+    t = kiosk.request("ticket.issue", service="HT")
+    assert t["ticket"] == "1001" and t["service"] == "HT" and t["people_ahead"] == 0
+    assert t["counters"] == [1, 2, 4]
+    # The reply left the centre, so the ticket must already be in the database file.
+    other = Store(site.database)
+    row = other.ticket(t["day"], "1001")
+    other.close()
+    assert row is not None and row["state"] == "waiting" and row["device"] == "kiosk-1"
+
+
+def test_repeated_request_id_gets_the_same_ticket(centre, connect):
+    kiosk = connect("kiosk-1")
+    first = kiosk.request("ticket.issue", request_id="k1-000042", service="CT")
+    again = kiosk.request("ticket.issue", request_id="k1-000042", service="CT")
+    assert again == first
+    nxt = kiosk.request("ticket.issue", service="CT")
+    assert nxt["number"] == first["number"] + 1  # the retry issued nothing
+
+
+def test_two_kiosks_at_once_never_share_a_number(centre, connect):
+    kiosks = [connect("kiosk-1"), connect("kiosk-2")]
+    got: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(kiosks) * 4)
+
+    def take(k):
+        start.wait()
+        for _ in range(25):
+            t = k.request("ticket.issue", service="HT")
+            with lock:
+                got.append(t["ticket"])
+
+    threads = [threading.Thread(target=take, args=(k,)) for k in kiosks for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert len(got) == 200
+    assert len(set(got)) == 200
+    assert sorted(int(x) for x in got) == list(range(1001, 1201))
+
+
+def test_counter_flow_publishes_retained_state_and_call_events(site, centre, connect):
+    kiosk, counter, display = connect("kiosk-1"), connect("counter-1"), connect("display-hall")
+    topics = protocol.Topics(site.id)
+    calls = collect(display, topics.call_event)
+    t = kiosk.request("ticket.issue", service="HT")
+    counter.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+    r = counter.request("counter.next", counter=1)
+    assert r["ticket"]["ticket"] == t["ticket"] and r["officer"] == "nguyenvana"
+    _, call = wait_for(calls, lambda m: True)
+    assert call["ticket"] == t["ticket"] and call["counter"] == 1 and call["recall"] is False
+    counter.request("counter.recall", counter=1)
+    _, recall = wait_for(calls, lambda m: True)
+    assert recall["recall"] is True and recall["seq"] == call["seq"] + 1
+    # A display that starts now sees the truth at once from retained messages.
+    late = connect("display-counter-1")
+    state = collect(late, topics.counter_state(1))
+    _, c1 = wait_for(state, lambda m: True)
+    assert c1["ticket"]["ticket"] == t["ticket"] and c1["state"] == "open"
+    hall = collect(late, topics.hall_state)
+    _, h = wait_for(hall, lambda m: True)
+    assert [c["ticket"] for c in h["recent_calls"][:2]] == [t["ticket"], t["ticket"]]
+    assert h["recent_calls"][0]["recall"] is True
+
+
+def test_counter_device_may_act_only_at_its_own_counter(centre, connect):
+    counter = connect("counter-1")
+    with pytest.raises(RequestRefused) as exc:
+        counter.request("counter.sign_in", counter=2, officer="x")
+    assert exc.value.code == "forbidden"
+    kiosk = connect("kiosk-1")
+    with pytest.raises(RequestRefused) as exc:
+        kiosk.request("counter.next", counter=1)
+    assert exc.value.code == "forbidden"
+
+
+def test_refusals_say_what_to_do(centre, connect):
+    counter = connect("counter-1")
+    with pytest.raises(RequestRefused) as exc:
+        counter.request("counter.next", counter=1)
+    assert exc.value.code == "counter_closed" and "sign in" in exc.value.message
+    kiosk = connect("kiosk-1")
+    with pytest.raises(RequestRefused) as exc:
+        kiosk.request("ticket.issue", service="NOPE")
+    assert exc.value.code == "unknown_service" and "HT" in exc.value.message
