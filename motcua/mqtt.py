@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import uuid
 from typing import Callable
 
@@ -171,15 +172,17 @@ class DeviceClient:
         box: list = []
         with self._lock:
             self._waiting[request_id] = (done, box)
+        deadline = time.monotonic() + timeout
         try:
             if not self.connected.wait(timeout):
                 raise CentreUnavailable("no connection to the MQTT broker: check that the broker "
                                         f"runs at {self.site.broker.host}:{self.site.broker.port}")
+            left = max(0.1, deadline - time.monotonic())
             # The broker drops the request if the centre cannot take it in time: no
             # ticket is ever issued after the citizen was told there is none.
             self.client.publish(self.topics.request(self.device.id), payload, qos=1,
-                                properties=expiring(timeout))
-            if not done.wait(timeout):
+                                properties=expiring(left))
+            if not done.wait(left):
                 raise CentreUnavailable(f"the centre did not answer within {timeout:g} s: check that "
                                         "`motcua centre` is running")
         finally:

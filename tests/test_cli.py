@@ -45,3 +45,32 @@ def test_no_broker_is_said_plainly(site):
     r = motcua(site, "counter", "1", "next")
     assert r.returncode == 2
     assert "cannot reach the MQTT broker" in r.stderr and "motcua broker" in r.stderr
+
+
+def test_demo_starts_broker_and_centre_and_stops_them(workdir):
+    import signal
+    import time
+
+    from conftest import free_port, wait_port, write_site
+    from motcua.config import load_site
+    port = free_port()
+    site = load_site(write_site(workdir, port))
+    proc = subprocess.Popen([sys.executable, "-m", "motcua", "--site", str(site.path), "--port", str(port), "demo"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        wait_port(port)
+        deadline = time.monotonic() + 20
+        while True:
+            r = motcua(site, "ticket", "XD")
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert "Ticket: 4001" in r.stdout, r.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "centre running" in out
+    import socket
+    with socket.socket() as s:  # the broker is gone with the demo
+        assert s.connect_ex(("127.0.0.1", port)) != 0

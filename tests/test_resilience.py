@@ -20,10 +20,25 @@ from motcua.mqtt import CentreUnavailable, RequestRefused
 from conftest import run_centre_process
 
 
+def next_state(q: queue.Queue, wanted: str, timeout: float = 10.0) -> str | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = q.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if state == wanted:
+            return state
+    return None
+
+
 def test_sigkill_during_a_burst_loses_no_acknowledged_ticket(site, broker, connect, workdir):
     log = workdir / "centre.log"
     proc = run_centre_process(site.path, log)
     kiosks = [connect("kiosk-1"), connect("kiosk-2")]
+    availability: queue.Queue = queue.Queue()
+    connect("display-hall").subscribe(protocol.Topics(site.id).centre_availability,
+                                      lambda t, d: availability.put(d["state"]))
     acked: list[tuple[str, int]] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -47,7 +62,10 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_ticket(site, broker, conne
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before_kill = len(acked)
+    # The broker announces the centre's death through its Last Will.
+    assert next_state(availability, "offline") == "offline"
     proc = run_centre_process(site.path, log)
+    assert next_state(availability, "online") == "online"
     try:
         deadline = time.monotonic() + 30
         while len(acked) < before_kill + 100 and time.monotonic() < deadline:

@@ -121,3 +121,24 @@ def test_refusals_say_what_to_do(centre, connect):
     with pytest.raises(RequestRefused) as exc:
         kiosk.request("ticket.issue", service="NOPE")
     assert exc.value.code == "unknown_service" and "HT" in exc.value.message
+
+
+def test_a_device_that_dies_is_announced_offline_by_its_last_will(site, broker, connect):
+    import signal
+    import subprocess
+    import sys
+    display = connect("display-hall")
+    states = collect(display, protocol.Topics(site.id).device_availability("kiosk-2"))
+    code = ("import sys, time; from motcua.config import load_site; from motcua.mqtt import DeviceClient; "
+            "c = DeviceClient(load_site(sys.argv[1]), 'kiosk-2').start(); c.wait_connected(10); "
+            "print('up', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(site.path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        wait_for(states, lambda m: m[1]["state"] == "online")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+        wait_for(states, lambda m: m[1]["state"] == "offline")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
