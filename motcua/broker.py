@@ -57,12 +57,18 @@ def write_password_file(site: Site, path: Path) -> None:
     tool = shutil.which("mosquitto_passwd")
     if tool is None:
         raise BrokerSetupError("mosquitto_passwd not found: install Mosquitto (apt-get install mosquitto)")
-    path.write_text("".join(f"{d.id}:{d.password}\n" for d in site.devices), encoding="utf-8")
-    os.chmod(path, 0o600)
+    # Created 0600 before the plaintext goes in, not chmod-ed afterwards.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("".join(f"{d.id}:{d.password}\n" for d in site.devices))
     done = subprocess.run([tool, "-U", str(path)], capture_output=True, text=True)
     if done.returncode != 0:
         path.unlink(missing_ok=True)
         raise BrokerSetupError(f"mosquitto_passwd failed: {done.stderr.strip() or done.stdout.strip()}")
+    user = _mosquitto_user()
+    if user:  # the broker reads it after dropping to the mosquitto user
+        os.chown(path, user.pw_uid, user.pw_gid)
 
 
 def _mosquitto_user() -> pwd.struct_passwd | None:

@@ -389,6 +389,11 @@ def _devices(r: _Reader, data: dict, counter_numbers: set[int]) -> tuple[Device,
         password = r.get(t, "password", str, where=where)
         if len(password) < 8:
             raise r.fail(f"{where}.password", "must be at least 8 characters")
+        # Mosquitto's password file holds `id:password` lines: mosquitto_passwd cuts
+        # at a second ':' and trims blanks, so it would hash another password.
+        if any(c in password for c in ":\r\n\0") or password != password.strip(" \t\v\f"):
+            raise r.fail(f"{where}.password", "must not contain ':' or line breaks, nor start or end "
+                         "with a space (Mosquitto's password file cannot hold it); choose another")
         counter = r.get(t, "counter", int, default=None, where=where)
         if role in ("counter", "pad"):
             if counter is None:
