@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -74,12 +74,55 @@ class RatingLevel:
 
 
 @dataclass(frozen=True)
+class PrinterSettings:
+    """An ESC/POS ticket printer (python-escpos): kind usb, serial, network or
+    file (a device node or a file, for tests and spooling)."""
+    kind: str
+    usb_vendor: int | None = None
+    usb_product: int | None = None
+    port: str | None = None        # serial device, or file path for kind = "file"
+    baudrate: int = 19200
+    host: str | None = None        # network printer
+    tcp_port: int = 9100
+    width_px: int = 576            # 80 mm paper at 203 dpi; 384 for 58 mm
+    timeout_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class ScannerSettings:
+    """A serial QR scanner (pyserial). Keyboard-wedge scanners need no setting."""
+    port: str
+    baudrate: int = 9600
+
+
+@dataclass(frozen=True)
 class Device:
     id: str
     role: str
     password: str
     counter: int | None = None  # counter and pad roles are bound to one counter
     name: str = ""
+    printer: PrinterSettings | None = None   # kiosks
+    scanner: ScannerSettings | None = None   # kiosks
+    speaks: bool = False                     # displays: announce calls aloud
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    idle_seconds: int = 60         # back to the home screen and forget what was typed
+    admin_pin: str = "0000"        # opens the settings screen; change it
+    language: str = "vi"
+
+
+@dataclass(frozen=True)
+class DossierSettings:
+    agency_code: str = "000.00.00.H00"
+    # Signs the QR code on receipts, so that a guessed dossier code reveals nothing.
+    secret: str = ""
+    # The national dossier code: <unit code>-<YYMMDD received>-<4-digit daily sequence>.
+    # Kept configurable: whether Thông tư 03/2025 changed it is unconfirmed.
+    code_pattern: str = r"^(?P<agency>[0-9A-Za-z.]+)-(?P<date>\d{6})-(?P<seq>\d{4})$"
+    lookup_code_length: int = 6
 
 
 @dataclass(frozen=True)
@@ -116,6 +159,8 @@ class Site:
     devices: tuple[Device, ...]
     request_timeout_s: float = 5.0
     max_payload_bytes: int = 16384
+    kiosk: KioskSettings = KioskSettings()
+    dossiers: DossierSettings = DossierSettings()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -276,7 +321,82 @@ def load_site(path: str | Path) -> Site:
                 data_dir=data_dir, broker=broker, queue=rules, services=services,
                 counters=counters, priorities=priorities, rating_levels=levels,
                 devices=devices, request_timeout_s=request_timeout,
-                max_payload_bytes=max_payload)
+                max_payload_bytes=max_payload, kiosk=_kiosk(r, data), dossiers=_dossiers(r, data))
+
+
+def _kiosk(r: _Reader, data: dict) -> KioskSettings:
+    t = r.table(data, "kiosk", required=False)
+    idle = r.get(t, "idle_seconds", int, default=60, where="kiosk")
+    if not 10 <= idle <= 3600:
+        raise r.fail("kiosk.idle_seconds", "must be between 10 and 3600")
+    pin = r.get(t, "admin_pin", str, default="0000", where="kiosk")
+    if not re.fullmatch(r"\d{4,8}", pin):
+        raise r.fail("kiosk.admin_pin", "must be 4 to 8 digits")
+    lang = r.get(t, "language", str, default="vi", where="kiosk")
+    if lang not in ("vi", "en"):
+        raise r.fail("kiosk.language", "must be \"vi\" or \"en\"")
+    return KioskSettings(idle_seconds=idle, admin_pin=pin, language=lang)
+
+
+def _dossiers(r: _Reader, data: dict) -> DossierSettings:
+    t = r.table(data, "dossiers", required=False)
+    if not t:
+        return DossierSettings()
+    secret = r.get(t, "secret", str, where="dossiers")
+    if len(secret) < 16:
+        raise r.fail("dossiers.secret", "must be at least 16 characters (it signs receipt QR codes)")
+    pattern = r.get(t, "code_pattern", str, default=DossierSettings.code_pattern, where="dossiers")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise r.fail("dossiers.code_pattern", f"not a regular expression: {exc}") from None
+    if not {"agency", "date", "seq"} <= set(compiled.groupindex):
+        raise r.fail("dossiers.code_pattern", "needs the named groups agency, date and seq")
+    length = r.get(t, "lookup_code_length", int, default=6, where="dossiers")
+    if not 4 <= length <= 12:
+        raise r.fail("dossiers.lookup_code_length", "must be between 4 and 12")
+    return DossierSettings(agency_code=r.get(t, "agency_code", str, where="dossiers"), secret=secret,
+                           code_pattern=pattern, lookup_code_length=length)
+
+
+PRINTER_KINDS = ("usb", "serial", "network", "file")
+
+
+def _printer(r: _Reader, t, where: str) -> PrinterSettings | None:
+    if t is None:
+        return None
+    if not isinstance(t, dict):
+        raise r.fail(where, "must be a table, e.g. printer = { kind = \"serial\", port = \"/dev/ttyUSB0\" }")
+    kind = r.get(t, "kind", str, where=where)
+    if kind not in PRINTER_KINDS:
+        raise r.fail(f"{where}.kind", f"{kind!r} is not one of {', '.join(PRINTER_KINDS)}")
+    p = PrinterSettings(
+        kind=kind, usb_vendor=r.get(t, "usb_vendor", int, default=None, where=where),
+        usb_product=r.get(t, "usb_product", int, default=None, where=where),
+        port=r.get(t, "port", str, default=None, where=where),
+        baudrate=r.get(t, "baudrate", int, default=19200, where=where),
+        host=r.get(t, "host", str, default=None, where=where),
+        tcp_port=r.get(t, "tcp_port", int, default=9100, where=where),
+        width_px=r.get(t, "width_px", int, default=576, where=where),
+        timeout_s=float(r.get(t, "timeout_s", (int, float), default=3.0, where=where)))
+    if kind == "file" and p.port and not Path(p.port).is_absolute():
+        p = replace(p, port=str((r.path.parent / p.port).resolve()))
+    needs = {"usb": ("usb_vendor", "usb_product"), "serial": ("port",), "network": ("host",), "file": ("port",)}
+    for key in needs[kind]:
+        if getattr(p, key) is None:
+            raise r.fail(f"{where}.{key}", f"a {kind} printer needs {key}")
+    if not 256 <= p.width_px <= 1024:
+        raise r.fail(f"{where}.width_px", "must be between 256 and 1024 dots (576 for 80 mm, 384 for 58 mm)")
+    return p
+
+
+def _scanner(r: _Reader, t, where: str) -> ScannerSettings | None:
+    if t is None:
+        return None
+    if not isinstance(t, dict):
+        raise r.fail(where, "must be a table, e.g. scanner = { port = \"/dev/ttyACM0\" }")
+    return ScannerSettings(port=r.get(t, "port", str, where=where),
+                           baudrate=r.get(t, "baudrate", int, default=9600, where=where))
 
 
 def _port(r: _Reader, t: dict, key: str, default):
@@ -402,8 +522,16 @@ def _devices(r: _Reader, data: dict, counter_numbers: set[int]) -> tuple[Device,
                 raise r.fail(f"{where}.counter", f"there is no counter {counter} in [[counters]]")
         elif counter is not None:
             raise r.fail(f"{where}.counter", f"only counter and pad devices are bound to a counter, not {role}")
+        printer = _printer(r, t.get("printer"), f"{where}.printer")
+        scanner = _scanner(r, t.get("scanner"), f"{where}.scanner")
+        if (printer or scanner) and role != "kiosk":
+            raise r.fail(where, "only kiosks have a printer or a scanner")
+        speaks = r.get(t, "speaks", bool, default=False, where=where)
+        if speaks and role != "display":
+            raise r.fail(f"{where}.speaks", "only displays speak")
         out.append(Device(id=dev_id, role=role, password=password, counter=counter,
-                          name=r.get(t, "name", str, default="", where=where)))
+                          name=r.get(t, "name", str, default="", where=where),
+                          printer=printer, scanner=scanner, speaks=speaks))
     centres = [d for d in out if d.role == "centre"]
     if len(centres) != 1:
         raise r.fail("devices", f"needs exactly one device with role = \"centre\" (found {len(centres)})")
