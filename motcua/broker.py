@@ -27,7 +27,7 @@ def acl_text(site: Site) -> str:
     lines = [f"# ACL for motcua site {site.id}, generated from {site.path}. Do not edit: run",
              "# `motcua broker config` again after changing the site file.", ""]
     readers = [f"topic read {root}/state/#", f"topic read {root}/event/#",
-               f"topic read {t.centre_availability}", f"topic read {root}/notice"]
+               f"topic read {t.centre_availability}", f"topic read {t.notice}"]
     for d in site.devices:
         own = [f"topic readwrite {t.device_availability(d.id)}"]
         if d.role == "centre":
@@ -41,11 +41,11 @@ def acl_text(site: Site) -> str:
             block = [f"topic write {t.request(d.id)}", f"topic read {t.reply(d.id)}", *readers, *own]
         elif d.role == "pad":
             # a pad publishes ratings for its own counter and nothing else
-            block = [f"topic write {t.rating(d.counter)}", f"topic read {root}/pad/{d.counter}/#",
-                     *readers, *own]
+            block = [f"topic write {t.rating(d.counter)}", f"topic read {t.pad(d.counter)}",
+                     f"topic read {t.pad(d.counter)}/#", *readers, *own]
         elif d.role == "admin":
             block = [f"topic read {root}/#", f"topic write {t.request(d.id)}",
-                     f"topic write {root}/notice", *own]
+                     f"topic write {t.notice}", *own]
         else:  # pragma: no cover - config validation knows every role
             raise BrokerSetupError(f"no ACL for role {d.role}")
         lines += [f"# {d.role}{f' at counter {d.counter}' if d.counter else ''}", f"user {d.id}", *block, ""]

@@ -173,8 +173,11 @@ def format_status(hall: dict) -> str:
 
 
 def cmd_centre(site: Site, args) -> int:
-    from .service import run_centre
-    run_centre(site)
+    from .service import CentreAlreadyRunning, run_centre
+    try:
+        run_centre(site)
+    except CentreAlreadyRunning as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 

@@ -55,7 +55,8 @@ class Ticket:
     issued_at: str
     order_at: str  # place in the queue: the original issue time, kept across transfers
     device: str = ""
-    called_at: str | None = None
+    called_at: str | None = None        # the latest call (a transfer makes it wait again)
+    first_called_at: str | None = None  # waiting time is measured to here
     started_at: str | None = None
     finished_at: str | None = None
     counter: int | None = None
@@ -95,6 +96,7 @@ class Changes:
     sequences: dict[tuple[str, str], int] = field(default_factory=dict)
     services: set[str] = field(default_factory=set)  # services whose waiting line changed
     calls: list[dict] = field(default_factory=list)
+    day_started: bool = False
 
     def merge(self, other: "Changes") -> None:
         self.tickets.update(other.tickets)
@@ -102,6 +104,7 @@ class Changes:
         self.sequences.update(other.sequences)
         self.services |= other.services
         self.calls.extend(other.calls)
+        self.day_started |= other.day_started
 
 
 @dataclass
@@ -113,6 +116,13 @@ class QueueState:
     counters: dict[int, CounterState] = field(default_factory=dict)
     sequences: dict[tuple[str, str], int] = field(default_factory=dict)
     service_times: dict[str, deque] = field(default_factory=dict)  # recent service seconds
+
+
+def call_of_event(event: dict, priority: str | None = None) -> dict:
+    """A call as displays see it, from a ticket_called / ticket_recalled event."""
+    return {"seq": event["call_seq"], "ticket": event["ticket"], "service": event["service"],
+            "counter": event["counter"], "recall": event["type"] == "ticket_recalled",
+            "at": event["at"], "priority": event.get("priority", priority)}
 
 
 def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
@@ -145,6 +155,7 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
 
     if kind == "day_started":
         state.day = event["day"]
+        ch.day_started = True
     elif kind == "ticket_issued":
         t = Ticket(**event["ticket"])
         state.tickets[t.id] = t
@@ -161,15 +172,14 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
             t.state = "called"
             t.counter = c.number
             t.officer = c.officer
-            t.called_at = t.called_at or at  # waiting time counts to the first call
+            t.called_at = at
+            t.first_called_at = t.first_called_at or at  # waiting time counts to the first call
             c.ticket_id = t.id
             if event.get("by_next"):
                 c.priority_run = c.priority_run + 1 if t.priority else 0
         else:
             t.recalls += 1
-        ch.calls.append({"seq": event["call_seq"], "ticket": t.label, "service": t.service,
-                         "counter": c.number, "recall": kind == "ticket_recalled", "at": at,
-                         "priority": t.priority})
+        ch.calls.append(call_of_event(event, t.priority))
     elif kind == "ticket_started":
         t = ticket(event["ticket_id"])
         t.state = "serving"
@@ -192,6 +202,7 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
         t.state = "waiting"
         t.counter = None
         t.officer = None
+        t.called_at = None
         t.started_at = None
         t.transfers += 1
     elif kind == "ticket_expired":
@@ -247,6 +258,11 @@ class Engine:
         return now.astimezone(self.tz).date().isoformat()
 
     def _emit(self, events: list[dict], changes: Changes, event: dict) -> None:
+        tid = event.get("ticket_id")
+        if tid is not None and "ticket" not in event:
+            # every ticket event names its ticket, so the log reads on its own
+            t = self.state.tickets[tid]
+            event["ticket"], event["service"] = t.label, t.service
         events.append(event)
         changes.merge(apply(self.state, event, self.site.queue.estimate_window))
 
@@ -413,6 +429,8 @@ class Engine:
             if ordinary is not None:
                 choice = ordinary  # cap reached: an ordinary citizen gets this turn
         self._emit(events, changes, {"type": "ticket_called", "at": iso(now), "ticket_id": choice.id,
+                                     "ticket": choice.label, "service": choice.service,
+                                     "priority": choice.priority,
                                      "counter": counter, "officer": c.officer,
                                      "call_seq": self._next_call_seq(), "by_next": True})
         return self._done(events, changes)
@@ -431,6 +449,7 @@ class Engine:
             raise QueueError("wrong_service", f"counter {counter} does not serve {t.service}; "
                              "transfer the ticket or call it from a counter that does")
         self._emit(events, changes, {"type": "ticket_called", "at": iso(now), "ticket_id": t.id,
+                                     "ticket": t.label, "service": t.service, "priority": t.priority,
                                      "counter": counter, "officer": c.officer,
                                      "call_seq": self._next_call_seq(), "by_next": False})
         return self._done(events, changes)
@@ -443,6 +462,7 @@ class Engine:
             raise QueueError("not_called", f"ticket {t.label} is already being served; recall is for "
                              "a citizen who has not come yet")
         self._emit(events, changes, {"type": "ticket_recalled", "at": iso(now), "ticket_id": t.id,
+                                     "ticket": t.label, "service": t.service, "priority": t.priority,
                                      "counter": counter, "call_seq": self._next_call_seq()})
         return self._done(events, changes)
 

@@ -103,6 +103,8 @@ class DeviceClient:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[threading.Event, list]] = {}
         self._subscriptions: dict[str, Callable[[str, dict], None]] = {}
+        # called with True/False when the link to the broker comes and goes
+        self.connection_listeners: list[Callable[[bool], None]] = []
         self.client.on_connect = guarded(self._on_connect)
         self.client.on_disconnect = guarded(self._on_disconnect)
         self.client.on_message = guarded(self._on_message)
@@ -141,13 +143,17 @@ class DeviceClient:
             subs += [(f, 1) for f in self._subscriptions]
         client.subscribe(subs)
         self.connected.set()
+        for listener in self.connection_listeners:
+            listener(True)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.connected.clear()
+        for listener in self.connection_listeners:
+            listener(False)
 
     def _on_message(self, client, userdata, message):
         try:
-            data = protocol.decode(message.payload, self.site.max_payload_bytes)
+            data = protocol.decode(message.payload, protocol.MAX_STATE_BYTES)
         except protocol.ProtocolError as exc:
             log.warning("dropped message on %s: %s", message.topic, exc)
             return

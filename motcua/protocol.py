@@ -16,6 +16,9 @@ SCHEMA_VERSION = 1
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 RECENT_CALLS = 10  # calls kept in the retained hall summary
+# What a device accepts from the centre (the hall summary grows with the site);
+# the broker's max_packet_size (broker_config/mosquitto.conf.in) is the same.
+MAX_STATE_BYTES = 262144
 
 
 class ProtocolError(ValueError):
@@ -74,6 +77,14 @@ class Topics:
     @property
     def ticket_event(self) -> str:
         return f"{self.root}/event/ticket"
+
+    @property
+    def notice(self) -> str:
+        return f"{self.root}/notice"
+
+    def pad(self, counter: int) -> str:
+        """What the centre tells the rating pad at a counter (issue 5)."""
+        return f"{self.root}/pad/{counter}"
 
     # device-originated streams
     def rating(self, counter: int) -> str:
@@ -172,12 +183,20 @@ def request(op: str, request_id: str, **args) -> bytes:
     return encode({"id": request_id, "op": op, "args": args})
 
 
-def parse_request(device: str, data: dict) -> Request:
-    """Check a decoded request. The id is checked first so that later errors can
-    be answered to the device instead of leaving it to time out."""
+def request_id_of(data: dict) -> str:
     request_id = data.get("id")
     if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
         raise ProtocolError("request has no valid 'id' (1-64 of A-Z a-z 0-9 _ . : -)")
+    return request_id
+
+
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_request(device: str, data: dict) -> Request:
+    """Check a decoded request. The id is checked first so that later errors can
+    be answered to the device instead of leaving it to time out."""
+    request_id = request_id_of(data)
     op = data.get("op")
     if op not in OPERATIONS:
         raise BadRequest(request_id, "unknown_operation", f"unknown operation {op!r}; "
@@ -200,6 +219,8 @@ def parse_request(device: str, data: dict) -> Request:
             raise BadRequest(request_id, "bad_arguments", f"argument {name!r} of {op} has the wrong type")
         if isinstance(value, str) and len(value) > 200:
             raise BadRequest(request_id, "bad_arguments", f"argument {name!r} is too long")
+    if "day" in args and not DAY_RE.match(args["day"]):
+        raise BadRequest(request_id, "bad_arguments", "argument 'day' must be written YYYY-MM-DD")
     return Request(device=device, id=request_id, op=op, args=args)
 
 
@@ -269,6 +290,31 @@ def service_view(engine, code: str) -> dict:
     }
 
 
+def call_of_event(event: dict) -> dict:
+    from .engine import call_of_event as _call
+    return _call(event)
+
+
+# The state a ticket is in right after each kind of event.
+_STATE_AFTER = {"ticket_issued": "waiting", "ticket_called": "called", "ticket_recalled": "called",
+                "ticket_started": "serving", "ticket_done": "done", "ticket_no_show": "no_show",
+                "ticket_transferred": "waiting", "ticket_expired": "expired"}
+
+
+def ticket_event_view(event: dict) -> dict | None:
+    """What a ticket event says, at the event's own time (None for counter events)."""
+    kind = event["type"]
+    if kind not in _STATE_AFTER:
+        return None
+    issued = event["ticket"] if kind == "ticket_issued" else None
+    return {"event": kind.removeprefix("ticket_"),
+            "id": issued["id"] if issued else event["ticket_id"],
+            "ticket": issued["label"] if issued else event["ticket"],
+            "service": issued["service"] if issued else event.get("to_service", event["service"]),
+            "state": _STATE_AFTER[kind], "counter": event.get("counter"), "officer": event.get("officer"),
+            "at": event["at"]}
+
+
 def call_view(engine, call: dict) -> dict:
     return {**call, "counter_name": engine.site.counter(call["counter"]).name}
 
@@ -282,3 +328,30 @@ def hall_view(engine, recent_calls: list[dict]) -> dict:
         "services": [service_view(engine, s.code) for s in site.services],
         "recent_calls": recent_calls[-RECENT_CALLS:][::-1],  # newest first
     }
+
+
+# -- codes printed as QR -------------------------------------------------------------
+
+TICKET_QR_PREFIX = "MOTCUA-T"
+
+
+def ticket_qr_text(site_id: str, day: str, label: str) -> str:
+    """The QR on a printed ticket: enough for a kiosk to ask for that ticket's place."""
+    return f"{TICKET_QR_PREFIX}:{site_id}:{day}:{label}"
+
+
+def parse_ticket_qr(text: str) -> tuple[str, str, str] | None:
+    """(site, day, label) from a ticket QR, or None if the text is not one."""
+    parts = text.strip().split(":")
+    if len(parts) != 4 or parts[0] != TICKET_QR_PREFIX:
+        return None
+    site, day, label = parts[1:]
+    if not (DEVICE_ID_RE.match(site) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", day)
+            and re.fullmatch(r"[A-Z]{0,3}\d{1,6}", label)):
+        return None
+    return site, day, label
+
+
+def alert(kind: str, code: str, message: str, **details) -> bytes:
+    """A device tells the staff something needs a person (printer out of paper…)."""
+    return encode({"kind": kind, "code": code, "message": message, **details})

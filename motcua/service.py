@@ -8,12 +8,14 @@ acknowledged ticket is on disk, and two kiosks can never get the same number.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import queue
 import threading
 from collections import deque
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 
 from . import protocol
@@ -29,6 +31,22 @@ REMEMBER_REQUESTS = timedelta(days=2)
 _CONNECTED = object()  # inbox marker: (re)connected, publish all retained state
 
 
+class CentreAlreadyRunning(RuntimeError):
+    pass
+
+
+def _lock_database(db: Path):
+    """One centre per database: two would hand out the same numbers."""
+    f = open(db.with_suffix(".lock"), "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise CentreAlreadyRunning(f"another centre is already running on {db}; stop it first "
+                                   "(one centre per site)") from None
+    return f
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -40,6 +58,7 @@ class CentreService:
         self.topics = protocol.Topics(site.id)
         self.clock = clock
         self.store = Store(database or site.database, synchronous=synchronous)
+        self._lock_file = _lock_database(self.store.path)
         self.engine = Engine(site, self.store.load_state(site.queue.estimate_window))
         self.recent_calls: deque[dict] = deque(self._load_recent_calls(), maxlen=protocol.RECENT_CALLS)
         centre = site.devices_of("centre")[0]
@@ -64,13 +83,15 @@ class CentreService:
 
     def stop(self) -> None:
         self._stop.set()
-        self._worker.join(timeout=10)
+        if self._worker.is_alive():
+            self._worker.join(timeout=10)
         if self.connected.is_set():
             self.client.publish(self.topics.centre_availability, protocol.availability(False),
                                 qos=1, retain=True).wait_for_publish(timeout=2)
         self.client.disconnect()
         self.client.loop_stop()
         self.store.close()
+        self._lock_file.close()
 
     def run_forever(self) -> None:
         self.start()
@@ -101,6 +122,7 @@ class CentreService:
 
     # -- the worker -------------------------------------------------------------------------
     def _run(self) -> None:
+        self._guard(self._tick)  # start the business day before anything is published
         while not self._stop.is_set():
             try:
                 first = self.inbox.get(timeout=0.5)
@@ -126,7 +148,7 @@ class CentreService:
         events, changes = self.engine.tick(self.clock())
         if events:
             self.store.commit(events, changes)
-            self._publish_changes(changes)
+            self._publish_changes(changes, events)
 
     def _handle_batch(self, batch: list) -> None:
         events: list[dict] = []
@@ -161,7 +183,7 @@ class CentreService:
                 return
         for topic, body in outgoing:
             self.client.publish(topic, body, qos=1)
-        self._publish_changes(changes, republish_all)
+        self._publish_changes(changes, events, republish_all)
 
     def _handle_message(self, topic: str, payload: bytes, seen: dict):
         """Returns (device, request_id, reply, events, changes) or None when dropped."""
@@ -172,34 +194,31 @@ class CentreService:
                 device = self.site.device(device_id)
             except KeyError:
                 raise protocol.ProtocolError(f"unknown device {device_id!r}; add it to the site file") from None
-            req = protocol.parse_request(device_id, data)
-        except protocol.BadRequest as exc:
-            log.warning("refused request %s from %s: %s", exc.request_id, topic, exc)
-            return (device_id, exc.request_id, protocol.reply_error(exc.request_id, exc.code, exc.message),
-                    [], Changes())
+            request_id = protocol.request_id_of(data)
         except protocol.ProtocolError as exc:
             log.warning("dropped message on %s: %s", topic, exc)
             return None
-        # The same request again (a retry after a lost reply): the same answer, no new ticket.
-        earlier = seen.get((device_id, req.id))
+        # The same id again (a retry after a lost reply): the same answer, never a
+        # second ticket - checked before anything else about the request.
+        earlier = seen.get((device_id, request_id))
         if earlier is None:
-            stored = self.store.reply_for(device_id, req.id)
+            stored = self.store.reply_for(device_id, request_id)
             earlier = stored.encode("utf-8") if stored is not None else None
         if earlier is not None:
-            log.info("repeated request %s from %s: answered as before", req.id, device_id)
-            return device_id, req.id, earlier, [], Changes()
-        if req.op not in protocol.ROLE_OPERATIONS.get(device.role, set()):
-            return (device_id, req.id, protocol.reply_error(
-                req.id, "forbidden", f"a {device.role} device may not ask for {req.op}"), [], Changes())
-        if device.role == "counter" and "counter" in req.args and req.args["counter"] != device.counter:
-            return (device_id, req.id, protocol.reply_error(
-                req.id, "forbidden", f"device {device_id} stands at counter {device.counter}, "
-                f"not {req.args['counter']}"), [], Changes())
+            log.info("repeated request %s from %s: answered as before", request_id, device_id)
+            return device_id, request_id, earlier, [], Changes()
         try:
+            req = protocol.parse_request(device_id, data)
+            if req.op not in protocol.ROLE_OPERATIONS.get(device.role, set()):
+                raise QueueError("forbidden", f"a {device.role} device may not ask for {req.op}")
+            if device.role == "counter" and "counter" in req.args and req.args["counter"] != device.counter:
+                raise QueueError("forbidden", f"device {device_id} stands at counter {device.counter}, "
+                                 f"not {req.args['counter']}")
             result, events, changes = self._execute(req, device_id)
-        except QueueError as exc:
-            return device_id, req.id, protocol.reply_error(req.id, exc.code, exc.message), [], Changes()
-        return device_id, req.id, protocol.reply_ok(req.id, result), events, changes
+        except (protocol.BadRequest, QueueError) as exc:
+            log.info("refused request %s from %s: %s (%s)", request_id, device_id, exc.message, exc.code)
+            return device_id, request_id, protocol.reply_error(request_id, exc.code, exc.message), [], Changes()
+        return device_id, request_id, protocol.reply_ok(request_id, result), events, changes
 
     def _execute(self, req: protocol.Request, device_id: str) -> tuple[dict, list, Changes]:
         e, a, now = self.engine, req.args, self.clock()
@@ -225,6 +244,7 @@ class CentreService:
         }
         events, changes = ops[req.op]()
         result = protocol.counter_view(e, n)
+        result["pause_reason"] = e.state.counters[n].pause_reason  # the officer sees it even if private
         finished = [t for t in changes.tickets.values() if t.state in ("done", "no_show") and t.counter == n]
         result["finished"] = [{"ticket": t.label, "state": t.state} for t in finished]
         return result, events, changes
@@ -240,17 +260,17 @@ class CentreService:
         return protocol.ticket_view(self.engine, Ticket(**row))
 
     # -- publishing -------------------------------------------------------------------------
-    def _publish_changes(self, changes: Changes, republish_all: bool = False) -> None:
+    def _publish_changes(self, changes: Changes, events: list[dict] = (), republish_all: bool = False) -> None:
         e = self.engine
+        republish_all = republish_all or changes.day_started  # a new day: every figure restarts
         for call in changes.calls:
             view = protocol.call_view(e, call)
             self.recent_calls.append(view)
             self.client.publish(self.topics.call_event, protocol.encode(view), qos=1)
-        for t in changes.tickets.values():
-            self.client.publish(self.topics.ticket_event, protocol.encode(
-                {"ticket": t.label, "id": t.id, "service": t.service, "state": t.state,
-                 "counter": t.counter, "officer": t.officer, "at": t.finished_at or t.called_at or t.issued_at}),
-                qos=1)
+        for ev in events:
+            view = protocol.ticket_event_view(ev)
+            if view is not None:
+                self.client.publish(self.topics.ticket_event, protocol.encode(view), qos=1)
         if republish_all:
             self._published.clear()
             self.client.publish(self.topics.centre_availability, protocol.availability(True), qos=1, retain=True)
@@ -281,14 +301,8 @@ class CentreService:
         out = []
         for (data,) in reversed(rows):
             ev = json.loads(data)
-            row = self.store.db.execute("SELECT label, service, priority FROM tickets WHERE id = ?",
-                                        [ev["ticket_id"]]).fetchone()
-            if row is None:
-                continue
             try:
-                out.append(protocol.call_view(self.engine, {
-                    "seq": ev["call_seq"], "ticket": row[0], "service": row[1], "counter": ev["counter"],
-                    "recall": ev["type"] == "ticket_recalled", "at": ev["at"], "priority": row[2]}))
+                out.append(protocol.call_view(self.engine, protocol.call_of_event(ev)))
             except KeyError:
                 continue  # a counter since removed from the site file
         return out

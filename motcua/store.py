@@ -29,8 +29,8 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     db["tickets"].create({
         "id": int, "day": str, "service": str, "number": int, "label": str, "priority": str,
         "state": str, "issued_at": str, "order_at": str, "device": str, "called_at": str,
-        "started_at": str, "finished_at": str, "counter": int, "officer": str, "recalls": int,
-        "transfers": int, "original_service": str,
+        "first_called_at": str, "started_at": str, "finished_at": str, "counter": int,
+        "officer": str, "recalls": int, "transfers": int, "original_service": str,
     }, pk="id", not_null={"day", "service", "number", "label", "state", "issued_at", "order_at"})
     # The database itself refuses a second ticket with the same number on the same day.
     db["tickets"].create_index(["day", "service", "number"], unique=True)
@@ -88,7 +88,7 @@ class Store:
             if events:
                 self.db["events"].insert_all(
                     ({"at": e["at"], "type": e["type"],
-                      "ticket_id": e.get("ticket_id") or (e.get("ticket") or {}).get("id"),
+                      "ticket_id": e["ticket"]["id"] if e["type"] == "ticket_issued" else e.get("ticket_id"),
                       "counter": e.get("counter"), "data": json.dumps(e, ensure_ascii=False)}
                      for e in events))
             if changes.tickets:
@@ -108,9 +108,11 @@ class Store:
                     self._set_meta("day", e["day"])
             replies = list(replies)
             if replies:
+                # The first answer to an id stays the answer (a later malformed
+                # repeat of the same id must not replace it).
                 self.db["requests"].insert_all(
                     ({"device": d, "request_id": r, "at": at, "reply": body} for d, r, at, body in replies),
-                    replace=True)
+                    ignore=True)
 
     def _set_meta(self, key: str, value) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "

@@ -142,3 +142,100 @@ def test_a_device_that_dies_is_announced_offline_by_its_last_will(site, broker, 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_malformed_repeat_never_replaces_the_first_answer(centre, connect):
+    kiosk = connect("kiosk-1")
+    first = kiosk.request("ticket.issue", request_id="k1-dup", service="KD")
+    with pytest.raises(RequestRefused):
+        kiosk.request("ticket.issue", request_id="k1-dup2", service="KD", extra=1)
+    # the same id again, malformed this time: answered as the first time
+    again = kiosk.request("ticket.issue", request_id="k1-dup", service="KD", extra=1)
+    assert again == first
+    assert kiosk.request("ticket.issue", request_id="k1-dup", service="KD") == first
+
+
+def test_ticket_events_carry_what_happened_and_when(site, centre, connect):
+    kiosk, counter, admin = connect("kiosk-1"), connect("counter-3"), connect("admin")
+    events = collect(admin, protocol.Topics(site.id).ticket_event)
+    t = kiosk.request("ticket.issue", service="CT")
+    counter.request("counter.sign_in", counter=3, officer="lethic")
+    counter.request("counter.next", counter=3)
+    time.sleep(0.05)
+    counter.request("counter.start", counter=3)
+    time.sleep(0.05)
+    counter.request("counter.done", counter=3)
+    seen = [wait_for(events, lambda m: True)[1] for _ in range(4)]
+    assert [e["event"] for e in seen] == ["issued", "called", "started", "done"]
+    assert all(e["ticket"] == t["ticket"] for e in seen)
+    times = [e["at"] for e in seen]
+    assert times == sorted(times) and len(set(times)) == 4
+    assert seen[3]["officer"] == "lethic" and seen[3]["state"] == "done"
+
+
+def test_status_day_must_be_a_date(centre, connect):
+    kiosk = connect("kiosk-1")
+    with pytest.raises(RequestRefused) as exc:
+        kiosk.request("ticket.status", ticket="1001", day="yesterday")
+    assert exc.value.code == "bad_arguments"
+
+
+def test_one_centre_per_database(site, centre):
+    from motcua.service import CentreAlreadyRunning, CentreService
+    with pytest.raises(CentreAlreadyRunning, match="already running"):
+        CentreService(site)
+
+
+def test_devices_accept_a_hall_larger_than_a_request(site, broker, connect):
+    centre = connect("centre")
+    display = connect("display-hall")
+    got = collect(display, protocol.Topics(site.id).hall_state)
+    big = {"site": site.id, "counters": [{"counter": i, "name": "Quầy " + "x" * 200} for i in range(150)]}
+    body = protocol.encode(big)
+    assert len(body) > site.max_payload_bytes
+    centre.client.publish(protocol.Topics(site.id).hall_state, body, qos=1, retain=True)
+    _, hall = wait_for(got, lambda m: True)
+    assert len(hall["counters"]) == 150
+
+
+def test_the_new_day_is_published_at_midnight(site, broker, connect):
+    from datetime import datetime, timedelta, timezone
+
+    from motcua.service import CentreService
+    now = [datetime(2026, 11, 23, 16, 59, 58, tzinfo=timezone.utc)]  # 23:59:58 in Hà Nội
+    service = CentreService(site, clock=lambda: now[0]).start()
+    try:
+        assert service.connected.wait(10)
+        kiosk = connect("kiosk-1")
+        kiosk.request("ticket.issue", service="HT")
+        display = connect("display-hall")
+        hall = collect(display, protocol.Topics(site.id).hall_state)
+        _, h = wait_for(hall, lambda m: True)
+        assert h["day"] == "2026-11-23"
+        assert h["services"][0]["waiting"] == 1
+        now[0] += timedelta(seconds=5)  # past local midnight; nobody asks for anything
+        _, h = wait_for(hall, lambda m: m[1]["day"] == "2026-11-24")
+        assert h["services"][0]["waiting"] == 0  # yesterday's ticket expired
+    finally:
+        service.stop()
+
+
+def test_recent_calls_after_a_restart_keep_the_service_they_were_called_in(site, broker, connect):
+    from motcua.service import CentreService
+    service = CentreService(site).start()
+    try:
+        assert service.connected.wait(10)
+        kiosk, counter = connect("kiosk-1"), connect("counter-1")
+        kiosk.request("ticket.issue", service="HT")
+        counter.request("counter.sign_in", counter=1, officer="a")
+        counter.request("counter.next", counter=1)
+        counter.request("counter.transfer", counter=1, service="LLTP")
+        live = list(service.recent_calls)
+    finally:
+        service.stop()
+    again = CentreService(site)
+    try:
+        assert list(again.recent_calls) == live
+        assert live[0]["service"] == "HT"
+    finally:
+        again.stop()
