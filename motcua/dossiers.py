@@ -436,14 +436,16 @@ def _vn_date(d: date) -> str:
 
 
 def apology_texts(dossier: Dossier) -> tuple[str, str]:
+    """The apology as the kiosk words it (the letter itself is form 04)."""
     a = dossier.apology
     if a is None:
         return "", ""
-    vi = (f"Cơ quan giải quyết xin lỗi vì hồ sơ {dossier.code} chưa có kết quả đúng hẹn "
-          f"({_vn_date(dossier.due_at)}). Lý do: {a.reason}. "
+    reason = a.reason.rstrip(" .")
+    vi = (f"Cơ quan giải quyết xin lỗi Ông/Bà vì hồ sơ {dossier.code} không giải quyết được "
+          f"đúng hẹn ngày {_vn_date(dossier.due_at)}. Lý do: {reason}. "
           f"Ngày hẹn trả kết quả mới: {_vn_date(a.new_due_at)}.")
-    en = (f"The handling agency apologises: dossier {dossier.code} was not settled by the "
-          f"appointment date ({_vn_date(dossier.due_at)}). Reason (in Vietnamese): {a.reason}. "
+    en = (f"The handling agency apologises that dossier {dossier.code} could not be settled by "
+          f"{_vn_date(dossier.due_at)} as promised. Reason (in Vietnamese): {reason}. "
           f"New date for the result: {_vn_date(a.new_due_at)}.")
     return vi, en
 
