@@ -43,6 +43,7 @@ def write_site(folder: Path, port: int, extra: str = "", replace: dict | None = 
     """The sample site with its data in `folder` and the broker on `port`."""
     text = EXAMPLE.read_text(encoding="utf-8")
     text = text.replace('data_dir = "../var"', f'data_dir = "{folder / "data"}"')
+    text = text.replace('"../var/', f'"{folder / "data"}/')  # e.g. the kiosk's printer spool file
     text = text.replace("port = 1883", f"port = {port}")
     for old, new in (replace or {}).items():
         assert old in text, old

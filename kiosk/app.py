@@ -1,0 +1,293 @@
+"""The kiosk app (Kivy). `run(site, device_id)` is what `motcua kiosk` calls.
+
+Kivy reads its configuration when first imported, so `configure()` must run
+before anything imports kivy.core.window; `run()` does both in order.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from motcua import protocol
+from motcua.config import Site
+
+log = logging.getLogger("motcua.kiosk")
+HERE = Path(__file__).resolve().parent
+
+
+def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> None:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    from kivy.config import Config
+    Config.set("kivy", "exit_on_escape", "0")          # a citizen's Escape must not quit
+    Config.set("kivy", "keyboard_mode", "system")      # our own on-screen keyboard, not Kivy's
+    Config.set("input", "mouse", "mouse,disable_multitouch")  # no red multitouch dots
+    Config.set("kivy", "window_icon", "")
+    if fullscreen:
+        Config.set("graphics", "fullscreen", "auto")
+        Config.set("graphics", "borderless", "1")
+        Config.set("graphics", "show_cursor", "0")
+    else:
+        w, h = size or (540, 960)
+        Config.set("graphics", "fullscreen", "0")
+        Config.set("graphics", "width", str(w))
+        Config.set("graphics", "height", str(h))
+    Config.set("graphics", "resizable", "1")
+
+
+def build_app_class():
+    """Import Kivy only now (after configure())."""
+    from kivy.app import App
+    from kivy.clock import Clock, mainthread
+    from kivy.core.window import Window
+    from kivy.lang import Builder
+    from kivy.properties import (BooleanProperty, DictProperty, ListProperty, NumericProperty,
+                                 ObjectProperty, StringProperty)
+    from kivy.uix.screenmanager import FadeTransition, ScreenManager
+
+    from . import i18n
+    from .i18n import N_
+    from .link import CentreLink, CentreUnavailable, RequestRefused
+    from .screens import SCREENS
+
+    class KioskApp(App):
+        lang = StringProperty("vi")
+        u = NumericProperty(10)               # one hundredth of the window's shorter side
+        portrait = BooleanProperty(True)
+        clock_text = StringProperty("")
+        banner = StringProperty("")            # shown when the centre or broker is unreachable
+        services = ListProperty([])            # service views with live waiting figures
+        priority = ObjectProperty(None, allownone=True)   # chosen priority category or None
+        ticket = DictProperty({})
+        print_state = StringProperty("")       # "", printing, printed, failed, none
+        print_message = StringProperty("")
+        busy = BooleanProperty(False)
+        error = StringProperty("")
+        site_name = StringProperty("")
+
+        def __init__(self, site: Site, device_id: str, **kwargs):
+            super().__init__(**kwargs)
+            self.site = site
+            self.device = site.device(device_id)
+            self.tz = ZoneInfo(site.timezone)
+            self.lang = site.kiosk.language
+            self.site_name = site.name
+            self.title = f"motcua — {site.name}"
+            self.link = CentreLink(site, device_id, on_change=self._link_changed)
+            self.printer = None
+            self.last_touch = time.monotonic()
+            self._request_serial = 0
+
+        # -- Kivy life cycle ------------------------------------------------------
+        def build(self):
+            Builder.load_file(str(HERE / "widgets.kv"))
+            sm = ScreenManager(transition=FadeTransition(duration=0.15))
+            for name, cls, kv in SCREENS:
+                Builder.load_file(str(kv))
+                sm.add_widget(cls(name=name))
+            Window.clearcolor = (0.96, 0.97, 0.98, 1)
+            Window.bind(size=self._resize, on_touch_down=self._touched, on_key_down=self._key_down)
+            self._resize(Window, Window.size)
+            return sm
+
+        def on_start(self):
+            self._open_printer()
+            self.link.start()
+            self._refresh_services()
+            self._link_changed_now()
+            Clock.schedule_interval(self._every_second, 1)
+            self._every_second(0)
+
+        def on_stop(self):
+            self.link.stop()
+
+        def _resize(self, window, size):
+            w, h = size
+            self.u = min(w, h) / 100.0
+            self.portrait = h >= w
+
+        # -- language ---------------------------------------------------------------
+        def t(self, text: str, lang: str) -> str:
+            """Translate; kv passes app.lang so the text follows a language switch."""
+            return i18n.tr(text, lang)
+
+        def pick(self, vi: str, en: str, lang: str) -> str:
+            return i18n.pick(vi, en, lang)
+
+        @staticmethod
+        def field(data, key, default=""):
+            """kv reads dict values through this, with the dict as an argument, so the
+            text is recomputed whenever the dict property is replaced."""
+            return (data or {}).get(key, default)
+
+        def toggle_language(self):
+            self.lang = "en" if self.lang == "vi" else "vi"
+
+        # -- navigation and idle ----------------------------------------------------
+        def go(self, name: str):
+            self.root.current = name
+
+        def home(self):
+            """Back to the start for the next citizen: forget everything of the last one."""
+            self.priority = None
+            self.error = ""
+            self.busy = False
+            self._request_serial += 1  # a late answer to an abandoned request is ignored
+            self.lang = self.site.kiosk.language
+            for screen in self.root.screens:
+                reset = getattr(screen, "reset", None)
+                if reset:
+                    reset()
+            self.root.current = "home"
+
+        def _touched(self, window, touch):
+            self.last_touch = time.monotonic()
+            return False
+
+        def _key_down(self, window, key, scancode, codepoint, modifiers):
+            self.last_touch = time.monotonic()
+            if key == 27:  # Escape: swallowed, the kiosk stays up
+                return True
+            return False
+
+        def _every_second(self, dt):
+            now = datetime.now(self.tz)
+            self.clock_text = now.strftime("%H:%M  %d/%m/%Y")
+            idle = time.monotonic() - self.last_touch
+            if self.root.current != "home" and idle >= self.site.kiosk.idle_seconds:
+                log.info("idle for %d s: back to the home screen", idle)
+                self.home()
+
+        # -- centre link ------------------------------------------------------------
+        def _link_changed(self):
+            self._link_changed_now_on_ui()
+
+        @mainthread
+        def _link_changed_now_on_ui(self):
+            self._link_changed_now()
+
+        def _link_changed_now(self):
+            if not self.link.broker_connected:
+                self.banner = N_("Mất kết nối với hệ thống. Vui lòng chờ hoặc hỏi cán bộ hướng dẫn.")
+            elif not self.link.centre_online:
+                self.banner = N_("Hệ thống lấy số đang tạm dừng. Vui lòng hỏi cán bộ hướng dẫn.")
+            else:
+                self.banner = ""
+            self._refresh_services()
+
+        def _refresh_services(self):
+            out = []
+            for s in self.site.services:
+                live = self.link.service(s.code) or {}
+                out.append({"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en,
+                            "waiting": live.get("waiting"), "wait_s": live.get("estimated_wait_s")})
+            self.services = out
+
+        # -- taking a number ----------------------------------------------------------
+        def take_ticket(self, service: str):
+            if self.busy:
+                return  # a second tap while the first is on its way
+            self.busy = True
+            self.error = ""
+            self._request_serial += 1
+            serial = self._request_serial
+            priority = self.priority["code"] if self.priority else None
+            threading.Thread(target=self._issue, args=(serial, service, priority), daemon=True).start()
+
+        def _issue(self, serial, service, priority):
+            try:
+                ticket = self.link.issue(service, priority)
+            except CentreUnavailable as exc:
+                log.warning("no ticket: %s", exc)
+                self._issued(serial, None, N_("Không lấy được số: hệ thống không trả lời. "
+                             "Vui lòng thử lại hoặc hỏi cán bộ hướng dẫn."))
+            except RequestRefused as exc:
+                log.warning("ticket refused: %s", exc)
+                self._issued(serial, None, N_("Không lấy được số cho lĩnh vực này. "
+                                              "Vui lòng hỏi cán bộ hướng dẫn."))
+            else:
+                self._issued(serial, ticket, "")
+
+        @mainthread
+        def _issued(self, serial, ticket, error):
+            if serial != self._request_serial:
+                log.info("answer for an abandoned request ignored")
+                return
+            self.busy = False
+            if ticket is None:
+                self.error = error
+                return
+            self.ticket = ticket
+            self.go("ticket")
+            self.print_ticket(ticket)
+
+        # -- printing -----------------------------------------------------------------------
+        def _open_printer(self):
+            settings = self.device.printer
+            if settings is None:
+                return
+            try:
+                from hardware.printer import TicketPrinter
+                self.printer = TicketPrinter(settings, name=self.device.id)
+            except Exception as exc:  # noqa: BLE001 - a broken printer must not stop the kiosk
+                log.error("printer %s unavailable: %s", settings.kind, exc)
+                self.printer = None
+
+        def print_ticket(self, ticket: dict):
+            if self.printer is None:
+                self.print_state = "none"
+                self.print_message = N_("Kiosk này không có máy in. Vui lòng ghi nhớ số của bạn.")
+                return
+            self.print_state = "printing"
+            self.print_message = N_("Đang in phiếu…")
+            threading.Thread(target=self._print, args=(dict(ticket),), daemon=True).start()
+
+        def _print(self, ticket):
+            from hardware.printer import PrinterError
+            qr = protocol.ticket_qr_text(self.site.id, ticket["day"], ticket["ticket"])
+            try:
+                printed = self.printer.print_ticket(ticket, self.site.name, qr, tz=self.site.timezone,
+                                                    priority_label=self._priority_label(ticket))
+            except PrinterError as exc:
+                log.error("printing ticket %s failed: %s", ticket["ticket"], exc.message_en)
+                self.link.alert("printer", exc.code, exc.message_en, ticket=ticket["ticket"])
+                self._printed(ticket, False, exc.message_vi)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("printing ticket %s failed", ticket["ticket"])
+                self.link.alert("printer", "error", f"printer error: {exc}", ticket=ticket["ticket"])
+                self._printed(ticket, False, N_("Máy in đang gặp sự cố. Vui lòng ghi nhớ số của bạn."))
+            else:
+                if printed.warning:  # paper nearly out: printed, but staff should act
+                    self.link.alert("printer", "paper_low", printed.warning, ticket=ticket["ticket"])
+                self._printed(ticket, True, N_("Mời nhận phiếu số thứ tự ở khe bên dưới."))
+
+        @mainthread
+        def _printed(self, ticket, ok, message):
+            if self.ticket.get("ticket") != ticket["ticket"]:
+                return  # a newer citizen is on screen
+            self.print_state = "printed" if ok else "failed"
+            self.print_message = message
+
+        def _priority_label(self, ticket: dict) -> str | None:
+            for p in self.site.priorities:
+                if p.code == ticket.get("priority"):
+                    return p.name_vi
+            return None
+
+        def reprint_last(self):
+            if self.ticket:
+                self.print_ticket(self.ticket)
+
+    return KioskApp
+
+
+def run(site: Site, device_id: str, fullscreen: bool = False, size: tuple[int, int] | None = None):
+    configure(fullscreen, size)
+    KioskApp = build_app_class()
+    KioskApp(site, device_id).run()
