@@ -43,6 +43,8 @@ def acl_text(site: Site) -> str:
             # a pad publishes ratings for its own counter and nothing else
             block = [f"topic write {t.rating(d.counter)}", f"topic read {t.pad(d.counter)}",
                      f"topic read {t.pad(d.counter)}/#", *readers, *own]
+        elif d.role == "integration":  # the one-stop software's connector
+            block = [f"topic write {t.request(d.id)}", f"topic read {t.reply(d.id)}", *own]
         elif d.role == "admin":
             block = [f"topic read {root}/#", f"topic write {t.request(d.id)}",
                      f"topic write {t.notice}", *own]

@@ -172,6 +172,46 @@ def format_status(hall: dict) -> str:
     return "\n".join(rows)
 
 
+def _centre_db(site: Site):
+    """The centre's database, opened beside a running centre (WAL allows it)."""
+    from .store import Store
+    return Store(site.database)
+
+
+def _print_import(report, what: str) -> int:
+    for e in report.errors:
+        print(f"  {e}", file=sys.stderr)
+    print(f"{what}: {report.imported} imported" + (f", {report.updated} updated" if getattr(report, "updated", 0) else "")
+          + (f", {len(report.errors)} rows refused (see above)" if report.errors else ""))
+    return 0 if not report.errors else 1
+
+
+def cmd_dossiers(site: Site, args) -> int:
+    from .dossiers import DossierError, DossierStore
+    store = _centre_db(site)
+    dossiers = DossierStore(store.db, site.dossiers, site.timezone)
+    try:
+        if args.action == "import":
+            if not args.value:
+                raise CliError("`motcua dossiers import FILE` needs the file (JSON or CSV)")
+            return _print_import(dossiers.import_file(args.value), args.value)
+        if args.action == "receipt":
+            from .receipt import render_receipt
+            if not args.value:
+                raise CliError("`motcua dossiers receipt CODE` needs the dossier code")
+            dossier = dossiers.get(args.value)
+            out = Path(args.out or f"{dossier.code}.pdf")
+            png = out.with_suffix(".png") if args.png else None
+            render_receipt(dossier, site.name, out, site.dossiers, png_path=png, timezone=site.timezone)
+            print(f"wrote {out}" + (f" and {png}" if png else ""))
+            return 0
+    except DossierError as exc:
+        raise CliError(f"{exc.code}: {exc.message}") from None
+    finally:
+        store.close()
+    raise CliError(f"unknown action {args.action}")
+
+
 def cmd_centre(site: Site, args) -> int:
     from .service import CentreAlreadyRunning, run_centre
     try:
@@ -271,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="read as this device (default: the first display)")
     s.set_defaults(fn=cmd_status)
 
+    ds = sub.add_parser("dossiers", help="the dossier mirror: import, receipts")
+    ds.add_argument("action", choices=["import", "receipt"])
+    ds.add_argument("value", nargs="?", help="FILE for import, CODE for receipt")
+    ds.add_argument("--out", help="receipt: the PDF to write (default CODE.pdf)")
+    ds.add_argument("--png", action="store_true", help="receipt: also write a PNG beside the PDF")
+    ds.set_defaults(fn=cmd_dossiers)
+
     d = sub.add_parser("demo", help="broker and centre with the sample site")
     d.set_defaults(fn=cmd_demo)
     return p
@@ -280,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetting chatter is not ours
     try:
         site = find_site(args.site, demo=args.command == "demo")
         if args.port:

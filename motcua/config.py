@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-ROLES = ("centre", "kiosk", "display", "counter", "pad", "admin")
+ROLES = ("centre", "kiosk", "display", "counter", "pad", "admin", "integration")
 SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,16}$")

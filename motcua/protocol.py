@@ -154,13 +154,20 @@ OPERATIONS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
     "counter.pause": {**_COUNTER, "reason": (str, True), "public": (bool, False)},
     "counter.resume": _COUNTER,
     "counter.close": _COUNTER,
+    # A citizen's dossier, from a scanned receipt QR or a typed code with its lookup code.
+    "dossier.status": {"qr": (str, False), "code": (str, False), "lookup": (str, False)},
+    # The integration point for the one-stop software: one status update.
+    "dossier.update": {"code": (str, True), "status": (str, True), "at": (str, True),
+                       "note": ((str, type(None)), False), "due_at": ((str, type(None)), False),
+                       "apology": ((dict, type(None)), False)},
 }
 
 # Which operations each role may ask for. Counter devices are further held to
 # their own counter by the centre; the broker's ACL holds each device to its
 # own request topic.
 ROLE_OPERATIONS = {
-    "kiosk": {"ticket.issue", "ticket.status"},
+    "kiosk": {"ticket.issue", "ticket.status", "dossier.status"},
+    "integration": {"dossier.update"},
     "counter": {op for op in OPERATIONS if op.startswith("counter.")} | {"ticket.status"},
     "admin": set(OPERATIONS),
     "display": set(),
@@ -217,7 +224,7 @@ def parse_request(device: str, data: dict) -> Request:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             raise BadRequest(request_id, "bad_arguments", f"argument {name!r} of {op} has the wrong type")
-        if isinstance(value, str) and len(value) > 200:
+        if isinstance(value, str) and len(value) > 500:
             raise BadRequest(request_id, "bad_arguments", f"argument {name!r} is too long")
     if "day" in args and not DAY_RE.match(args["day"]):
         raise BadRequest(request_id, "bad_arguments", "argument 'day' must be written YYYY-MM-DD")

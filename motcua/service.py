@@ -20,6 +20,7 @@ from typing import Callable
 
 from . import protocol
 from .config import Site
+from .dossiers import DossierError, DossierStore, public_view
 from .engine import Changes, Engine, QueueError, Ticket, iso
 from .mqtt import guarded, make_client, start
 from .store import Store
@@ -60,6 +61,7 @@ class CentreService:
         self.store = Store(database or site.database, synchronous=synchronous)
         self._lock_file = _lock_database(self.store.path)
         self.engine = Engine(site, self.store.load_state(site.queue.estimate_window))
+        self.dossiers = DossierStore(self.store.db, site.dossiers, site.timezone)
         self.recent_calls: deque[dict] = deque(self._load_recent_calls(), maxlen=protocol.RECENT_CALLS)
         centre = site.devices_of("centre")[0]
         # A fixed client id and a persistent session: requests sent while the
@@ -228,6 +230,14 @@ class CentreService:
             return protocol.ticket_view(e, ticket), events, changes
         if req.op == "ticket.status":
             return self._ticket_status(a["ticket"], a.get("day")), [], Changes()
+        if req.op == "dossier.status":
+            return self._dossier_status(a, now), [], Changes()
+        if req.op == "dossier.update":
+            try:
+                dossier = self.dossiers.apply_update(a)
+            except DossierError as exc:
+                raise QueueError(exc.code, exc.message) from None
+            return public_view(dossier, now, self.site.timezone), [], Changes()
         n = a["counter"]
         ops = {
             "counter.sign_in": lambda: e.sign_in(n, a["officer"], now, a.get("officer_name")),
@@ -248,6 +258,13 @@ class CentreService:
         finished = [t for t in changes.tickets.values() if t.state in ("done", "no_show") and t.counter == n]
         result["finished"] = [{"ticket": t.label, "state": t.state} for t in finished]
         return result, events, changes
+
+    def _dossier_status(self, a: dict, now: datetime) -> dict:
+        try:
+            return self.dossiers.citizen_view(now, scanned=a.get("qr"), code=a.get("code"),
+                                              lookup=a.get("lookup"))
+        except DossierError as exc:
+            raise QueueError(exc.code, exc.message) from None
 
     def _ticket_status(self, label: str, day: str | None) -> dict:
         day = day or self.engine.state.day or self.engine.local_day(self.clock())

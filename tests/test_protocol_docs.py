@@ -33,7 +33,7 @@ PLACEHOLDER_RE = {
     "<counter>": r"[0-9]+",
     "<service>": r"[A-Za-z0-9_]+",
 }
-TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", type(None): "null"}
+TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", dict: "object", type(None): "null"}
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +92,16 @@ def all_dicts(value):
 def error_codes_in_code() -> dict[str, set[str]]:
     """Every error code the code can answer with, read from the source."""
     src = {name: (ROOT / "motcua" / f"{name}.py").read_text(encoding="utf-8")
-           for name in ("engine", "service", "protocol")}
+           for name in ("engine", "service", "protocol", "dossiers")}
     queue_error = re.compile(r'QueueError\(\s*"([a-z_]+)"')
     return {
         "engine": set(queue_error.findall(src["engine"])),
         "service": set(queue_error.findall(src["service"]))
         | set(re.findall(r'reply_error\(\s*[^,()]+,\s*"([a-z_]+)"', src["service"])),
         "protocol": set(re.findall(r'BadRequest\(\s*\w+,\s*"([a-z_]+)"', src["protocol"])),
+        # the dossier mirror's refusals reach devices through dossier.status / dossier.update
+        "dossiers": set(re.findall(r'DossierError\(\s*"([a-z_]+)"', src["dossiers"]))
+        - {"duplicate_row", "invalid_file"},  # import-file errors: the CLI's, never a reply
     }
 
 
