@@ -447,7 +447,8 @@ def test_password_that_mosquitto_passwd_would_change_is_refused(workdir, passwor
     another password than the site file's: say so instead of writing it."""
     path = write_site(workdir, free_port(),
                       replace={'password = "demo-kiosk-2-secret"': f'password = "{password}"'})
-    with pytest.raises(SiteConfigError, match=r"devices\[3\]\.password: must not contain ':'"):
+    index = [d.id for d in load_site(ROOT / "examples" / "site.toml").devices].index("kiosk-2")
+    with pytest.raises(SiteConfigError, match=rf"devices\[{index}\]\.password: must not contain ':'"):
         load_site(path)
 
 

@@ -1,6 +1,7 @@
 """Site files: the sample is valid and realistic; a bad file names file, key and fix."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -28,14 +29,14 @@ CASES = [
     ("start = 2001\nend = 2999", "start = 1500\nend = 2999", "services[1].start", "overlaps"),
     ('services = ["HT", "CT"]', 'services = ["HT", "ZZ"]', "counters[1].services", "unknown service 'ZZ'"),
     ("number = 2\n", "number = 1\n", "counters[1].number", "listed twice"),
-    ('password = "demo-kiosk-1-secret"', 'password = "short"', "devices[2].password", "at least 8"),
-    ('role = "kiosk"', 'role = "kiosque"', "devices[2].role", "not a role"),
+    ('password = "demo-kiosk-1-secret"', 'password = "short"', "devices[{kiosk-1}].password", "at least 8"),
+    ('role = "kiosk"', 'role = "kiosque"', "devices[{kiosk-1}].role", "not a role"),
     ("priority_max_consecutive = 3", "priority_max_consecutive = 0", "queue.priority_max_consecutive",
      "at least 1"),
     ("port = 1883", 'port = "1883"', "broker.port", "must be an integer"),
     ("weight = 100 }", "weight = 10 }", "rating.levels", "weights descending"),
     ('id = "pad-1"\nrole = "pad"\ncounter = 1', 'id = "pad-1"\nrole = "pad"\ncounter = 99',
-     "devices[8].counter", "no counter 99"),
+     "devices[{pad-1}].counter", "no counter 99"),
 ]
 
 
@@ -45,6 +46,8 @@ def test_a_bad_site_file_names_file_key_and_problem(tmp_path, old, new, key, wha
     assert old in text
     path = tmp_path / "site.toml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    ids = [d.id for d in load_site(EXAMPLE).devices]
+    key = re.sub(r"\{([a-z0-9-]+)\}", lambda m: str(ids.index(m.group(1))), key)
     with pytest.raises(SiteConfigError) as exc:
         load_site(path)
     message = str(exc.value)
