@@ -65,6 +65,8 @@ def build_app_class():
         services = ListProperty([])            # service views with live waiting figures
         priority = ObjectProperty(None, allownone=True)   # chosen priority category or None
         ticket = DictProperty({})
+        dossier = DictProperty({})             # the dossier a citizen looked up (public view)
+        ticket_status = DictProperty({})       # a scanned ticket's place in the queue
         print_state = StringProperty("")       # "", printing, printed, failed, none
         print_message = StringProperty("")
         busy = BooleanProperty(False)
@@ -81,15 +83,23 @@ def build_app_class():
             self.title = f"motcua — {site.name}"
             self.link = CentreLink(site, device_id, on_change=self._link_changed)
             self.printer = None
+            self.scanner = None
+            from hardware.scanner import WedgeDetector
+            self.wedge = WedgeDetector()  # a keyboard-wedge scanner types fast and ends with Enter
             self.last_touch = time.monotonic()
             self._request_serial = 0
 
         # -- Kivy life cycle ------------------------------------------------------
         def build(self):
+            from kivy.core.text import LabelBase
+            fonts = HERE.parent / "motcua" / "fonts"
+            LabelBase.register("DejaVuSans", str(fonts / "DejaVuSans.ttf"), fn_bold=str(fonts / "DejaVuSans-Bold.ttf"))
             Builder.load_file(str(HERE / "widgets.kv"))
+            Builder.load_file(str(HERE / "keyboard.kv"))
             sm = ScreenManager(transition=FadeTransition(duration=0.15))
             for name, cls, kv in SCREENS:
-                Builder.load_file(str(kv))
+                if kv is not None:  # some kv files hold rules for several screens
+                    Builder.load_file(str(kv))
                 sm.add_widget(cls(name=name))
             Window.clearcolor = (0.96, 0.97, 0.98, 1)
             Window.bind(size=self._resize, on_touch_down=self._touched, on_key_down=self._key_down)
@@ -98,6 +108,8 @@ def build_app_class():
 
         def on_start(self):
             self._open_printer()
+            self._open_scanner()
+            Clock.schedule_interval(self._flush_typing, 0.05)
             self.link.start()
             self._refresh_services()
             self._link_changed_now()
@@ -105,6 +117,8 @@ def build_app_class():
             self._every_second(0)
 
         def on_stop(self):
+            if self.scanner is not None:
+                self.scanner.stop()
             self.link.stop()
 
         def _resize(self, window, size):
@@ -126,6 +140,39 @@ def build_app_class():
             text is recomputed whenever the dict property is replaced."""
             return (data or {}).get(key, default)
 
+        @staticmethod
+        def asset(name: str) -> str:
+            return str(HERE / "assets" / name)
+
+        @staticmethod
+        def vn_date(iso_day) -> str:
+            """2026-11-23 -> 23/11/2026, as dates are written in Vietnam."""
+            if not iso_day:
+                return "—"
+            y, m, d = str(iso_day)[:10].split("-")
+            return f"{d}/{m}/{y}"
+
+        def ticket_state_text(self, t: dict, lang: str) -> str:
+            if not t:
+                return ""
+            state = t.get("state")
+            if state == "waiting":
+                ahead = t.get("people_ahead", 0)
+                text = (i18n.tr(N_("Đang chờ: còn %d người trước quý khách"), lang) % ahead if ahead
+                        else i18n.tr(N_("Quý khách là người tiếp theo. Vui lòng chú ý màn hình."), lang))
+                if t.get("estimated_wait_s"):
+                    text += "\n" + i18n.tr(N_("Thời gian chờ dự kiến: khoảng %d phút"), lang) % max(1, round(t["estimated_wait_s"] / 60))
+                return text
+            if state == "called":
+                return i18n.tr(N_("Đã được gọi: mời quý khách đến quầy số %s"), lang) % t.get("counter")
+            if state == "serving":
+                return i18n.tr(N_("Đang được phục vụ tại quầy số %s"), lang) % t.get("counter")
+            if state == "done":
+                return i18n.tr(N_("Đã phục vụ xong"), lang)
+            if state == "no_show":
+                return i18n.tr(N_("Số đã được gọi nhưng quý khách vắng mặt. Vui lòng hỏi cán bộ hướng dẫn."), lang)
+            return i18n.tr(N_("Số này đã hết hiệu lực. Vui lòng lấy số mới."), lang)
+
         def toggle_language(self):
             self.lang = "en" if self.lang == "vi" else "vi"
 
@@ -138,6 +185,9 @@ def build_app_class():
             self.priority = None
             self.error = ""
             self.busy = False
+            self.dossier = {}
+            self.ticket_status = {}
+            self.wedge.take_typed()
             self._request_serial += 1  # a late answer to an abandoned request is ignored
             self.lang = self.site.kiosk.language
             for screen in self.root.screens:
@@ -154,7 +204,116 @@ def build_app_class():
             self.last_touch = time.monotonic()
             if key == 27:  # Escape: swallowed, the kiosk stays up
                 return True
+            if key == 8:  # Backspace goes straight to the field being typed in
+                self._type("\b")
+                return True
+            char = "\n" if key in (13, 271) else (codepoint or "")
+            if len(char) == 1 and (char == "\n" or char.isprintable()) and "ctrl" not in modifiers:
+                code = self.wedge.feed(char, time.monotonic())
+                if code:
+                    self.scanned(code)
+                return True
             return False
+
+        def _flush_typing(self, dt):
+            typed = self.wedge.flush(time.monotonic())
+            for ch in typed:
+                self._type(ch)
+
+        def _type(self, ch: str):
+            """Typing from a physical keyboard (Telex) into the screen's active field."""
+            screen = self.root.current_screen
+            field = getattr(screen, "active_field", None)
+            if field is None:
+                return
+            if ch == "\b":
+                field.backspace()
+            elif ch == "\n":
+                submit = getattr(screen, "submit", None)
+                if submit:
+                    submit()
+            else:
+                field.type_key(ch)
+
+        # -- scanning -------------------------------------------------------------------
+        def _open_scanner(self):
+            settings = self.device.scanner
+            if settings is None:
+                return
+            from hardware.scanner import SerialScanner
+            self.scanner = SerialScanner(settings, lambda code: Clock.schedule_once(lambda dt: self.scanned(code)))
+            self.scanner.start()
+
+        def scanned(self, text: str):
+            """A QR code from either scanner, whatever screen is showing."""
+            self.last_touch = time.monotonic()
+            text = text.strip()
+            qr_ticket = protocol.parse_ticket_qr(text)
+            if qr_ticket is not None:
+                site_id, day, label = qr_ticket
+                if site_id != self.site.id:
+                    self._scan_error(N_("Phiếu này không phải của Trung tâm này."))
+                    return
+                self._ask(lambda: self.link.ticket_status(label, day), self._show_ticket_status)
+            elif text.upper().startswith("MOTCUA-D:"):
+                self.go("dossier")
+                self._ask(lambda: self.link.dossier_status(qr=text), self._show_dossier)
+            else:
+                self._scan_error(N_("Không đọc được mã này. Vui lòng quét mã QR trên giấy hẹn trả kết quả hoặc phiếu số thứ tự."))
+
+        def _scan_error(self, message: str):
+            if self.root.current not in ("dossier",):
+                self.go("dossier")
+            self.error = message
+
+        def look_up_dossier(self, code: str, lookup: str):
+            self._ask(lambda: self.link.dossier_status(code=code, lookup=lookup), self._show_dossier)
+
+        def _show_dossier(self, view: dict):
+            self.dossier = view
+            self.go("dossierresult")
+
+        def _show_ticket_status(self, view: dict):
+            self.ticket_status = view
+            self.go("ticketstatus")
+
+        DOSSIER_ERRORS = {
+            "unverified": N_("Mã hồ sơ và mã tra cứu không khớp. Vui lòng kiểm tra lại trên giấy hẹn."),
+            "malformed_code": N_("Mã hồ sơ không đúng dạng. Ví dụ: 000.00.31.H12-261123-0001"),
+            "malformed_qr": N_("Không đọc được mã này. Vui lòng quét mã QR trên giấy hẹn trả kết quả hoặc phiếu số thứ tự."),
+            "unknown_dossier": N_("Chưa có thông tin về hồ sơ này. Vui lòng hỏi cán bộ tại quầy."),
+            "unknown_ticket": N_("Không tìm thấy số thứ tự này."),
+        }
+
+        def _ask(self, call, on_ok):
+            """Ask the centre off the UI thread; show the answer or a clear message."""
+            if self.busy:
+                return
+            self.busy = True
+            self.error = ""
+            self._request_serial += 1
+            serial = self._request_serial
+
+            def work():
+                try:
+                    result, error = call(), ""
+                except CentreUnavailable:
+                    result, error = None, N_("Hệ thống đang không trả lời. Vui lòng thử lại sau ít phút hoặc hỏi cán bộ hướng dẫn.")
+                except RequestRefused as exc:
+                    result, error = None, self.DOSSIER_ERRORS.get(exc.code, N_("Không tra cứu được. Vui lòng hỏi cán bộ tại quầy."))
+                self._answered(serial, result, error, on_ok)
+
+            threading.Thread(target=work, daemon=True).start()
+
+        @mainthread
+        def _answered(self, serial, result, error, on_ok):
+            if serial != self._request_serial:
+                return
+            self.busy = False
+            if result is None:
+                self.error = error
+            else:
+                on_ok(result)
 
         def _every_second(self, dt):
             now = datetime.now(self.tz)

@@ -67,6 +67,9 @@ class CentreLink:
         args = {"ticket": label} if day is None else {"ticket": label, "day": day}
         return self.client.request("ticket.status", **args)
 
+    def dossier_status(self, **args) -> dict:
+        return self.client.request("dossier.status", **args)
+
     def alert(self, kind: str, code: str, message: str, **details) -> None:
         """Tell the staff; kept by paho until the broker is back if it is away."""
         self.client.client.publish(self.topics.alert(self.device_id),

@@ -103,11 +103,75 @@ def escape_and_admin(d):
     d.check("admin", True)
 
 
-def debug_ticket(d):
+
+def dossier_by_scan_and_by_hand(d):
+    """A keyboard-wedge scan of a receipt from the home screen, then a typed code."""
+    import json
+    from motcua import dossiers
     app = d.app
     yield from d.until(lambda: app.link.usable)
-    app.ticket = {"ticket": "1234", "service_name_vi": "Hộ tịch", "counters": [1, 2], "people_ahead": 3}
-    yield
-    yield
-    d.check("number", d.screen("ticket").ids.number.text)
-    d.check("service", d.screen("ticket").ids.service.text)
+    records = json.loads((d.outdir.parent.parent.parent / "examples" / "dossiers.json").read_text())
+    late = next(r for r in records if r.get("apology"))
+    yield from d.shot("home")
+    # the wedge scanner "types" the QR text fast, then Enter
+    yield from d.scan(dossiers.qr_text(late["code"], app.site.dossiers) + "\n")
+    yield from d.until(lambda: app.root.current == "dossierresult", what="the dossier")
+    yield from d.shot("dossier-late-apology")
+    d.check("scanned", dict(app.dossier))
+    yield from d.tap(d.find(lambda w: getattr(w, "text", None) == app.t("Xong", app.lang), d.screen("dossierresult")))
+    yield from d.until(lambda: app.root.current == "home")
+    yield from d.tap(d.screen("home").ids.dossier)
+    yield from d.until(lambda: app.root.current == "dossier")
+    yield from d.shot("dossier-scan")
+    yield from d.tap(d.screen("dossier").ids.typed)
+    yield from d.until(lambda: d.screen("dossier").typing)
+    other = next(r for r in records if not r.get("apology") and r["status"] != "returned")
+    keyboard = d.screen("dossier").ids.keyboard
+    for ch in other["code"].upper():
+        key = d.find(lambda w, ch=ch: type(w).__name__ == "KeyButton" and w.text == ch, keyboard)
+        yield from d.tap(key)
+    yield from d.tap(d.screen("dossier").ids.lookup)
+    wrong = "ABCDEF"
+    for ch in wrong:
+        yield from d.tap(d.find(lambda w, ch=ch: type(w).__name__ == "KeyButton" and w.text == ch, keyboard))
+    yield from d.shot("dossier-typing")
+    yield from d.tap(d.screen("dossier").ids.typed)
+    yield from d.until(lambda: app.error, what="refusal")
+    d.check("wrong_lookup_error", app.error)
+    yield from d.shot("dossier-wrong-lookup")
+    d.screen("dossier").ids.lookup.text = dossiers.lookup_code(other["code"], app.site.dossiers)
+    yield from d.tap(d.screen("dossier").ids.typed)
+    yield from d.until(lambda: app.root.current == "dossierresult")
+    yield from d.shot("dossier-typed")
+    d.check("typed", dict(app.dossier))
+    d.check("typed_code_field", d.screen("dossier").ids.code.text)
+
+
+def ticket_qr_scan(d):
+    """Scanning the QR of a printed ticket shows its place in the queue."""
+    from motcua import protocol
+    app = d.app
+    yield from d.until(lambda: app.link.usable)
+    t = app.link.issue("HT", None)
+    yield from d.scan(protocol.ticket_qr_text(app.site.id, t["day"], t["ticket"]) + "\n")
+    yield from d.until(lambda: app.root.current == "ticketstatus", what="ticket status")
+    yield from d.shot("ticket-status")
+    d.check("status", dict(app.ticket_status))
+    d.check("status_text", app.ticket_state_text(app.ticket_status, "vi"))
+    yield from d.scan("garbage-code-1234\n")
+    yield from d.until(lambda: app.error, what="error for garbage")
+    d.check("garbage_error", app.error)
+    d.check("garbage_screen", app.root.current)
+
+
+
+def serial_scan(d):
+    """A serial (USB-CDC) scanner on a pty: the test writes the receipt's QR to the
+    other end once the kiosk has the port open."""
+    app = d.app
+    yield from d.until(lambda: app.link.usable and app.scanner is not None and app.scanner.connected,
+                       what="the scanner port")
+    (d.outdir / "scanner-ready").write_text("1")
+    yield from d.until(lambda: app.root.current == "dossierresult", timeout=20, what="the scanned dossier")
+    yield from d.shot("dossier-serial-scan")
+    d.check("scanned", dict(app.dossier))

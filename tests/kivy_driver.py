@@ -81,6 +81,14 @@ class Driver:
             Window.dispatch("on_textinput", codepoint)
         Window.dispatch("on_key_up", key, 0)
 
+    def scan(self, text: str):
+        """A keyboard-wedge scanner: every key of the code within one frame, as a
+        real scanner sends them within a few milliseconds (one key per frame would
+        be typing speed when frames are slow under Xvfb)."""
+        for ch in text:
+            self.key(13 if ch == "\n" else ord(ch.lower()) if ch.isascii() else 0, "" if ch == "\n" else ch)
+        yield
+
     def type_text(self, text: str, gap: float = 0.0):
         for ch in text:
             self.key(13 if ch == "\n" else ord(ch.lower()) if ch.isascii() else 0, "" if ch == "\n" else ch)

@@ -86,3 +86,84 @@ def test_escape_does_not_quit_and_settings_need_the_pin(site, centre):
     assert r["checks"]["alive_after_escape"] is True
     assert r["checks"]["wrong_pin_screen"] == "pin"
     assert r["checks"]["admin"] is True
+
+
+@pytest.fixture
+def with_dossiers(site):
+    from motcua.dossiers import DossierStore
+    from motcua.store import Store
+    store = Store(site.database)
+    DossierStore(store.db, site.dossiers, site.timezone).import_file(ROOT / "examples" / "dossiers.json")
+    store.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_dossier_by_scanner_and_by_hand(site, with_dossiers, centre, size):
+    import json as _json
+    from motcua.dossiers import mask_name
+    records = _json.loads((ROOT / "examples" / "dossiers.json").read_text(encoding="utf-8"))
+    r = drive(site, "dossier_by_scan_and_by_hand", size)
+    scanned = r["checks"]["scanned"]
+    late = next(x for x in records if x.get("apology"))
+    assert scanned["code"] == late["code"].upper() and scanned["apology"]["new_due_on"]
+    assert scanned["applicant"] == mask_name(late["applicant_name"])
+    assert "Mã hồ sơ và mã tra cứu không khớp" in r["checks"]["wrong_lookup_error"]
+    other = next(x for x in records if not x.get("apology") and x["status"] != "returned")
+    assert r["checks"]["typed"]["code"] == other["code"].upper()
+    assert r["checks"]["typed_code_field"] == other["code"].upper()
+
+
+def test_a_scanned_ticket_shows_its_place(site, centre):
+    r = drive(site, "ticket_qr_scan", "1080x1920")
+    assert r["checks"]["status"]["ticket"] == "1001" and r["checks"]["status"]["state"] == "waiting"
+    assert r["checks"]["status_text"].startswith("Quý khách là người tiếp theo")
+    assert "Không đọc được mã này" in r["checks"]["garbage_error"]
+    assert r["checks"]["garbage_screen"] == "dossier"
+
+
+def test_a_receipt_scanned_by_a_serial_scanner(workdir):
+    """The QR goes through a real pty serial port into the kiosk's SerialScanner."""
+    import os
+    import threading
+    import time
+    import tty
+    from conftest import Broker
+    from motcua import dossiers as dossier_codes
+    from motcua.dossiers import DossierStore
+    from motcua.service import CentreService
+    from motcua.store import Store
+    master, slave = os.openpty()
+    tty.setraw(slave)  # a USB-CDC scanner port: no echo, no line editing
+    port = os.ttyname(slave)
+    site = load_site(write_site(workdir, free_port(), replace={
+        '# scanner = { port = "/dev/ttyACM0", baudrate = 9600 }': f'scanner = {{ port = "{port}", baudrate = 9600 }}'}))
+    store = Store(site.database)
+    DossierStore(store.db, site.dossiers, site.timezone).import_file(ROOT / "examples" / "dossiers.json")
+    store.close()
+    records = json.loads((ROOT / "examples" / "dossiers.json").read_text(encoding="utf-8"))
+    wanted = records[0]
+    qr = dossier_codes.qr_text(wanted["code"], site.dossiers)
+    out = SHOTS / "kiosk-serial_scan-1080x1920"
+    stop = threading.Event()
+
+    def scanner():  # the scanner's side of the cable
+        while not stop.is_set():
+            if (out / "scanner-ready").exists():
+                os.write(master, qr.encode() + b"\r\n")
+                return
+            time.sleep(0.05)
+
+    writer = threading.Thread(target=scanner, daemon=True)
+    b = Broker(site, workdir / "broker").start()
+    c = CentreService(site).start()
+    shutil.rmtree(out, ignore_errors=True)  # no stale "ready" from an earlier run
+    try:
+        writer.start()
+        r = drive(site, "serial_scan", "1080x1920")
+    finally:
+        stop.set()
+        c.stop()
+        b.stop()
+        os.close(master)
+        os.close(slave)
+    assert r["checks"]["scanned"]["code"] == wanted["code"].upper()

@@ -2,7 +2,9 @@
 from pathlib import Path
 
 from .. import widgets  # noqa: F401  registers LongPressLabel for the kv files
+from .. import keyboard  # noqa: F401  registers KeyField and OnScreenKeyboard
 from .admin import AdminScreen, PinScreen
+from .dossier import DossierResultScreen, DossierScreen, TicketStatusScreen
 from .home import HomeScreen
 from .priority import PriorityScreen
 from .services import ServicesScreen
@@ -15,6 +17,9 @@ SCREENS = [
     ("services", ServicesScreen, HERE / "services.kv"),
     ("priority", PriorityScreen, HERE / "priority.kv"),
     ("ticket", TicketScreen, HERE / "ticket.kv"),
+    ("dossier", DossierScreen, HERE / "dossier.kv"),
+    ("dossierresult", DossierResultScreen, None),
+    ("ticketstatus", TicketStatusScreen, None),
     ("pin", PinScreen, HERE / "pin.kv"),
     ("admin", AdminScreen, HERE / "admin.kv"),
 ]
