@@ -67,6 +67,10 @@ def build_app_class():
         ticket = DictProperty({})
         dossier = DictProperty({})             # the dossier a citizen looked up (public view)
         ticket_status = DictProperty({})       # a scanned ticket's place in the queue
+        procedure = DictProperty({})           # the procedure on the detail screen
+        catalogue_version = StringProperty("")  # the local copy's; changes after a sync
+        checklist_state = StringProperty("")   # "", printing, printed, failed
+        checklist_message = StringProperty("")
         print_state = StringProperty("")       # "", printing, printed, failed, none
         print_message = StringProperty("")
         busy = BooleanProperty(False)
@@ -82,6 +86,12 @@ def build_app_class():
             self.site_name = site.name
             self.title = f"motcua — {site.name}"
             self.link = CentreLink(site, device_id, on_change=self._link_changed)
+            from .catalogue_sync import CatalogueSync
+            self.catalogue_sync = CatalogueSync(
+                self.link, site.data_dir / f"{device_id}-catalogue.db",
+                on_synced=lambda: Clock.schedule_once(self._catalogue_synced))
+            self.catalogue = self.catalogue_sync.catalogue  # this (UI) thread's connection
+            self.catalogue_version = self.catalogue_sync.local_version
             self.printer = None
             self.scanner = None
             from hardware.scanner import WedgeDetector
@@ -111,6 +121,7 @@ def build_app_class():
             self._open_scanner()
             Clock.schedule_interval(self._flush_typing, 0.05)
             self.link.start()
+            self.catalogue_sync.start()
             self._refresh_services()
             self._link_changed_now()
             Clock.schedule_interval(self._every_second, 1)
@@ -119,6 +130,7 @@ def build_app_class():
         def on_stop(self):
             if self.scanner is not None:
                 self.scanner.stop()
+            self.catalogue_sync.stop()
             self.link.stop()
 
         def _resize(self, window, size):
@@ -187,6 +199,9 @@ def build_app_class():
             self.busy = False
             self.dossier = {}
             self.ticket_status = {}
+            self.procedure = {}
+            self.checklist_state = ""
+            self.checklist_message = ""
             self.wedge.take_typed()
             self._request_serial += 1  # a late answer to an abandoned request is ignored
             self.lang = self.site.kiosk.language
@@ -438,6 +453,57 @@ def build_app_class():
                 if p.code == ticket.get("priority"):
                     return p.name_vi
             return None
+
+        # -- procedures -------------------------------------------------------------------
+        def _catalogue_synced(self, dt):
+            self.catalogue_version = self.catalogue_sync.local_version
+
+        def show_procedure(self, code: str):
+            p = self.catalogue.get(code)
+            if p is None:  # gone in a sync since the list was drawn
+                return
+            self.checklist_state = ""
+            self.checklist_message = ""
+            self.procedure = p.to_dict()
+            self.go("procedure")
+
+        @staticmethod
+        def online_level_text(procedure: dict) -> str:
+            from .screens.procedures import ONLINE_LEVELS
+            return ONLINE_LEVELS.get((procedure or {}).get("online_level", ""), "")
+
+        def print_checklist(self):
+            if self.printer is None:
+                self.checklist_state = "failed"
+                self.checklist_message = N_("Kiosk này không có máy in.")
+                return
+            self.checklist_state = "printing"
+            self.checklist_message = N_("Đang in…")
+            threading.Thread(target=self._print_checklist, args=(dict(self.procedure),), daemon=True).start()
+
+        def _print_checklist(self, procedure):
+            from hardware.printer import PrinterError
+            try:
+                self.printer.print_checklist(procedure, self.site.name)
+            except PrinterError as exc:
+                log.error("printing the checklist of %s failed: %s", procedure.get("code"), exc.message_en)
+                self.link.alert("printer", exc.code, exc.message_en, procedure=procedure.get("code"))
+                self._checklist_printed(procedure, False, N_("Không in được: máy in hết giấy hoặc "
+                                                             "đang gặp sự cố. Cán bộ đã được báo."))
+            except Exception as exc:  # noqa: BLE001
+                log.exception("printing the checklist of %s failed", procedure.get("code"))
+                self.link.alert("printer", "error", f"printer error: {exc}", procedure=procedure.get("code"))
+                self._checklist_printed(procedure, False, N_("Không in được: máy in hết giấy hoặc "
+                                                             "đang gặp sự cố. Cán bộ đã được báo."))
+            else:
+                self._checklist_printed(procedure, True, N_("Mời nhận danh sách giấy tờ ở khe bên dưới."))
+
+        @mainthread
+        def _checklist_printed(self, procedure, ok, message):
+            if self.procedure.get("code") != procedure.get("code"):
+                return
+            self.checklist_state = "printed" if ok else "failed"
+            self.checklist_message = message
 
         def reprint_last(self):
             if self.ticket:

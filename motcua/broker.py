@@ -34,7 +34,7 @@ def acl_text(site: Site) -> str:
             block = [f"topic readwrite {root}/#"]
         elif d.role == "kiosk":
             block = [f"topic write {t.request(d.id)}", f"topic read {t.reply(d.id)}",
-                     f"topic write {t.alert(d.id)}", *readers, *own]
+                     f"topic write {t.alert(d.id)}", f"topic read {t.catalogue_version}", *readers, *own]
         elif d.role == "display":
             block = [*readers, *own]  # a display only reads
         elif d.role == "counter":

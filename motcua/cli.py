@@ -212,6 +212,45 @@ def cmd_dossiers(site: Site, args) -> int:
     raise CliError(f"unknown action {args.action}")
 
 
+def cmd_procedures(site: Site, args) -> int:
+    """The procedure catalogue in the centre's database; a running centre tells
+    the kiosks within seconds (retained catalogue version), and they sync."""
+    from .catalogue import Catalogue, CatalogueError
+    store = _centre_db(site)
+    try:
+        catalogue = Catalogue(store.db)
+        if args.action == "import":
+            if not args.value:
+                raise CliError("`motcua procedures import FILE` needs the file (JSON or CSV)")
+            code = _print_import(catalogue.import_file(args.value), args.value)
+            print(f"the catalogue now has {catalogue.count()} procedures")
+            return code
+        if args.action == "search":
+            hits = catalogue.search(" ".join([args.value or "", *args.more]), limit=10)
+            for h in hits:
+                print(f"{h.code:<22} {h.name}  [{h.field}]")
+            if not hits:
+                print("nothing found", file=sys.stderr)
+            return 0 if hits else 1
+        if args.action == "show":
+            p = catalogue.get(args.value or "")
+            if p is None:
+                raise CliError(f"no procedure {args.value!r}; find its code with `motcua procedures search WORDS`")
+            import json
+            print(json.dumps(p.to_dict(), ensure_ascii=False, indent=2))
+            return 0
+        if args.action == "list":
+            for field, n in catalogue.fields():
+                print(f"{n:>4}  {field}")
+            print(f"{catalogue.count()} procedures, version {catalogue.version()[:12]}")
+            return 0
+    except CatalogueError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    raise CliError(f"unknown action {args.action}")
+
+
 def cmd_centre(site: Site, args) -> int:
     from .service import CentreAlreadyRunning, run_centre
     try:
@@ -237,9 +276,43 @@ def cmd_broker(site: Site, args) -> int:
     return 0  # pragma: no cover
 
 
+def cmd_kiosk(site: Site, args) -> int:
+    device = device_for(site, "kiosk", args.device)
+    size = None
+    if args.size:
+        try:
+            w, h = (int(x) for x in args.size.lower().split("x"))
+        except ValueError:
+            raise CliError(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 1080x1920") from None
+        size = (w, h)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise CliError("no screen: run the kiosk on the kiosk's display (or under xvfb-run for a test)")
+    from kiosk.app import run
+    run(site, device, fullscreen=args.fullscreen, size=size)
+    return 0
+
+
+def _demo_samples(site: Site) -> None:
+    """The sample procedures and dossiers, the first time the demo runs."""
+    from .catalogue import Catalogue
+    from .dossiers import DossierStore
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    store = _centre_db(site)
+    try:
+        catalogue = Catalogue(store.db)
+        if catalogue.count() == 0 and (examples / "procedures.json").exists():
+            catalogue.import_file(examples / "procedures.json")
+        dossiers = DossierStore(store.db, site.dossiers, site.timezone)  # creates its tables
+        if store.db["dossiers"].count == 0 and (examples / "dossiers.json").exists():
+            dossiers.import_file(examples / "dossiers.json")
+    finally:
+        store.close()
+
+
 def cmd_demo(site: Site, args) -> int:
-    """The broker and the centre with the sample site, until Ctrl-C."""
+    """The broker, the centre and (with a screen) a kiosk, with the sample site, until Ctrl-C."""
     from .broker import mosquitto_command, write_config
+    _demo_samples(site)
     conf = write_config(site, port=args.port)
     procs = [subprocess.Popen(mosquitto_command(conf))]
     env = {**os.environ, "MOTCUA_SITE": str(site.path)}
@@ -251,6 +324,14 @@ def cmd_demo(site: Site, args) -> int:
     if args.port:
         cmd += ["--port", str(args.port)]
     procs.append(subprocess.Popen(cmd + ["centre"], env=env))
+    screen = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    apps = []
+    if screen and not args.no_screens:
+        kiosk = device_for(site, "kiosk", None)
+        apps.append(subprocess.Popen(cmd + ["kiosk", "--device", kiosk, "--size", "540x960"], env=env))
+        print(f"motcua demo: kiosk {kiosk} on screen {screen}")
+    elif not args.no_screens:
+        print("motcua demo: no screen ($DISPLAY), so no kiosk window; the broker and centre run alone")
     print(f"motcua demo: broker on {site.broker.host}:{args.port or site.broker.port}, centre running.\n"
           f"Try, in another terminal:\n"
           f"  motcua --site {site.path} ticket HT\n"
@@ -264,6 +345,14 @@ def cmd_demo(site: Site, args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        for p in apps:  # a window closed by hand does not stop the demo; Ctrl-C stops all
+            if p.poll() is None:
+                p.terminate()
+        for p in apps:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
         for p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGINT if p is not procs[0] else signal.SIGTERM)
@@ -318,7 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--png", action="store_true", help="receipt: also write a PNG beside the PDF")
     ds.set_defaults(fn=cmd_dossiers)
 
-    d = sub.add_parser("demo", help="broker and centre with the sample site")
+    pr = sub.add_parser("procedures", help="the procedure catalogue: import, list, search, show")
+    pr.add_argument("action", choices=["import", "list", "search", "show"])
+    pr.add_argument("value", nargs="?", help="FILE for import, WORDS for search, CODE for show")
+    pr.add_argument("more", nargs="*", help=argparse.SUPPRESS)
+    pr.set_defaults(fn=cmd_procedures)
+
+    k = sub.add_parser("kiosk", help="the citizen kiosk (Kivy): numbers, procedures, dossiers")
+    k.add_argument("--device", help="which kiosk of the site file (default: the first)")
+    k.add_argument("--fullscreen", action="store_true", help="fullscreen, borderless, no cursor (the real kiosk)")
+    k.add_argument("--size", help="window size for development, e.g. 1080x1920 (default 540x960)")
+    k.set_defaults(fn=cmd_kiosk)
+
+    d = sub.add_parser("demo", help="broker, centre and a kiosk with the sample site")
+    d.add_argument("--no-screens", action="store_true", help="only the broker and the centre")
     d.set_defaults(fn=cmd_demo)
     return p
 

@@ -79,6 +79,11 @@ class Topics:
         return f"{self.root}/event/ticket"
 
     @property
+    def catalogue_version(self) -> str:
+        """Retained: the procedure catalogue's version; kiosks sync when it changes."""
+        return f"{self.root}/catalogue/version"
+
+    @property
     def notice(self) -> str:
         return f"{self.root}/notice"
 
@@ -160,13 +165,20 @@ OPERATIONS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
     "dossier.update": {"code": (str, True), "status": (str, True), "at": (str, True),
                        "note": ((str, type(None)), False), "due_at": ((str, type(None)), False),
                        "apology": ((dict, type(None)), False)},
+    # One page of the procedure catalogue, for a kiosk's local copy.
+    "catalogue.page": {"page": (int, True), "version": (str, True)},
 }
+# Reads whose answers are not kept for repeated ids: asking again is harmless,
+# and a catalogue page is too big to store once per kiosk and sync.
+UNREMEMBERED_OPERATIONS = {"catalogue.page"}
+# A catalogue page stays well under the broker's max_packet_size (MAX_STATE_BYTES).
+CATALOGUE_PAGE_BYTES = 64 * 1024
 
 # Which operations each role may ask for. Counter devices are further held to
 # their own counter by the centre; the broker's ACL holds each device to its
 # own request topic.
 ROLE_OPERATIONS = {
-    "kiosk": {"ticket.issue", "ticket.status", "dossier.status"},
+    "kiosk": {"ticket.issue", "ticket.status", "dossier.status", "catalogue.page"},
     "integration": {"dossier.update"},
     "counter": {op for op in OPERATIONS if op.startswith("counter.")} | {"ticket.status"},
     "admin": set(OPERATIONS),
@@ -357,6 +369,25 @@ def parse_ticket_qr(text: str) -> tuple[str, str, str] | None:
             and re.fullmatch(r"[A-Z]{0,3}\d{1,6}", label)):
         return None
     return site, day, label
+
+
+def catalogue_pages(records: list[dict], max_bytes: int = CATALOGUE_PAGE_BYTES) -> list[list[dict]]:
+    """Split the catalogue into pages of at most `max_bytes` of JSON each (a
+    procedure bigger than that gets a page of its own)."""
+    pages: list[list[dict]] = [[]]
+    size = 0
+    for record in records:
+        n = len(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) + 1
+        if pages[-1] and size + n > max_bytes:
+            pages.append([])
+            size = 0
+        pages[-1].append(record)
+        size += n
+    return pages if pages[-1] else []
+
+
+def catalogue_version_view(version: str, count: int, pages: int) -> dict:
+    return {"version": version, "count": count, "pages": pages}
 
 
 def alert(kind: str, code: str, message: str, **details) -> bytes:

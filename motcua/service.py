@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Callable
 
 from . import protocol
 from .config import Site
+from .catalogue import Catalogue
 from .dossiers import DossierError, DossierStore, public_view
 from .engine import Changes, Engine, QueueError, Ticket, iso
 from .mqtt import guarded, make_client, start
@@ -29,6 +31,7 @@ log = logging.getLogger("motcua.centre")
 
 BATCH_MAX = 500  # messages per transaction
 REMEMBER_REQUESTS = timedelta(days=2)
+CATALOGUE_CHECK_S = 5.0  # how soon an import beside the running centre reaches the kiosks
 _CONNECTED = object()  # inbox marker: (re)connected, publish all retained state
 
 
@@ -62,6 +65,11 @@ class CentreService:
         self._lock_file = _lock_database(self.store.path)
         self.engine = Engine(site, self.store.load_state(site.queue.estimate_window))
         self.dossiers = DossierStore(self.store.db, site.dossiers, site.timezone)
+        # `motcua procedures import` writes beside the running centre; the tick
+        # notices the new version and tells the kiosks (retained).
+        self.catalogue = Catalogue(self.store.db)
+        self._catalogue: tuple[str, list[list[dict]]] | None = None
+        self._catalogue_checked = 0.0
         self.recent_calls: deque[dict] = deque(self._load_recent_calls(), maxlen=protocol.RECENT_CALLS)
         centre = site.devices_of("centre")[0]
         # A fixed client id and a persistent session: requests sent while the
@@ -147,6 +155,7 @@ class CentreService:
             self.engine = Engine(self.site, self.store.load_state(self.site.queue.estimate_window))
 
     def _tick(self) -> None:
+        self._check_catalogue()
         events, changes = self.engine.tick(self.clock())
         if events:
             self.store.commit(events, changes)
@@ -167,12 +176,12 @@ class CentreService:
             result = self._handle_message(topic, payload, seen)
             if result is None:
                 continue
-            device, request_id, reply, evs, ch = result
+            device, request_id, reply, evs, ch, remember = result
             events.extend(evs)
             changes.merge(ch)
             if request_id is not None:
                 outgoing.append((self.topics.reply(device), reply))
-                if (device, request_id) not in seen:
+                if remember and (device, request_id) not in seen:
                     seen[(device, request_id)] = reply
                     replies.append((device, request_id, iso(self.clock()), reply.decode("utf-8")))
         if events or replies:
@@ -188,7 +197,7 @@ class CentreService:
         self._publish_changes(changes, events, republish_all)
 
     def _handle_message(self, topic: str, payload: bytes, seen: dict):
-        """Returns (device, request_id, reply, events, changes) or None when dropped."""
+        """Returns (device, request_id, reply, events, changes, remember) or None when dropped."""
         try:
             device_id = self.topics.device_of(topic, "request")
             data = protocol.decode(payload, self.site.max_payload_bytes)
@@ -208,7 +217,7 @@ class CentreService:
             earlier = stored.encode("utf-8") if stored is not None else None
         if earlier is not None:
             log.info("repeated request %s from %s: answered as before", request_id, device_id)
-            return device_id, request_id, earlier, [], Changes()
+            return device_id, request_id, earlier, [], Changes(), False
         try:
             req = protocol.parse_request(device_id, data)
             if req.op not in protocol.ROLE_OPERATIONS.get(device.role, set()):
@@ -219,8 +228,10 @@ class CentreService:
             result, events, changes = self._execute(req, device_id)
         except (protocol.BadRequest, QueueError) as exc:
             log.info("refused request %s from %s: %s (%s)", request_id, device_id, exc.message, exc.code)
-            return device_id, request_id, protocol.reply_error(request_id, exc.code, exc.message), [], Changes()
-        return device_id, request_id, protocol.reply_ok(request_id, result), events, changes
+            return (device_id, request_id, protocol.reply_error(request_id, exc.code, exc.message), [],
+                    Changes(), True)
+        return (device_id, request_id, protocol.reply_ok(request_id, result), events, changes,
+                req.op not in protocol.UNREMEMBERED_OPERATIONS)
 
     def _execute(self, req: protocol.Request, device_id: str) -> tuple[dict, list, Changes]:
         e, a, now = self.engine, req.args, self.clock()
@@ -232,6 +243,8 @@ class CentreService:
             return self._ticket_status(a["ticket"], a.get("day")), [], Changes()
         if req.op == "dossier.status":
             return self._dossier_status(a, now), [], Changes()
+        if req.op == "catalogue.page":
+            return self._catalogue_page(a["page"], a["version"]), [], Changes()
         if req.op == "dossier.update":
             try:
                 dossier = self.dossiers.apply_update(a)
@@ -266,6 +279,34 @@ class CentreService:
         except DossierError as exc:
             raise QueueError(exc.code, exc.message) from None
 
+    # -- the procedure catalogue ---------------------------------------------------------
+    def _check_catalogue(self, force: bool = False) -> None:
+        """Publish the catalogue's version when it changed (at most every few seconds:
+        the version hashes every procedure's hash)."""
+        now = time.monotonic()
+        if not force and now - self._catalogue_checked < CATALOGUE_CHECK_S:
+            return
+        self._catalogue_checked = now
+        version = self.catalogue.version()
+        if self._catalogue is None or self._catalogue[0] != version:
+            self._catalogue = (version, protocol.catalogue_pages(self.catalogue.export()))
+            log.info("procedure catalogue %s: %d procedures in %d pages", version[:12],
+                     self.catalogue.count(), len(self._catalogue[1]))
+        pages = self._catalogue[1]
+        self._retain(self.topics.catalogue_version,
+                     protocol.catalogue_version_view(version, sum(map(len, pages)), len(pages)))
+
+    def _catalogue_page(self, page: int, version: str) -> dict:
+        if self._catalogue is None:
+            self._check_catalogue(force=True)
+        current, pages = self._catalogue
+        if version != current:
+            raise QueueError("catalogue_changed", f"the catalogue is now version {current}; "
+                             "start the sync again from page 0")
+        if not 0 <= page < len(pages):
+            raise QueueError("bad_page", f"page {page} is not between 0 and {len(pages) - 1}")
+        return {"version": current, "page": page, "pages": len(pages), "procedures": pages[page]}
+
     def _ticket_status(self, label: str, day: str | None) -> dict:
         day = day or self.engine.state.day or self.engine.local_day(self.clock())
         t = self.engine.find_today(label) if day == self.engine.state.day else None
@@ -291,6 +332,7 @@ class CentreService:
         if republish_all:
             self._published.clear()
             self.client.publish(self.topics.centre_availability, protocol.availability(True), qos=1, retain=True)
+            self._check_catalogue(force=True)
         counters = {c.number for c in self.site.counters} if republish_all else set(changes.counters)
         services = {s.code for s in self.site.services} if republish_all else set(changes.services)
         if changes.counters:

@@ -175,3 +175,90 @@ def serial_scan(d):
     yield from d.until(lambda: app.root.current == "dossierresult", timeout=20, what="the scanned dossier")
     yield from d.shot("dossier-serial-scan")
     d.check("scanned", dict(app.dossier))
+
+
+def _key(d, keyboard, ch):
+    return d.find(lambda w: type(w).__name__ == "KeyButton" and w.text == ch, keyboard)
+
+
+def _first_result(d):
+    results = d.screen("procedures").ids.results.children
+    return results[-1] if results else None  # BoxLayout children are in reverse order
+
+
+def procedures_lookup(d):
+    """Browse by field, search typed on the on-screen keyboard without and with
+    tone marks, Telex from a physical keyboard, the detail, the printed checklist."""
+    app = d.app
+    yield from d.until(lambda: app.catalogue_sync.in_step and app.catalogue.count() > 0, timeout=20,
+                       what="the catalogue's sync")
+    d.check("local_count", app.catalogue.count())
+    yield from d.shot("home")
+    yield from d.tap(_button(d, "home", "procedures"))
+    yield from d.until(lambda: app.root.current == "procedures")
+    yield from d.shot("procedures-fields")
+    screen = d.screen("procedures")
+    field = d.find(lambda w: getattr(w, "name", None) == "Hộ tịch" and type(w).__name__ == "FieldButton",
+                   screen.ids.results)
+    yield from d.tap(field)
+    yield from d.until(lambda: screen.field == "Hộ tịch")
+    yield from d.shot("procedures-field")
+    d.check("field_list", [w.name for w in reversed(screen.ids.results.children)])
+    yield from d.tap(screen.ids.all_fields)
+    yield from d.until(lambda: screen.field == "")
+    # on-screen keyboard, no tone marks
+    yield from d.tap(screen.ids.keyboard_toggle if app.portrait else screen.ids.keyboard_toggle_wide)
+    yield from d.until(lambda: screen.typing)
+    keyboard = screen.ids.keyboard
+    for ch in "dang ky khai sinh":
+        yield from d.tap(_key(d, keyboard, ch) if ch != " " else _key(d, keyboard, app.t("Dấu cách", app.lang)))
+    yield from d.shot("procedures-typing")
+    d.check("plain_query", screen.ids.search.text)
+    d.check("plain_first", _first_result(d).name)
+    yield from d.tap(screen.ids.clear_search)
+    # on-screen keyboard with Vietnamese letters and a tone key: "kết hôn"
+    for ch in ("k", "ê", "t"):
+        yield from d.tap(_key(d, keyboard, ch))
+    yield from d.tap(_key(d, keyboard, "´"))
+    for ch in (app.t("Dấu cách", app.lang), "h", "ô", "n"):
+        yield from d.tap(_key(d, keyboard, ch))
+    d.check("toned_query", screen.ids.search.text)
+    d.check("toned_first", _first_result(d).name)
+    yield from d.shot("procedures-toned")
+    yield from d.tap(screen.ids.clear_search)
+    # a physical keyboard, Telex: "chuwngs thuwcj"
+    yield from d.type_text("chuwngs thuwcj", gap=0.06)
+    yield from d.sleep(0.2)
+    d.check("telex_query", screen.ids.search.text)
+    d.check("telex_first", _first_result(d).name)
+    yield from d.type_text("\n", gap=0.06)
+    yield from d.until(lambda: not screen.typing)
+    yield from d.shot("procedures-telex")
+    first = _first_result(d)
+    code = first.code
+    yield from d.tap(first)
+    yield from d.until(lambda: app.root.current == "procedure")
+    yield from d.shot("procedure-detail")
+    d.check("detail_code", app.procedure.get("code"))
+    d.check("documents_shown", len(d.screen("procedure").ids.documents.children))
+    yield from d.tap(d.screen("procedure").ids.print)
+    yield from d.until(lambda: app.checklist_state in ("printed", "failed"), what="the checklist print")
+    yield from d.shot("procedure-printed")
+    d.check("checklist_state", app.checklist_state)
+    d.check("checklist_message", app.checklist_message)
+    d.check("code", code)
+
+
+def procedures_offline(d):
+    """The centre is away: the banner says so, and look-up works from the local copy."""
+    app = d.app
+    yield from d.until(lambda: bool(app.banner), what="the banner")
+    yield from d.tap(_button(d, "home", "procedures"))
+    yield from d.until(lambda: app.root.current == "procedures")
+    screen = d.screen("procedures")
+    yield from d.tap(screen.ids.keyboard_toggle if app.portrait else screen.ids.keyboard_toggle_wide)
+    yield from d.type_text("ly lich tu phap", gap=0.06)
+    yield from d.sleep(0.2)
+    yield from d.shot("procedures-offline")
+    d.check("banner", app.banner)
+    d.check("first", _first_result(d).name if _first_result(d) else None)

@@ -52,6 +52,18 @@ class Driver:
         """A finger on the widget for a few frames (a ScrollView needs to see it
         held before it lets the button under it have the touch)."""
         from kivy.tests.common import UnitTestTouch
+        from kivy.uix.scrollview import ScrollView
+        parent = widget.parent
+        for _ in range(100):  # the window is its own parent: walk up a bounded way
+            if parent is None or isinstance(parent, ScrollView):
+                break
+            parent = parent.parent
+        else:
+            parent = None
+        if not isinstance(parent, ScrollView):
+            parent = None
+        if parent is not None:  # as a finger would, scroll the widget into view first
+            parent.scroll_to(widget, animate=False)
         yield from self.settled()
         x, y = widget.to_window(*widget.center)
         touch = UnitTestTouch(x, y)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import subprocess
+
+import pytest
 import sys
 
 from conftest import ROOT
@@ -55,8 +57,15 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir):
     from motcua.config import load_site
     port = free_port()
     site = load_site(write_site(workdir, port))
+    import os
+    import shutil
+    if shutil.which("Xvfb") is None:
+        pytest.skip("needs Xvfb (apt-get install xvfb)")
+    screen = f":{free_port() % 5000 + 100}"  # a display number nobody else uses
+    xvfb = subprocess.Popen(["Xvfb", screen, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+    env = {**os.environ, "DISPLAY": screen}
     proc = subprocess.Popen([sys.executable, "-m", "motcua", "--site", str(site.path), "--port", str(port), "demo"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
     try:
         wait_port(port)
         deadline = time.monotonic() + 20
@@ -66,11 +75,20 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir):
                 break
             time.sleep(0.3)
         assert "Ticket: 4001" in r.stdout, r.stderr
+        # the demo loaded the sample procedures and dossiers into the centre
+        r = motcua(site, "procedures", "search", "dang", "ky", "khai", "sinh")
+        assert r.returncode == 0 and "Đăng ký khai sinh" in r.stdout
+        time.sleep(3)  # the kiosk window is up and stays up
+        kiosk = subprocess.run(["pgrep", "-f", "--", f"--site {site.path} .*kiosk --device kiosk-1"],
+                               capture_output=True, text=True)
+        assert kiosk.stdout.strip(), "the demo's kiosk is not running"
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=30)
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
     assert proc.returncode == 0
-    assert "centre running" in out
+    assert "centre running" in out and "kiosk kiosk-1 on screen" in out
     import socket
     with socket.socket() as s:  # the broker is gone with the demo
         assert s.connect_ex(("127.0.0.1", port)) != 0

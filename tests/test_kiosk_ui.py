@@ -4,7 +4,9 @@ test-output/screens/ (portrait 1080x1920 and landscape 1920x1080)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +28,16 @@ def drive(site, scenario: str, size: str, device: str = "kiosk-1", timeout: int 
     shutil.rmtree(out, ignore_errors=True)
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 2000x2000x24", sys.executable,
            str(ROOT / "tests" / "kivy_driver.py"), "kiosk", str(site.path), device, str(out), scenario, size]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    # its own process group: on a timeout the app and its Xvfb go too, not just xvfb-run
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail(f"the kiosk scenario {scenario} hung for {timeout} s:\n{stderr[-4000:]}")
+    done = subprocess.CompletedProcess(cmd, proc.returncode, "", stderr)
     result_file = out / "result.json"
     assert result_file.exists(), f"the kiosk did not finish the scenario:\n{done.stderr[-4000:]}"
     result = json.loads(result_file.read_text())
@@ -167,3 +178,39 @@ def test_a_receipt_scanned_by_a_serial_scanner(workdir):
         os.close(master)
         os.close(slave)
     assert r["checks"]["scanned"]["code"] == wanted["code"].upper()
+
+
+@pytest.fixture
+def with_procedures(site):
+    from motcua.catalogue import Catalogue
+    from motcua.store import Store
+    store = Store(site.database)
+    Catalogue(store.db).import_file(ROOT / "examples" / "procedures.json")
+    store.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_procedure_look_up_and_checklist(site, with_procedures, centre, size):
+    r = drive(site, "procedures_lookup", size)
+    c = r["checks"]
+    assert c["local_count"] == len(json.loads((ROOT / "examples" / "procedures.json").read_text(encoding="utf-8")))
+    assert "Đăng ký khai sinh" in c["field_list"]
+    assert c["plain_query"] == "dang ky khai sinh" and c["plain_first"] == "Đăng ký khai sinh"
+    assert c["toned_query"] == "kết hôn" and c["toned_first"] == "Đăng ký kết hôn"
+    assert c["telex_query"] == "chứng thực" and c["telex_first"].startswith("Chứng thực")
+    assert c["detail_code"] == c["code"] and c["documents_shown"] >= 1
+    assert c["checklist_state"] == "printed"
+    data = Path(site.device("kiosk-1").printer.port).read_bytes()
+    assert data.startswith(b"\x1b@") and b"\x1dv0" in data  # a raster image: Vietnamese intact
+
+
+def test_procedure_look_up_works_with_the_centre_down(site, with_procedures, broker):
+    from motcua.service import CentreService
+    c = CentreService(site).start()
+    try:
+        drive(site, "procedures_lookup", "1080x1920")  # syncs the local copy
+    finally:
+        c.stop()
+    r = drive(site, "procedures_offline", "1080x1920")
+    assert r["checks"]["banner"]
+    assert r["checks"]["first"].lower().startswith("cấp phiếu lý lịch tư pháp")

@@ -7,6 +7,7 @@ from .admin import AdminScreen, PinScreen
 from .dossier import DossierResultScreen, DossierScreen, TicketStatusScreen
 from .home import HomeScreen
 from .priority import PriorityScreen
+from .procedures import ProcedureScreen, ProceduresScreen
 from .services import ServicesScreen
 from .ticket import TicketScreen
 
@@ -20,6 +21,8 @@ SCREENS = [
     ("dossier", DossierScreen, HERE / "dossier.kv"),
     ("dossierresult", DossierResultScreen, None),
     ("ticketstatus", TicketStatusScreen, None),
+    ("procedures", ProceduresScreen, HERE / "procedures.kv"),
+    ("procedure", ProcedureScreen, None),
     ("pin", PinScreen, HERE / "pin.kv"),
     ("admin", AdminScreen, HERE / "admin.kv"),
 ]
