@@ -402,14 +402,14 @@ def render_checklist(procedure: dict, site_name: str, width_px: int) -> Image.Im
 # -- errors ----------------------------------------------------------------------
 
 _MESSAGES = {
-    "paper_out": ("Máy in hết giấy. Vui lòng ghi nhớ số của bạn trên màn hình.",
+    "paper_out": ("Máy in hết giấy. Vui lòng ghi nhớ số của quý khách trên màn hình.",
                   "Printer {name} is out of paper: load a new roll."),
     "paper_low": ("",
                   "Printer {name} is nearly out of paper: change the roll soon."),
-    "offline": ("Máy in đang không hoạt động. Vui lòng ghi nhớ số của bạn trên màn hình.",
+    "offline": ("Máy in đang không hoạt động. Vui lòng ghi nhớ số của quý khách trên màn hình.",
                 "Printer {name} does not answer{detail}: check that it is switched on "
                 "and its cable or network is connected, then try again."),
-    "error": ("Không in được phiếu. Vui lòng ghi nhớ số của bạn trên màn hình.",
+    "error": ("Không in được phiếu. Vui lòng ghi nhớ số của quý khách trên màn hình.",
               "Printer {name} failed while printing{detail}: check for a paper jam or an "
               "open cover, then try again."),
 }

@@ -416,7 +416,7 @@ def build_app_class():
         def print_ticket(self, ticket: dict):
             if self.printer is None:
                 self.print_state = "none"
-                self.print_message = N_("Kiosk này không có máy in. Vui lòng ghi nhớ số của bạn.")
+                self.print_message = N_("Kiosk này không có máy in. Vui lòng ghi nhớ số của quý khách.")
                 return
             self.print_state = "printing"
             self.print_message = N_("Đang in phiếu…")
@@ -435,7 +435,7 @@ def build_app_class():
             except Exception as exc:  # noqa: BLE001
                 log.exception("printing ticket %s failed", ticket["ticket"])
                 self.link.alert("printer", "error", f"printer error: {exc}", ticket=ticket["ticket"])
-                self._printed(ticket, False, N_("Máy in đang gặp sự cố. Vui lòng ghi nhớ số của bạn."))
+                self._printed(ticket, False, N_("Máy in đang gặp sự cố. Vui lòng ghi nhớ số của quý khách."))
             else:
                 if printed.warning:  # paper nearly out: printed, but staff should act
                     self.link.alert("printer", "paper_low", printed.warning, ticket=ticket["ticket"])

@@ -262,3 +262,32 @@ def procedures_offline(d):
     yield from d.shot("procedures-offline")
     d.check("banner", app.banner)
     d.check("first", _first_result(d).name if _first_result(d) else None)
+
+
+def paper_out(d):
+    """The printer is out of paper: the number stays on screen with a message;
+    later, paper loaded, staff reprint it from the admin screen."""
+    app = d.app
+    yield from d.until(lambda: app.link.usable, what="the centre's link")
+    yield from d.tap(_button(d, "home", "take"))
+    yield from d.until(lambda: app.root.current == "services")
+    yield from d.tap(_service_button(d, "HT"))
+    yield from d.until(lambda: app.root.current == "ticket")
+    yield from d.until(lambda: app.print_state in ("printed", "failed", "none"), timeout=20, what="printing")
+    yield from d.shot("ticket-paper-out")
+    d.check("ticket", dict(app.ticket))
+    d.check("print_state", app.print_state)
+    d.check("print_message", app.print_message)
+    d.check("number_shown", d.screen("ticket").ids.number.text)
+    (d.outdir / "paper-loaded-please").write_text("1")
+    yield from d.until(lambda: (d.outdir / "paper-loaded").exists(), timeout=20, what="paper")
+    # staff: long press on the centre's name, PIN, reprint
+    app.go("pin")
+    yield from d.until(lambda: app.root.current == "pin")
+    for digit in app.site.kiosk.admin_pin:
+        yield from d.tap(d.find(lambda w, x=digit: getattr(w, "text", None) == x, d.screen("pin")))
+    yield from d.tap(d.find(lambda w: getattr(w, "text", None) == "OK", d.screen("pin")))
+    yield from d.until(lambda: app.root.current == "admin")
+    yield from d.tap(d.screen("admin").ids.reprint)
+    yield from d.until(lambda: app.print_state == "printed", timeout=20, what="the reprint")
+    d.check("reprint_state", app.print_state)

@@ -48,6 +48,12 @@ class Driver:
             stack.extend(reversed(w.children))
         return None
 
+    @staticmethod
+    def _visible_in(view, widget) -> bool:
+        x, y = widget.to_window(*widget.pos)
+        vx, vy = view.to_window(*view.pos)
+        return vy - 1 <= y and y + widget.height <= vy + view.height + 1
+
     def tap(self, widget):
         """A finger on the widget for a few frames (a ScrollView needs to see it
         held before it lets the button under it have the touch)."""
@@ -62,8 +68,8 @@ class Driver:
             parent = None
         if not isinstance(parent, ScrollView):
             parent = None
-        if parent is not None:  # as a finger would, scroll the widget into view first
-            parent.scroll_to(widget, animate=False)
+        if parent is not None and not self._visible_in(parent, widget):
+            parent.scroll_to(widget, animate=False)  # as a finger would, scroll it into view first
         yield from self.settled()
         x, y = widget.to_window(*widget.center)
         touch = UnitTestTouch(x, y)

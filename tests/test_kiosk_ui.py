@@ -62,14 +62,16 @@ def test_two_taps_from_home_to_a_printed_number(site, centre, size):
     assert centre.store.ticket(ticket["day"], "1001")["device"] == "kiosk-1"
 
 
-def test_priority_choice_gives_a_priority_ticket(site, centre):
-    r = drive(site, "priority_number", "1080x1920")
+@pytest.mark.parametrize("size", SIZES)
+def test_priority_choice_gives_a_priority_ticket(site, centre, size):
+    r = drive(site, "priority_number", size)
     ticket = r["checks"]["ticket"]
     assert ticket["priority"] == site.priorities[0].code and ticket["service"] == "CT"
 
 
-def test_centre_down_gives_a_clear_message_and_no_number(site, broker):
-    r = drive(site, "centre_down", "1080x1920")
+@pytest.mark.parametrize("size", SIZES)
+def test_centre_down_gives_a_clear_message_and_no_number(site, broker, size):
+    r = drive(site, "centre_down", size)
     assert r["checks"]["ticket"] == {}
     assert r["checks"]["screen"] == "services"
     assert "Không lấy được số" in r["checks"]["error"]
@@ -92,8 +94,9 @@ def test_language_switch_and_idle_return(workdir):
     assert r["checks"]["take_text_vi"].startswith("Lấy số thứ tự")
 
 
-def test_escape_does_not_quit_and_settings_need_the_pin(site, centre):
-    r = drive(site, "escape_and_admin", "1080x1920")
+@pytest.mark.parametrize("size", SIZES)
+def test_escape_does_not_quit_and_settings_need_the_pin(site, centre, size):
+    r = drive(site, "escape_and_admin", size)
     assert r["checks"]["alive_after_escape"] is True
     assert r["checks"]["wrong_pin_screen"] == "pin"
     assert r["checks"]["admin"] is True
@@ -124,8 +127,9 @@ def test_dossier_by_scanner_and_by_hand(site, with_dossiers, centre, size):
     assert r["checks"]["typed_code_field"] == other["code"].upper()
 
 
-def test_a_scanned_ticket_shows_its_place(site, centre):
-    r = drive(site, "ticket_qr_scan", "1080x1920")
+@pytest.mark.parametrize("size", SIZES)
+def test_a_scanned_ticket_shows_its_place(site, centre, size):
+    r = drive(site, "ticket_qr_scan", size)
     assert r["checks"]["status"]["ticket"] == "1001" and r["checks"]["status"]["state"] == "waiting"
     assert r["checks"]["status_text"].startswith("Quý khách là người tiếp theo")
     assert "Không đọc được mã này" in r["checks"]["garbage_error"]
@@ -214,3 +218,54 @@ def test_procedure_look_up_works_with_the_centre_down(site, with_procedures, bro
     r = drive(site, "procedures_offline", "1080x1920")
     assert r["checks"]["banner"]
     assert r["checks"]["first"].lower().startswith("cấp phiếu lý lịch tư pháp")
+
+
+def test_printer_out_of_paper_keeps_the_number_and_alerts_the_staff(workdir):
+    """A serial printer on a pty answers the status query with "paper end"."""
+    import threading
+    import time
+    from conftest import Broker
+    from motcua.mqtt import DeviceClient
+    from motcua.service import CentreService
+    from test_printer import PAPER_END, PAPER_OK, PtyPrinter
+    printer = PtyPrinter(PAPER_END)
+    site = load_site(write_site(workdir, free_port(), replace={
+        f'printer = {{ kind = "file", port = "{workdir / "data"}/kiosk-1-printer.bin", width_px = 576 }}':
+        f'printer = {{ kind = "serial", port = "{printer.path}", baudrate = 115200, width_px = 576 }}'}))
+    out = SHOTS / "kiosk-paper_out-1080x1920"
+    shutil.rmtree(out, ignore_errors=True)
+    b = Broker(site, workdir / "broker").start()
+    c = CentreService(site).start()
+    admin = DeviceClient(site, "admin").start()
+    alerts = []
+    admin.subscribe(admin.topics.alert_all, lambda topic, data: alerts.append((topic, data)))
+    stop = threading.Event()
+
+    def staff():  # loads paper when the kiosk has shown the failure
+        while not stop.is_set():
+            if (out / "paper-loaded-please").exists():
+                printer.reply = PAPER_OK
+                (out / "paper-loaded").write_text("1")
+                return
+            time.sleep(0.05)
+
+    helper = threading.Thread(target=staff, daemon=True)
+    try:
+        assert admin.wait_connected(10)
+        helper.start()
+        r = drive(site, "paper_out", "1080x1920")
+    finally:
+        stop.set()
+        admin.stop()
+        c.stop()
+        b.stop()
+        printer.close()
+    checks = r["checks"]
+    assert checks["print_state"] == "failed"
+    assert "hết giấy" in checks["print_message"]
+    assert checks["number_shown"] == checks["ticket"]["ticket"]  # the number stays on screen
+    kiosk_alerts = [d for t, d in alerts if t.endswith("/alert/kiosk-1")]
+    assert kiosk_alerts and kiosk_alerts[0]["code"] == "paper_out"
+    assert kiosk_alerts[0]["ticket"] == checks["ticket"]["ticket"]
+    assert checks["reprint_state"] == "printed"
+    assert b"\x1dv0" in printer.received  # the reprint's raster image reached the printer

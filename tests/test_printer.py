@@ -276,7 +276,7 @@ def test_image_wider_than_the_paper_is_refused():
 
 def test_error_messages_for_citizen_and_staff():
     err = PrinterError("paper_out", "kiosk-1")
-    assert err.message_vi == "Máy in hết giấy. Vui lòng ghi nhớ số của bạn trên màn hình."
+    assert err.message_vi == "Máy in hết giấy. Vui lòng ghi nhớ số của quý khách trên màn hình."
     assert err.message_en == "Printer kiosk-1 is out of paper: load a new roll."
     assert str(err) == err.message_en
     offline = PrinterError("offline", "kiosk-2", "connection refused")
