@@ -39,6 +39,9 @@ def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> 
         Config.set("graphics", "width", str(w))
         Config.set("graphics", "height", str(h))
     Config.set("graphics", "resizable", "1")
+    # No multisampling: text and flat shapes gain nothing from it, and without a
+    # GPU (llvmpipe) it multiplies the cost of every frame.
+    Config.set("graphics", "multisamples", "0")
 
 
 def build_app_class():
@@ -49,7 +52,7 @@ def build_app_class():
     from kivy.lang import Builder
     from kivy.properties import (BooleanProperty, DictProperty, ListProperty, NumericProperty,
                                  ObjectProperty, StringProperty)
-    from kivy.uix.screenmanager import FadeTransition, ScreenManager
+    from kivy.uix.screenmanager import NoTransition, ScreenManager
 
     from . import i18n
     from .i18n import N_
@@ -106,7 +109,9 @@ def build_app_class():
             LabelBase.register("DejaVuSans", str(fonts / "DejaVuSans.ttf"), fn_bold=str(fonts / "DejaVuSans-Bold.ttf"))
             Builder.load_file(str(HERE / "widgets.kv"))
             Builder.load_file(str(HERE / "keyboard.kv"))
-            sm = ScreenManager(transition=FadeTransition(duration=0.15))
+            # No transition: a fade renders both screens into full-window FBOs every frame,
+            # slow on a kiosk without a GPU, and the citizen waits for nothing.
+            sm = ScreenManager(transition=NoTransition())
             for name, cls, kv in SCREENS:
                 if kv is not None:  # some kv files hold rules for several screens
                     Builder.load_file(str(kv))
@@ -399,7 +404,15 @@ def build_app_class():
                 return
             self.ticket = ticket
             self.go("ticket")
-            self.print_ticket(ticket)
+            # print once the number is on screen: rendering the ticket image takes
+            # the CPU (and the GIL) the first frame of the number needs
+            self._after_next_frame(lambda: self.print_ticket(ticket))
+
+        def _after_next_frame(self, fn):
+            def flipped(*args):
+                Window.unbind(on_flip=flipped)
+                Clock.schedule_once(lambda dt: fn())
+            Window.bind(on_flip=flipped)
 
         # -- printing -----------------------------------------------------------------------
         def _open_printer(self):

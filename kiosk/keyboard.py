@@ -34,17 +34,15 @@ class KeyField(Label):
         if len(self.text) >= self.max_length:
             return
         if self.telex is not None:
-            self.telex.reset()
-            self.telex._text = self.text  # the word being typed is re-read from the text
-            self.text = self.telex.feed(key)
+            if self.telex.text != self.text:  # changed elsewhere (cleared, a letter key)
+                self.telex.text = self.text
+            self.text = self.telex.feed(key)  # one engine per field: "ass" undoes to "as"
         else:
             self.text += key
 
     def tone(self, telex_key: str) -> None:
         """Put a tone on the last word; nothing if it has no vowel to carry one."""
-        t = Telex()
-        t._text = self.text
-        after = t.feed(telex_key)
+        after = Telex(text=self.text).feed(telex_key)
         if after != self.text + telex_key:
             self.text = after
 

@@ -23,36 +23,65 @@ writes it), one row per procedure, a header row with these columns:
 
     code, name, field             required text
     agency, level, online_level,  text (level: xã, huyện, tỉnh or trung ương, comma
-    conditions, result,           separated if several; online_level: toan_trinh,
-    source_note                   mot_phan or empty)
+    conditions, result,           separated if several, "Cấp xã" accepted; online_level:
+    source_note                   toan_trinh, mot_phan or empty)
     channels                      JSON array of {"channel", "time_limit", "fee", "notes"}
     documents                     JSON array of {"name", "original_or_copy", "count", "form"}
     steps, legal_basis            JSON array of text, or one item per line in the cell
     related                       JSON array of codes, or codes separated by commas/lines
 
-Only code, name and field must be present as columns. Rows are numbered as a
-spreadsheet shows them (the header is row 1); JSON items from 1. Every bad row
-gives an error naming its row, field and problem, and the good rows are still
-imported, in one transaction. Importing a code that exists replaces it.
+Only code, name and field must be present as columns; a column without a name
+in the header is ignored while its cells are empty. The fixed choices may be
+written in Vietnamese as well: "Trực tiếp" is truc_tiep, "Bản sao" ban_sao,
+"Một phần" mot_phan.
+
+Partial import: every bad row gives an error naming its row, the row's code,
+the field and what is wrong and what to do, and is skipped; the good rows are
+imported, in one transaction. Rows are numbered as a spreadsheet shows them
+(the header is row 1), JSON items from 1. Importing a code that exists
+replaces it, so a corrected file can simply be imported again. What spoils
+every row imports nothing: a file that is not UTF-8 JSON or CSV, invalid JSON,
+a header row lacking code/name/field, or with an unknown or repeated column.
+`replace_all` (a kiosk taking the centre's catalogue) is all-or-nothing.
 
 Search
 ------
 Text is compared folded (`vntext.fold`: no case, no diacritics, đ → d) on both
 sides, because FTS5's unicode61 tokenizer does not fold đ and mangles letters
-with two marks. Every query word matches as a prefix (the last one is still
-being typed). Hits come in tiers, each ranked within: the code (when the query
-looks like one), names that start with the query, names containing the words as
-a phrase, names containing all the words (shorter names first: they match more
-closely), then records where the words appear anywhere (documents, steps, …),
-ranked by FTS5 bm25 with the name weighted highest. A tier stops being ranked
-over all its matches beyond CANDIDATE_CAP of them, which keeps every keystroke
-within a few milliseconds on 20,000 procedures; such a vague query is refined
-by its next keystroke anyway.
+with two marks; so NFC or NFD input and old or new tone placement (hòa / hoà)
+all match. Every query word matches as a prefix (the last one is still being
+typed). Hits come in tiers, best first, each ordered by name length (every
+candidate of a tier holds every word, so the shortest name is the closest
+match; codes in code order):
+
+    7 the code starts with the query (1.0011 → 1.001193; a provincial code
+      2.000815.000.00.00.H38 also finds 2.000815)
+    6 the name starts with the query
+    5 the name holds the words in the order typed
+    4 the name holds every word
+    3 name, code, field and agency together hold every word
+    2 the documents hold every word
+    1 every word somewhere (steps, conditions, result, fees, legal basis)
+
+A tier looks at most at the first CANDIDATE_CAP matches FTS5 yields (in rowid
+order), which keeps every keystroke within a few milliseconds on 20,000
+procedures. Rows are stored shortest name first, so these are the shortest
+matching names; procedures added later by a small `put` or import go after the
+others, so a vague query may rank them lower until the whole catalogue is
+imported again or swapped by `replace_all`. While
+typing, a keystroke that only narrows the previous one filters that one's
+candidates instead of asking FTS5 again (see `_Search`).
+`Hit.score // SCORE_STEP` is the tier, and `Hit.matched_in` names the columns
+holding every word (or, when the words are spread, any of them).
+
+The catalogue's `version()` is kept in catalogue_meta by every write through
+this class; a table changed behind its back would keep a stale version.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -73,7 +102,7 @@ LEVELS = ("xã", "huyện", "tỉnh", "trung ương")
 CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 # What a person typing a procedure code looks like: digits and dots (1.001193,
 # 2.000815.000.00.00.H38) — then the code column is searched first.
-_CODE_QUERY = re.compile(r"^\s*\d+(\.[0-9A-Za-z.]*)?\s*$")
+_CODE_QUERY = re.compile(r"^\s*(\d+(?:\.[0-9A-Za-z.]*)?)\s*$")
 
 TABLE = "catalogue_procedures"
 NAMES_FTS = "catalogue_names_fts"    # name, code, field, agency: small, for the name tiers
@@ -94,11 +123,24 @@ SEARCH_COLUMNS = (
     ("s_other", "other", 0.5),
 )
 NAME_COLUMNS = SEARCH_COLUMNS[:4]
-# A tier whose words match more records than this is not ranked over all of
-# them (bm25 and sorting cost grow with the matches, and a kiosk searches on
-# every keystroke): its first CANDIDATE_CAP matches are ranked instead.
-CANDIDATE_CAP = 200
-TEXT_CANDIDATE_CAP = 100     # the "anywhere" tier: big doclists, weakest matches
+LABEL_COLUMNS = tuple(c for c, _, _ in NAME_COLUMNS)     # s_name first
+# A MATCH yields at most this many candidates to rank (the cost of a
+# keystroke grows with it). FTS5 yields rowids in order, and rowids are given
+# shortest name first (`_in_search_order`), so these are the shortest names
+# matching: the ones ranked first anyway.
+CANDIDATE_CAP = 50
+TEXT_CANDIDATE_CAP = 50     # documents and "anywhere"
+# Search tiers, best first; Hit.score // SCORE_STEP is the tier.
+TIER_CODE = 7          # the code starts with the query (1.0011 → 1.001193)
+TIER_STARTS = 6        # the name starts with the query
+TIER_NAME_ORDER = 5    # the name holds the words in the order typed
+TIER_NAME = 4          # the name holds every word
+TIER_LABEL = 3         # name, code, field and agency together hold every word
+TIER_DOCUMENTS = 2     # the documents hold every word
+TIER_ANYWHERE = 1      # every word somewhere (steps, conditions, result, fees…)
+SCORE_STEP = 1_000_000
+# A put() of at least this many procedures merges the FTS segments afterwards.
+OPTIMIZE_AFTER = 500
 
 # Abbreviations people type at a kiosk. None of them is the start of a
 # Vietnamese syllable, so expanding them never hides a real prefix match.
@@ -199,7 +241,9 @@ class Hit:
     name: str
     field: str
     score: float                       # larger is better; hits come sorted by it
-    matched_in: tuple[str, ...]        # code, name, field, agency, documents, steps, other
+    matched_in: tuple[str, ...]        # the columns holding every word (else any): code,
+                                       # name, field, agency, documents, steps, other
+    tier: int = 0                      # TIER_CODE … TIER_ANYWHERE: why it was found
 
 
 @dataclass(frozen=True)
@@ -237,6 +281,12 @@ def _canonical(data: dict) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _keyword(value: str) -> str:
+    """The stored spelling of a fixed choice; staff writing a sheet by hand
+    type it in Vietnamese: "Trực tiếp" → truc_tiep, "Bản chính" → ban_chinh."""
+    return fold(value).replace(" ", "_")
+
+
 def _text(value: str) -> str:
     # Files come NFC or NFD; store one form so equal text hashes equal.
     return unicodedata.normalize("NFC", value).strip()
@@ -258,7 +308,8 @@ class _Checker:
                                                         f"{type(data).__name__}")])
         for key in data:
             if key not in PROCEDURE_KEYS:
-                self.fail(str(key), f"unknown field; known fields are {', '.join(PROCEDURE_KEYS)}")
+                self.fail(str(key), f"unknown field; rename it to one of {', '.join(PROCEDURE_KEYS)} "
+                                    "or remove it")
         values: dict[str, Any] = {}
         for key in ("code", "name", "field"):
             values[key] = self.string(data, key, key, required=True)
@@ -269,9 +320,10 @@ class _Checker:
         for key in ("agency", "conditions", "result", "source_note"):
             values[key] = self.string(data, key, key)
         values["level"] = self.level(data)
-        online = self.string(data, "online_level", "online_level")
+        online = _keyword(self.string(data, "online_level", "online_level"))
         if online not in ONLINE_LEVELS:
-            self.fail("online_level", f"{online!r} is not one of toan_trinh, mot_phan or \"\"")
+            self.fail("online_level", f"{online!r} is not an online level; write toan_trinh "
+                                      "(toàn trình), mot_phan (một phần) or leave it empty")
         values["online_level"] = online
         values["channels"] = tuple(self.objects(data, "channels", self.channel))
         values["documents"] = tuple(self.objects(data, "documents", self.document))
@@ -279,7 +331,8 @@ class _Checker:
             values[key] = tuple(self.strings(data, key))
         for i, rel in enumerate(values["related"]):
             if not CODE_RE.match(rel):
-                self.fail(f"related[{i}]", f"{rel!r} is not a procedure code")
+                self.fail(f"related[{i}]", f"{rel!r} is not a procedure code; write codes "
+                                           "such as 1.001193")
         if self.problems:
             raise ProcedureError("; ".join(f"{f}: {m}" if f else m for f, m in self.problems),
                                  self.problems)
@@ -289,14 +342,15 @@ class _Checker:
         value = data.get(key)
         if value is None:
             if required:
-                self.fail(where, "missing; this field is required")
+                self.fail(where, "missing; every procedure needs it, fill it in")
             return ""
         if not isinstance(value, str):
-            self.fail(where, f"must be text, not {type(value).__name__} {value!r}")
+            self.fail(where, f"must be text, not {type(value).__name__} {value!r}; "
+                             "write it in quotes")
             return ""
         value = _text(value)
         if required and not value:
-            self.fail(where, "must not be empty")
+            self.fail(where, "is empty; every procedure needs it, fill it in")
         return value
 
     def level(self, data: dict) -> str:
@@ -308,7 +362,8 @@ class _Checker:
         for part in re.split(r"[,;/]", raw):
             key = re.sub(r"^cap ", "", fold(part))
             if key not in known:
-                self.fail("level", f"{part.strip()!r} is not one of {', '.join(LEVELS)}")
+                self.fail("level", f"{part.strip()!r} is not a level; write {', '.join(LEVELS)} "
+                                   "(several separated by commas)")
                 return raw
             out.append(known[key])
         return ", ".join(dict.fromkeys(out))
@@ -318,12 +373,14 @@ class _Checker:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(key, f"must be a list of text, not {type(value).__name__}")
+            self.fail(key, f"must be a list of text, not {type(value).__name__}; "
+                           'write ["…", "…"]')
             return []
         out = []
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                self.fail(f"{key}[{i}]", f"must be text, not {type(item).__name__} {item!r}")
+                self.fail(f"{key}[{i}]", f"must be text, not {type(item).__name__} {item!r}; "
+                                         "write it in quotes")
             elif _text(item):
                 out.append(_text(item))
         return out
@@ -333,13 +390,15 @@ class _Checker:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(key, f"must be a list of objects, not {type(value).__name__}")
+            self.fail(key, f"must be a list of objects, not {type(value).__name__}; "
+                           'write [{…}, {…}]')
             return []
         out = []
         for i, item in enumerate(value):
             where = f"{key}[{i}]"
             if not isinstance(item, dict):
-                self.fail(where, f"must be an object, not {type(item).__name__} {item!r}")
+                self.fail(where, f"must be an object, not {type(item).__name__} {item!r}; "
+                                 'write {"name": …}')
                 continue
             built = build(item, where)
             if built is not None:
@@ -349,14 +408,17 @@ class _Checker:
     def _unknown(self, item: dict, where: str, known: tuple[str, ...]) -> None:
         for k in item:
             if k not in known:
-                self.fail(f"{where}.{k}", f"unknown field; known fields are {', '.join(known)}")
+                self.fail(f"{where}.{k}", f"unknown field; rename it to one of "
+                                          f"{', '.join(known)} or remove it")
 
     def channel(self, item: dict, where: str) -> Channel | None:
         before = len(self.problems)
         self._unknown(item, where, CHANNEL_KEYS)
-        kind = self.string(item, "channel", f"{where}.channel", required=True)
+        kind = _keyword(self.string(item, "channel", f"{where}.channel", required=True))
         if kind and kind not in CHANNELS:
-            self.fail(f"{where}.channel", f"{kind!r} is not one of {', '.join(CHANNELS)}")
+            self.fail(f"{where}.channel", f"{kind!r} is not a channel; write truc_tiep "
+                                          "(trực tiếp), truc_tuyen (trực tuyến) or buu_chinh "
+                                          "(bưu chính)")
         fields = {k: self.string(item, k, f"{where}.{k}") for k in ("time_limit", "fee", "notes")}
         return None if len(self.problems) > before else Channel(kind, **fields)
 
@@ -364,14 +426,15 @@ class _Checker:
         before = len(self.problems)
         self._unknown(item, where, DOCUMENT_KEYS)
         name = self.string(item, "name", f"{where}.name", required=True)
-        kind = self.string(item, "original_or_copy", f"{where}.original_or_copy") or "ban_chinh"
+        kind = _keyword(self.string(item, "original_or_copy", f"{where}.original_or_copy")) or "ban_chinh"
         if kind not in COPY_KINDS:
-            self.fail(f"{where}.original_or_copy", f"{kind!r} is not one of {', '.join(COPY_KINDS)}")
+            self.fail(f"{where}.original_or_copy", f"{kind!r} is not a kind of paper; write "
+                                                   f"{', '.join(COPY_KINDS)}")
         count = item.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int):
-            self.fail(f"{where}.count", f"must be a whole number, not {count!r}")
+            self.fail(f"{where}.count", f"must be a whole number such as 1, not {count!r}")
         elif count < 0:
-            self.fail(f"{where}.count", f"must not be negative, got {count}")
+            self.fail(f"{where}.count", f"is {count}; write how many papers, 0 or more")
         form = self.string(item, "form", f"{where}.form")
         return None if len(self.problems) > before else Document(name, kind, count, form)
 
@@ -385,24 +448,43 @@ def _from_stored(data: dict) -> Procedure:
            "related": tuple(data["related"])})
 
 
+# Catalogues repeat their texts (the same identity paper, step or fee in
+# hundreds of procedures), so folding each piece once saves most of the work
+# of a bulk import.
+_fold_piece = functools.lru_cache(maxsize=8192)(fold)
+
+
+def _fold_all(pieces: Iterable[str]) -> str:
+    return " ".join(filter(None, map(_fold_piece, pieces)))
+
+
 def _search_row(p: Procedure) -> dict[str, str]:
     other = [p.conditions, p.result, p.level, *p.legal_basis,
-             *(f"{c.time_limit} {c.fee} {c.notes}" for c in p.channels)]
+             *(text for c in p.channels for text in (c.time_limit, c.fee, c.notes))]
     return {
         "s_name": fold(p.name),
         "s_code": fold(p.code),
-        "s_field": fold(p.field),
-        "s_agency": fold(p.agency),
-        "s_documents": fold(" ".join(f"{d.name} {d.form}" for d in p.documents)),
-        "s_steps": fold(" ".join(p.steps)),
-        "s_other": fold(" ".join(other)),
+        "s_field": _fold_piece(p.field),
+        "s_agency": _fold_piece(p.agency),
+        "s_documents": _fold_all(text for d in p.documents for text in (d.name, d.form)),
+        "s_steps": _fold_all(p.steps),
+        "s_other": _fold_all(other),
     }
+
+
+def _in_search_order(rows: Iterable[dict]) -> list[dict]:
+    """Rows to insert, shortest name first. FTS5 yields matches in rowid
+    order and a search ranks the first CANDIDATE_CAP of them by name length,
+    so rowids given in that order make those the shortest of all matches."""
+    return sorted(rows, key=lambda row: (len(row["s_name"]), row["s_name"]))
 
 
 class Catalogue:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
         self._ensure_schema()
+        # The previous keystroke's candidates, which the next one narrows.
+        self._recent: dict[str, _Recent] = {}
 
     # -- schema -------------------------------------------------------------------
     def _ensure_schema(self) -> None:
@@ -484,12 +566,18 @@ class Catalogue:
 
     def put(self, procedures: Iterable[Procedure]) -> int:
         """Add or replace procedures (by code) in one transaction; returns how many."""
-        rows = [self._row(p) for p in procedures]
+        rows = _in_search_order(self._row(p) for p in procedures)
         with self.db.atomic():
             # Delete then insert, so the triggers update the FTS indexes and a
             # code that differs only in case replaces the old spelling.
             self.db.conn.executemany(f"DELETE FROM {TABLE} WHERE code = ?", [(r["code"],) for r in rows])
             self.db[TABLE].insert_all(rows)
+            if len(rows) >= OPTIMIZE_AFTER:
+                # Row-by-row inserts leave the FTS indexes in many small
+                # segments, and every prefix query then reads each of them: on
+                # 20,000 procedures that doubles the p99 search time.
+                self._optimize()
+            self._store_version()
         return len(rows)
 
     def replace_all(self, records: Iterable[dict]) -> int:
@@ -510,7 +598,7 @@ class Catalogue:
         if problems:
             raise CatalogueError(f"{len(problems)} problem(s) in the new catalogue; "
                                  "the old one is kept", problems)
-        rows = [self._row(p) for p in procedures]
+        rows = _in_search_order(self._row(p) for p in procedures)
         with self.db.atomic():
             # Bulk path: row-by-row trigger work would dominate a full swap, so
             # the triggers are dropped and the indexes rebuilt, all inside the
@@ -522,11 +610,19 @@ class Catalogue:
             for fts in (NAMES_FTS, TEXT_FTS):
                 self.db.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
             self._create_triggers()
+            self._store_version()
         return len(rows)
 
+    def _optimize(self) -> None:
+        for fts in (NAMES_FTS, TEXT_FTS):
+            self.db.execute(f"INSERT INTO {fts}({fts}) VALUES ('optimize')")
+
     def import_file(self, path: str | Path) -> ImportReport:
-        """Load a JSON or CSV file (see the module docstring). Bad rows are
-        reported and skipped; good rows are imported in one transaction."""
+        """Load a JSON or CSV file (see the module docstring). A partial
+        import: each bad row is reported (row, code, field, what is wrong and
+        what to do) and skipped, the good rows are imported in one transaction;
+        a problem that spoils every row (unreadable file, invalid JSON, bad
+        header) imports nothing. Errors come in file order."""
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -566,10 +662,12 @@ class Catalogue:
             key = p.code.upper()
             if key in good:
                 report.errors.append(ImportProblem(row_no, p.code, "code", (
-                    f"duplicate: row {good[key][0]} already has this code; this row is skipped")))
+                    f"duplicate: row {good[key][0]} already has this code; this row was skipped: "
+                    "give it its own code or delete one of the two")))
                 continue
             good[key] = (row_no, p)
         report.imported = self.put(p for _, p in good.values())
+        report.errors.sort(key=lambda e: e.row or 0)    # in file order, whichever check found them
         return report
 
     @staticmethod
@@ -593,14 +691,15 @@ class Catalogue:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             report.errors.append(ImportProblem(None, "", "", (
-                f"not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}")))
+                f"not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); nothing "
+                "was imported: fix the file there (a missing comma or quote?) and import it again")))
             return []
         if isinstance(data, dict) and isinstance(data.get("procedures"), list):
             data = data["procedures"]
         if not isinstance(data, list):
             report.errors.append(ImportProblem(None, "", "", (
                 'expected a JSON list of procedures or {"procedures": [...]}, '
-                f"got {type(data).__name__}")))
+                f"got {type(data).__name__}; nothing was imported")))
             return []
         return list(enumerate(data, start=1))
 
@@ -609,34 +708,58 @@ class Catalogue:
         first = text.splitlines()[0] if text.strip() else ""
         # Excel in a Vietnamese locale separates with ';' (the decimal mark is ',').
         delimiter = max(",;\t", key=first.count)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             header = []
+        except csv.Error as exc:
+            report.errors.append(ImportProblem(1, "", "", (
+                f"the header row is not valid CSV ({exc}); nothing was imported: write the "
+                "column names in row 1 without quotes")))
+            return []
         missing = [k for k in REQUIRED_KEYS if k not in header]
         if missing:
             report.errors.append(ImportProblem(1, "", "", (
-                f"the header row lacks the column(s) {', '.join(missing)}; "
-                f"columns are {', '.join(PROCEDURE_KEYS)}")))
+                f"the header row lacks the column(s) {', '.join(missing)}; nothing was imported: "
+                f"name the columns in row 1 with {', '.join(PROCEDURE_KEYS)}")))
             return []
-        unknown = [h for h in header if h not in PROCEDURE_KEYS]
-        for h in unknown:
+        # A header problem spoils every row (a misspelt "documnets" column would
+        # drop every procedure's documents), so the file is refused as a whole.
+        for h in dict.fromkeys(h for h in header if h and h not in PROCEDURE_KEYS):
             report.errors.append(ImportProblem(1, "", h, (
-                f"unknown column (ignored); columns are {', '.join(PROCEDURE_KEYS)}")))
+                f"unknown column; nothing was imported: rename it to one of "
+                f"{', '.join(PROCEDURE_KEYS)} or delete the column")))
+        for h in dict.fromkeys(h for h in header if h and header.count(h) > 1):
+            report.errors.append(ImportProblem(1, "", h, (
+                "column appears more than once; nothing was imported: keep one of them")))
+        if report.errors:
+            return []
         rows = []
-        try:
-            for row_no, cells in enumerate(reader, start=2):
-                if not any(c.strip() for c in cells):
-                    continue
-                record, problems = _csv_record(header, cells)
-                if problems:
-                    code = (record.get("code") or "").strip()
-                    report.errors += [ImportProblem(row_no, code, f, m) for f, m in problems]
-                    continue
-                rows.append((row_no, record))
-        except csv.Error as exc:
-            report.errors.append(ImportProblem(reader.line_num, "", "", f"not valid CSV: {exc}"))
+        row_no = 1
+        while True:
+            row_no += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                # Strict reading: a quote opened and never closed would otherwise
+                # swallow the rest of the file into one cell without a word.
+                lost = ("this row and all after it were not read" if "end of data" in str(exc)
+                        else "this row was not read")
+                report.errors.append(ImportProblem(row_no, "", "", (
+                    f"not valid CSV ({exc}): {lost}; check that every quote (\") in it is "
+                    "closed and that a quoted cell has nothing after its closing quote")))
+                continue
+            if not any(c.strip() for c in cells):
+                continue
+            record, problems = _csv_record(header, cells)
+            if problems:
+                code = (record.get("code") or "").strip()
+                report.errors += [ImportProblem(row_no, code, f, m) for f, m in problems]
+                continue
+            rows.append((row_no, record))
         return rows
 
     # -- reading ------------------------------------------------------------------
@@ -661,17 +784,43 @@ class Catalogue:
 
     def version(self) -> str:
         """A hash of the whole catalogue: equal for equal content, whatever the
-        order of import; a kiosk compares it with the centre's to know when to sync."""
+        order of import; a kiosk compares it with the centre's to know when to
+        sync. Kept in catalogue_meta by every write (hashing 20,000 records
+        takes ~80 ms, too long for each sync check)."""
+        return self._meta("version") or self._compute_version()
+
+    def _compute_version(self) -> str:
         digest = hashlib.sha256()
         for code, h in self.db.execute(f"SELECT upper(code), hash FROM {TABLE} ORDER BY upper(code)"):
             digest.update(f"{code}\t{h}\n".encode("utf-8"))
         return digest.hexdigest()
 
+    def _store_version(self) -> None:
+        self._set_meta("version", self._compute_version())
+
     # -- search -------------------------------------------------------------------
     def search(self, query: str, limit: int = 20, field: str | None = None) -> list[Hit]:
         """Procedures matching `query` as typed so far, best first (see the
         module docstring for the tiers); `field` keeps one lĩnh vực only."""
-        return _Search(self.db, limit, field).run(query)
+        return _Search(self.db, limit, field, self._recent).run(query)
+
+
+@dataclass(frozen=True)
+class _Recent:
+    """One tier's candidates for a search, kept for the next keystroke."""
+    words: tuple[str, ...]
+    field: str | None
+    stamp: tuple[int, int]       # (PRAGMA data_version, connection's total_changes)
+    rows: list
+    complete: bool               # FTS5 found them all (fewer than the cap)
+
+    def narrowed_by(self, words: tuple[str, ...], field: str | None, stamp) -> bool:
+        """Whether every match of `words` is among these rows: the catalogue
+        has not changed, and each word only lengthens or adds to the previous
+        ones (AND of prefixes), as typing does."""
+        return (self.complete and stamp == self.stamp and field == self.field
+                and len(words) >= len(self.words)
+                and all(new.startswith(old) for old, new in zip(self.words, words)))
 
 
 class _Search:
@@ -679,47 +828,115 @@ class _Search:
 
     No bm25: FTS5 computes its IDF by scanning the whole doclist of every query
     word, about 16 ms for common words over 20,000 procedures, whatever the
-    number of hits. Instead each tier is a cheap MATCH whose first
-    CANDIDATE_CAP + 1 rowids are ordered by name length (within a tier every
-    candidate holds every word, so the shortest name is the closest match).
+    number of hits. Instead a search is at most a few cheap statements: an
+    index range for the code and the name's start, one MATCH on the names
+    index (name, code, field, agency) whose candidates are sorted into tiers 5
+    to 3 here, and one on everything for tiers 2 and 1; the first `cap` rowids
+    of each, ordered by name length (within a tier every candidate holds every
+    word, so the shortest name is the closest match).
+
+    Typing narrows: when a keystroke only lengthens the last word or adds one,
+    and the catalogue has not changed, the names tiers' candidates are those
+    of the previous keystroke that hold the words, without a MATCH. Whether a
+    text holds a word is `" " + word in " " + text` on the folded text:
+    several times faster than a regular expression, or SQLite's instr, over
+    long documents.
     """
 
-    def __init__(self, db: sqlite_utils.Database, limit: int, field: str | None):
+    def __init__(self, db: sqlite_utils.Database, limit: int, field: str | None,
+                 recent: dict[str, _Recent] | None = None):
         self.db, self.limit, self.field = db, limit, field
+        self.recent = {} if recent is None else recent
+        self.stamp = (0, 0)
         self.hits: dict[int, int] = {}      # rowid -> tier, in rank order
         self.words: list[str] = []
+        self.params: dict[str, Any] = {}
+        self.spaced: list[str] = []
 
     def run(self, query: str) -> list[Hit]:
-        self.words = [w for word in fold(query).split()
-                      for w in ABBREVIATIONS.get(word, word).split()]
+        self.words = list(dict.fromkeys(w for word in fold(query).split()
+                                        for w in ABBREVIATIONS.get(word, word).split()))
         if not self.words or self.limit <= 0:
             return []
+        self.spaced = [" " + w for w in self.words]
+        # Writes through this connection move total_changes; other connections'
+        # commits move data_version. Either makes the kept candidates stale.
+        self.stamp = (self.db.execute("PRAGMA data_version").fetchone()[0],
+                      self.db.conn.total_changes)
+        self.params = {"field": self.field, "n": self.limit, "cap": CANDIDATE_CAP}
         in_field = " AND field = :field" if self.field is not None else ""
-        if _CODE_QUERY.match(query):
-            lo = query.strip()
-            self.take(6, self.rowids(f"SELECT rowid FROM {TABLE} WHERE code >= :lo AND code < :hi"
-                                     f"{in_field} ORDER BY code LIMIT :n", lo=lo, hi=lo + "\uffff"))
+        code = _CODE_QUERY.match(query)
+        if code:
+            typed = code.group(1)
+            # A provincial copy's code (2.000815.000.00.00.H38) also finds the
+            # national procedure it copies (2.000815).
+            # Two statements: one with OR would collect and sort the whole code
+            # range ("1." is a third of the catalogue) instead of walking the index.
+            self.take(TIER_CODE, self.rowids(
+                f"SELECT rowid FROM {TABLE} WHERE code >= :lo AND code < :hi{in_field} "
+                f"ORDER BY code LIMIT :n", lo=typed, hi=typed + "\uffff"))
+            national = ".".join(typed.split(".")[:2])
+            if national != typed:
+                self.take(TIER_CODE, self.rowids(
+                    f"SELECT rowid FROM {TABLE} WHERE code = :national{in_field}", national=national))
         phrase = " ".join(self.words)
         if self.wanted():
-            self.take(5, self.rowids(f"SELECT rowid FROM {TABLE} WHERE s_name >= :lo AND "
-                                     f"s_name < :hi{in_field} ORDER BY s_name LIMIT :n",
-                                     lo=phrase, hi=phrase + "\uffff"))
+            # The first `cap` names (alphabetically, by index) starting with the
+            # query, shortest first: "dang k" puts Đăng ký kết hôn before Đăng ký
+            # biến động quyền sử dụng đất, quyền sở hữu tài sản...
+            self.take(TIER_STARTS, self.rowids(
+                f"SELECT rowid FROM (SELECT rowid, s_name FROM {TABLE} WHERE s_name >= :lo "
+                f"AND s_name < :hi{in_field} ORDER BY s_name LIMIT :cap) "
+                f"ORDER BY length(s_name), s_name LIMIT :n", lo=phrase, hi=phrase + "\uffff"))
         all_words = " AND ".join(f'"{w}"*' for w in self.words)
         if self.wanted():
-            # Names holding every word: those holding them as a phrase first.
-            named = self.by_name_length(self.candidates(NAMES_FTS, f"s_name : ({all_words})"))
-            # (the label starts with the name, so a phrase found in it is in the name)
+            # Every word in the name, code, field or agency together ("chung
+            # thuc ban sao" is "Chứng thực", the field, + "bản sao", the name);
+            # of those, the names holding every word first, and of these the
+            # names holding them in the order typed. The names are picked out
+            # here rather than by a MATCH on the name column (~0.3 ms each),
+            # unless FTS5 stopped at the cap before finding enough of them.
+            labelled = self.narrowed(
+                "label", lambda row: " ".join(row[1:]),
+                lambda: self.candidates(NAMES_FTS, all_words, CANDIDATE_CAP, *LABEL_COLUMNS[1:]))
+            named = [row for row in labelled if self.all_in(row[1])]
+            if len(labelled) >= CANDIDATE_CAP and len(named) < self.limit - len(self.hits):
+                named = self.narrowed(
+                    "name", lambda row: row[1],
+                    lambda: self.candidates(NAMES_FTS, f"s_name : ({all_words})"))
             in_order = re.compile(r"(?:^| )" + r"\S* ".join(map(re.escape, self.words)))
-            self.take(4, [rowid for rowid, s_name in named if in_order.search(s_name)])
-            self.take(3, [rowid for rowid, _ in named])
+            self.take(TIER_NAME_ORDER, [r for r, s_name, *_ in named if in_order.search(s_name)])
+            self.take(TIER_NAME, [r for r, *_ in named])
+            self.take(TIER_LABEL, [r for r, *_ in labelled])
         if self.wanted():
-            # Everywhere; those with every word in the name, code, field or agency
-            # (e.g. "chứng thực" in the field, "bản sao" in the name) first.
-            rest = self.by_name_length(self.candidates(TEXT_FTS, all_words, TEXT_CANDIDATE_CAP))
-            starts = [re.compile(r"(?:^| )" + re.escape(w)) for w in self.words]
-            self.take(2, [r for r, label in rest if all(p.search(label) for p in starts)])
-            self.take(1, [r for r, _ in rest])
+            # Everywhere else; those whose documents hold every word first
+            # ("giay chung sinh" → the procedures asking for a Giấy chứng sinh).
+            # Sorted here rather than by a second MATCH on the documents column:
+            # a MATCH that finds little reads its words' whole doclists (~3 ms).
+            rest = [row for row in self.candidates(TEXT_FTS, all_words, TEXT_CANDIDATE_CAP,
+                                                   "s_documents") if row[0] not in self.hits]
+            self.take(TIER_DOCUMENTS, [r for r, _, documents in rest if self.all_in(documents)])
+            self.take(TIER_ANYWHERE, [r for r, *_ in rest])
         return self.results()
+
+    def narrowed(self, tier: str, text, fetch, cap: int = CANDIDATE_CAP) -> list[tuple]:
+        """A tier's candidates: while typing, those of the previous keystroke
+        holding the words (in `text(row)`), without asking FTS5 again; else
+        fetched."""
+        words = tuple(self.words)
+        recent = self.recent.get(tier)
+        if recent is not None and recent.narrowed_by(words, self.field, self.stamp):
+            rows = [row for row in recent.rows if self.all_in(text(row))]
+            complete = True
+        else:
+            rows = fetch()
+            complete = len(rows) < cap
+        self.recent[tier] = _Recent(words, self.field, self.stamp, rows, complete)
+        return rows
+
+    def all_in(self, text: str) -> bool:
+        """Whether every query word starts a word of the folded `text`."""
+        return all(map((" " + text).__contains__, self.spaced))
 
     def wanted(self) -> bool:
         return len(self.hits) < self.limit
@@ -731,29 +948,22 @@ class _Search:
             self.hits.setdefault(rowid, tier)
 
     def rowids(self, sql: str, **params) -> list[int]:
-        params.update(field=self.field, n=self.limit)
-        return [r[0] for r in self.db.execute(sql, params)]
+        return [r[0] for r in self.db.execute(sql, {**self.params, **params})]
 
-    def candidates(self, fts: str, match: str, cap: int = CANDIDATE_CAP) -> list[int]:
-        """Up to `cap` matching rowids (FTS5 yields them in rowid order and
-        stops early), within the chosen field if any."""
-        if self.field is None:
-            sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH :match LIMIT :cap"
-        else:
-            sql = (f"SELECT rowid FROM {TABLE} WHERE field = :field AND rowid IN "
-                   f"(SELECT rowid FROM {fts} WHERE {fts} MATCH :match) LIMIT :cap")
-        return [r[0] for r in self.db.execute(sql, {"match": match, "field": self.field,
-                                                    "cap": cap})]
-
-    def by_name_length(self, rowids: list[int]) -> list[tuple[int, str]]:
-        """(rowid, "name code field agency") of the not yet found rowids, shortest name first."""
-        rowids = [r for r in rowids if r not in self.hits]
-        if not rowids:
-            return []
-        return self.db.execute(
-            f"SELECT rowid, s_name || ' ' || s_code || ' ' || s_field || ' ' || s_agency "
-            f"FROM {TABLE} WHERE rowid IN ({','.join(map(str, rowids))}) "
-            f"ORDER BY length(s_name), s_name").fetchall()
+    def candidates(self, fts: str, match: str, cap: int = CANDIDATE_CAP,
+                   *columns: str) -> list[tuple]:
+        """(rowid, folded name, *columns) of up to `cap` matches, shortest name
+        first. FTS5 yields rowids in order and stops at the cap, so a vague
+        query costs no more than a precise one. Sorted here: an ORDER BY in
+        SQLite copies every row into a sorter, and costs more than the MATCH."""
+        inner = f"SELECT rowid FROM {fts} WHERE {fts} MATCH :match"
+        where = (f"rowid IN ({inner} LIMIT :cap)" if self.field is None
+                 else f"rowid IN ({inner}) AND field = :field LIMIT :cap")
+        rows = self.db.execute(
+            f"SELECT rowid, s_name{''.join(', ' + c for c in columns)} FROM {TABLE} WHERE {where}",
+            {**self.params, "match": match, "cap": cap}).fetchall()
+        rows.sort(key=lambda row: (len(row[1]), row[1]))
+        return rows
 
     def results(self) -> list[Hit]:
         """One read of the chosen rows; the score puts the tier first, then rank."""
@@ -763,16 +973,22 @@ class _Search:
         rows = {r[0]: r for r in self.db.execute(
             f"SELECT rowid, code, name, field, {cols} FROM {TABLE} "
             f"WHERE rowid IN ({','.join(map(str, self.hits))})")}
-        pattern = re.compile(r"(?:^| )(?:" + "|".join(map(re.escape, self.words)) + ")")
-        out, rank = [], 0
-        for rowid, tier in self.hits.items():
+        everything, spaced = len(self.words), self.spaced
+        labels = [label for _, label, _ in SEARCH_COLUMNS]
+        out = []
+        for rank, (rowid, tier) in enumerate(self.hits.items()):
             row = rows[rowid]
-            matched = tuple(label for (_, label, _), text in zip(SEARCH_COLUMNS, row[4:])
-                            if pattern.search(text))
-            if tier == 6 and "code" not in matched:
+            # How many of the words each column holds.
+            found = [(label, sum(map((" " + text).__contains__, spaced)))
+                     for label, text in zip(labels, row[4:])]
+            # The columns holding every word; when the words are spread over
+            # several columns, those holding any.
+            matched = (tuple(label for label, n in found if n == everything)
+                       or tuple(label for label, n in found if n))
+            if tier == TIER_CODE and "code" not in matched:
                 matched = ("code",) + matched
-            out.append(Hit(row[1], row[2], row[3], tier * 1000 + 999 - rank, matched))
-            rank += 1
+            out.append(Hit(row[1], row[2], row[3], tier * SCORE_STEP + SCORE_STEP - 1 - rank,
+                           matched, tier))
         return out
 
 
@@ -781,8 +997,11 @@ def _csv_record(header: list[str], cells: list[str]) -> tuple[dict, list[tuple[s
     errors name the column."""
     record: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
-    if len(cells) > len(header):
-        problems.append(("", f"{len(cells)} cells but the header has {len(header)} columns"))
+    # Spreadsheets pad rows with empty cells; only text outside the named columns is lost.
+    stray = [i for i, c in enumerate(cells) if c.strip() and (i >= len(header) or not header[i])]
+    if stray:
+        problems.append(("", f"text in column {stray[0] + 1}, which has no name in the header "
+                             "row; move it under a named column or give the column a name"))
     for key, cell in zip(header, cells):
         if key not in PROCEDURE_KEYS:
             continue
@@ -793,14 +1012,18 @@ def _csv_record(header: list[str], cells: list[str]) -> tuple[dict, list[tuple[s
             try:
                 record[key] = json.loads(cell)
             except json.JSONDecodeError as exc:
+                example = ('[{"channel": "truc_tiep", "time_limit": "…", "fee": "…"}]'
+                           if key == "channels" else '[{"name": "…", "original_or_copy": '
+                           '"ban_chinh", "count": 1}]')
                 problems.append((key, f"not a JSON array of objects ({exc.msg} at character "
-                                      f"{exc.pos}): {cell[:60]!r}"))
+                                      f"{exc.pos}): {cell[:60]!r}; write it like {example}"))
         elif key in ("steps", "legal_basis", "related"):
             if cell.startswith("["):
                 try:
                     record[key] = json.loads(cell)
                 except json.JSONDecodeError as exc:
-                    problems.append((key, f"starts with '[' but is not a JSON array ({exc.msg})"))
+                    problems.append((key, f"starts with '[' but is not a JSON array ({exc.msg}); "
+                                          "write one item per line instead"))
             else:
                 sep = r"[\n,;]" if key == "related" else r"\n"
                 record[key] = [part for part in re.split(sep, cell) if part.strip()]

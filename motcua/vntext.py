@@ -162,15 +162,25 @@ class Telex:
     backspace (which deletes one character) needs no bookkeeping.
     """
 
-    def __init__(self, style: str = "new"):
+    def __init__(self, style: str = "new", text: str = ""):
         if style not in ("new", "old"):
             raise ValueError("style must be 'new' or 'old'")
         self.style = style
         self.reset()
+        self.text = text
 
     @property
     def text(self) -> str:
         return self._text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        """Carry on from existing text (a field edited elsewhere): the next key
+        works on its last word. Undo by a repeated key (ass → as) only reaches
+        back to keys typed through this object."""
+        self._text = value
+        self._literal = False
+        self._last = None
 
     def reset(self) -> None:
         self._text = ""
