@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -51,6 +52,16 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
+def _no_delay(client, userdata, sock) -> None:
+    """Send each MQTT packet at once. With Nagle's algorithm a reply waits for
+    the TCP acknowledgement of the PUBACK before it, which the broker delays
+    by up to 40 ms: a request took ~90 ms instead of a few."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not TCP (a websocket or unix socket): nothing to do
+        pass
+
+
 def make_client(site: Site, device: Device, client_id: str | None = None) -> mqtt.Client:
     """A paho client (MQTT v5) logged in as `device`, with its availability as Last Will."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2,
@@ -62,6 +73,7 @@ def make_client(site: Site, device: Device, client_id: str | None = None) -> mqt
     client.will_set(will, protocol.availability(False), qos=1, retain=True)
     client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
     client.max_queued_messages_set(10000)
+    client.on_socket_open = _no_delay
     if site.broker.tls_port and site.broker.tls_cafile:
         client.tls_set(ca_certs=site.broker.tls_cafile)
     return client
