@@ -163,6 +163,16 @@ def child(site_path: str, out: str, taps: int, size: str) -> None:
         result["search_mean_ms"] = (time.perf_counter() - started) * 1000 / n
         result["rss_mb"] = rss_mb()
         result["software_gl_mb"] = software_gl_mb()
+        if os.environ.get("BENCH_SMAPS"):
+            import collections
+            c, name = collections.Counter(), ""
+            for line in Path("/proc/self/smaps").read_text().splitlines():
+                parts = line.split()
+                if parts and "-" in parts[0] and len(parts) >= 5:
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                elif parts and parts[0] == "Rss:":
+                    c[name] += int(parts[1]) // 1024
+            result["smaps"] = c.most_common(12)
         result["rss_after_taps_mb"] = result.get("rss_after_taps_mb")
         result["tickets"] = len(result["taps_ms"])
 
@@ -260,6 +270,8 @@ def main() -> int:
     print(f"resident memory: ready {r['rss_ready_mb']:.0f} MB, after the taps {r['rss_after_taps_mb']:.0f} MB, "
           f"after 2,000 searches {r['rss_mb']:.0f} MB   target <= 200 MB")
     print(f"  of which Mesa's software renderer and X shared memory: {r['software_gl_mb']:.0f} MB")
+    if r.get("smaps"):
+        print("  largest mappings (MB):", r["smaps"])
     return 0
 
 
