@@ -20,6 +20,17 @@ log = logging.getLogger("motcua.kiosk")
 HERE = Path(__file__).resolve().parent
 
 
+def _give_back_memory() -> None:
+    """Return freed heap to the system. Printing renders images in a worker
+    thread; glibc keeps what they freed in that thread's arena, and the
+    kiosk's resident memory would creep up with every ticket."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to give back this way
+        pass
+
+
 def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
@@ -199,6 +210,7 @@ def build_app_class():
 
         def home(self):
             """Back to the start for the next citizen: forget everything of the last one."""
+            _give_back_memory()
             self.priority = None
             self.error = ""
             self.busy = False

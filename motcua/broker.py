@@ -40,9 +40,11 @@ def acl_text(site: Site) -> str:
         elif d.role == "counter":
             block = [f"topic write {t.request(d.id)}", f"topic read {t.reply(d.id)}", *readers, *own]
         elif d.role == "pad":
-            # a pad publishes ratings for its own counter and nothing else
+            # a pad (its bridge) publishes ratings for its own counter and nothing else, and
+            # reads its counter's prompt and the centre's acknowledgements (pad/<counter>/ack)
             block = [f"topic write {t.rating(d.counter)}", f"topic read {t.pad(d.counter)}",
-                     f"topic read {t.pad(d.counter)}/#", *readers, *own]
+                     f"topic read {t.pad_ack(d.counter)}", f"topic read {t.pad(d.counter)}/#",
+                     *readers, *own]
         elif d.role == "integration":  # the one-stop software's connector
             block = [f"topic write {t.request(d.id)}", f"topic read {t.reply(d.id)}", *own]
         elif d.role == "admin":

@@ -292,6 +292,73 @@ def cmd_kiosk(site: Site, args) -> int:
     return 0
 
 
+def _size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise CliError(f"--size {text!r}: give WIDTHxHEIGHT, e.g. 1920x1080") from None
+    return w, h
+
+
+def cmd_display(site: Site, args) -> int:
+    """The TV hall board (`display hall`) or the display above a counter (`display counter N`)."""
+    if args.board == "counter":
+        if args.counter is None:
+            raise CliError("`motcua display counter N` needs the counter number")
+        try:
+            site.counter(args.counter)
+        except KeyError:
+            raise CliError(f"{site.path} has no counter {args.counter}") from None
+    elif args.counter is not None:
+        raise CliError("`motcua display hall` takes no counter number")
+    if args.device:
+        device = device_for(site, "display", args.device)
+        if site.device(device).role != "display":
+            raise CliError(f"{device} is not a display device (role {site.device(device).role!r})")
+    else:
+        from display.app import default_device
+        try:
+            device = default_device(site, args.board, args.counter)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    size = _size(args.size)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise CliError("no screen: run the display on the TV's screen (or under xvfb-run for a test)")
+    from display.app import run
+    run(site, device, board=args.board, counter=args.counter, fullscreen=args.fullscreen, size=size,
+        player=args.player)
+    return 0
+
+
+def cmd_notice(site: Site, args) -> int:
+    """Set (or clear) the notice the displays run along the bottom, as the admin device."""
+    from display.link import notice_payload
+    text = "" if args.clear else " ".join(args.text)
+    if not text and not args.clear:
+        raise CliError('give the notice text, e.g. `motcua notice "Chiều nay trung tâm nghỉ từ 16 giờ"`, '
+                       "or --clear")
+    try:
+        payload = notice_payload(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    device = device_for(site, "admin", args.device)
+    if site.device(device).role != "admin":
+        raise CliError(f"{device} may not publish notices (role {site.device(device).role!r}); "
+                       "only admin devices may: use --device with an admin of the site file")
+    client = _client(site, device)
+    try:
+        info = client.client.publish(client.topics.notice, payload, qos=1, retain=True)
+        info.wait_for_publish(timeout=site.request_timeout_s)
+        if not info.is_published():
+            raise CliError(f"the broker did not take the notice from {device}: is it an admin device?")
+    finally:
+        client.stop()
+    print("Đã xoá thông báo / Notice cleared" if args.clear else f"Thông báo / Notice: {text}")
+    return 0
+
+
 def _demo_samples(site: Site) -> None:
     """The sample procedures and dossiers, the first time the demo runs."""
     from .catalogue import Catalogue
@@ -309,8 +376,83 @@ def _demo_samples(site: Site) -> None:
         store.close()
 
 
+def cmd_pad(site: Site, args) -> int:
+    """The rating pad's bridge: serial port <-> MQTT, with its journal."""
+    from hardware.pad_bridge import PadBridge
+    try:
+        bridge = PadBridge(site, args.counter, args.serial_port, device_id=args.device, journal=args.journal)
+    except (ValueError, KeyError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"motcua pad: counter {args.counter}, port {args.serial_port}, device {bridge.device.id}, "
+          f"journal {bridge.journal.path}", flush=True)
+    try:
+        bridge.run_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_pad_sim(site: Site, args) -> int:
+    """Simulated rating pads on ptys (optionally with their bridges in this process)."""
+    from hardware.pad_sim import PadSimulator, run_keyboard
+    pads = sorted({d.counter for d in site.devices_of("pad")})
+    if args.all:
+        counters = pads
+    else:
+        counters = [args.counter if args.counter is not None else (pads[0] if pads else 1)]
+    if args.link and len(counters) > 1:
+        raise CliError("--link names one port: use it with --counter, not --all")
+    if args.bridge and not set(counters) <= set(pads):
+        raise CliError(f"no pad device at counter(s) {sorted(set(counters) - set(pads))} in {site.path}")
+    folder = site.data_dir / "pads"
+    folder.mkdir(parents=True, exist_ok=True)
+    single = len(counters) == 1
+    sims, bridges = [], []
+    try:
+        for n in counters:
+            link = Path(args.link) if args.link else folder / f"pad-{n}.tty"
+            sim = PadSimulator(f"PADSIM-{n}", link=link, state_file=folder / f"pad-sim-{n}.json",
+                               lockout_ms=args.lockout_ms, echo=single and not args.no_keys).start()
+            sims.append(sim)
+            print(f"pad-sim counter {n}: {sim.path} -> {sim.slave_path}"
+                  + ("" if args.bridge else f"   (bridge: motcua pad --counter {n} --port {sim.path})"),
+                  flush=True)
+            if args.bridge:
+                from hardware.pad_bridge import PadBridge
+                bridges.append(PadBridge(site, n, sim.path, journal=folder / f"pad-{n}.journal.sqlite").start())
+        if args.no_keys:
+            while True:
+                time.sleep(1)
+        elif single and sys.stdin.isatty():
+            run_keyboard(sims)
+        else:  # lines: `COUNTER BUTTON` (or `BUTTON` for the first pad); q quits
+            print("pad-sim: type COUNTER BUTTON and Enter (e.g. `1 2`), q to quit", flush=True)
+            by_counter = dict(zip(counters, sims))
+            for line in sys.stdin:
+                words = line.split()
+                if words[:1] == ["q"]:
+                    return 0
+                if not words or not all(w.isdigit() for w in words) or len(words) > 2:
+                    continue
+                n = int(words[0]) if len(words) == 2 else counters[0]
+                if n in by_counter:
+                    by_counter[n].press(int(words[-1]))
+                    print(f"pad-sim: counter {n} button {words[-1]} pressed", flush=True)
+            while True:  # no more input (stdin closed): the pads run on until Ctrl-C
+                time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for b in bridges:
+            b.stop()
+        for sim in sims:
+            sim.stop()
+    return 0
+
+
 def cmd_demo(site: Site, args) -> int:
-    """The broker, the centre and (with a screen) a kiosk, with the sample site, until Ctrl-C."""
+    """The broker, the centre and (with a screen) a kiosk and a hall board, with the sample
+    site, until Ctrl-C."""
     from .broker import mosquitto_command, write_config
     _demo_samples(site)
     conf = write_config(site, port=args.port)
@@ -326,18 +468,26 @@ def cmd_demo(site: Site, args) -> int:
     procs.append(subprocess.Popen(cmd + ["centre"], env=env))
     screen = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     apps = []
+    if site.devices_of("pad"):  # a simulated pad and its bridge at every counter that has a pad
+        apps.append(subprocess.Popen(cmd + ["pad-sim", "--all", "--bridge"], env=env))
     if screen and not args.no_screens:
         kiosk = device_for(site, "kiosk", None)
         apps.append(subprocess.Popen(cmd + ["kiosk", "--device", kiosk, "--size", "540x960"], env=env))
         print(f"motcua demo: kiosk {kiosk} on screen {screen}")
+        if site.devices_of("display"):
+            apps.append(subprocess.Popen(cmd + ["display", "hall", "--size", "1280x720"], env=env))
+            print(f"motcua demo: hall board on screen {screen}")
     elif not args.no_screens:
-        print("motcua demo: no screen ($DISPLAY), so no kiosk window; the broker and centre run alone")
+        print("motcua demo: no screen ($DISPLAY), so no kiosk or hall board window; the broker and "
+              "centre run alone")
     print(f"motcua demo: broker on {site.broker.host}:{args.port or site.broker.port}, centre running.\n"
           f"Try, in another terminal:\n"
           f"  motcua --site {site.path} ticket HT\n"
           f"  motcua --site {site.path} counter 1 signin nguyenvana\n"
           f"  motcua --site {site.path} counter 1 next\n"
           f"  motcua --site {site.path} status\n"
+          + ("Rating pads: type `1 2` and Enter here to press button 2 on counter 1's pad.\n"
+             if site.devices_of("pad") else "") +
           "Ctrl-C stops everything.")
     try:
         while all(p.poll() is None for p in procs):
@@ -419,7 +569,41 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--size", help="window size for development, e.g. 1080x1920 (default 540x960)")
     k.set_defaults(fn=cmd_kiosk)
 
-    d = sub.add_parser("demo", help="broker, centre and a kiosk with the sample site")
+    pd = sub.add_parser("pad", help="the rating pad's bridge: its serial port to the centre")
+    pd.add_argument("--port", dest="serial_port", required=True,
+                    help="the pad's serial port, e.g. /dev/ttyUSB0 (the broker's port: `motcua --port N pad ...`)")
+    pd.add_argument("--counter", type=int, required=True, help="the counter the pad stands at")
+    pd.add_argument("--device", help="the pad's device id in the site file (default: the counter's pad)")
+    pd.add_argument("--journal", help="the bridge's journal (default: <data_dir>/pad-N.journal.sqlite)")
+    pd.set_defaults(fn=cmd_pad)
+
+    ps = sub.add_parser("pad-sim", help="a simulated rating pad on a pty (keys 1-4 press buttons)")
+    ps.add_argument("--counter", type=int, help="the counter (default: the first with a pad)")
+    ps.add_argument("--all", action="store_true", help="one simulated pad per counter that has a pad")
+    ps.add_argument("--link", help="also make this path a symlink to the pty (one pad only)")
+    ps.add_argument("--bridge", action="store_true", help="run each pad's bridge in this process too")
+    ps.add_argument("--no-keys", action="store_true", help="do not read the keyboard")
+    ps.add_argument("--lockout-ms", type=int, default=3000, help="lock-out after a press (default 3000)")
+    ps.set_defaults(fn=cmd_pad_sim)
+
+    dp = sub.add_parser("display", help="the TV hall board or a counter display (Kivy)")
+    dp.add_argument("board", choices=["hall", "counter"])
+    dp.add_argument("counter", nargs="?", type=int, help="counter: the counter's number")
+    dp.add_argument("--device", help="which display of the site file (default: display-hall or "
+                    "display-counter-N if present, else the first display)")
+    dp.add_argument("--fullscreen", action="store_true", help="fullscreen, borderless, no cursor (the real TV)")
+    dp.add_argument("--size", help="window size for development, e.g. 1920x1080 (default 1280x720)")
+    dp.add_argument("--player", help="announcements (displays with speaks = true): auto (default), none "
+                    "(render WAV files only), aplay, paplay, play, or a command")
+    dp.set_defaults(fn=cmd_display)
+
+    n = sub.add_parser("notice", help="the notice the displays run along the bottom (as the admin device)")
+    n.add_argument("text", nargs="*", help="the notice, in Vietnamese")
+    n.add_argument("--clear", action="store_true", help="remove the notice")
+    n.add_argument("--device", help="act as this admin device (default: the first admin)")
+    n.set_defaults(fn=cmd_notice)
+
+    d = sub.add_parser("demo", help="broker, centre, a kiosk and a hall board with the sample site")
     d.add_argument("--no-screens", action="store_true", help="only the broker and the centre")
     d.set_defaults(fn=cmd_demo)
     return p

@@ -161,6 +161,7 @@ class Site:
     max_payload_bytes: int = 16384
     kiosk: KioskSettings = KioskSettings()
     dossiers: DossierSettings = DossierSettings()
+    rating_prompt_timeout_s: float = 60.0   # [rating] prompt_timeout_s: a pad's prompt ends unanswered
 
     @property
     def tz(self) -> ZoneInfo:
@@ -321,7 +322,16 @@ def load_site(path: str | Path) -> Site:
                 data_dir=data_dir, broker=broker, queue=rules, services=services,
                 counters=counters, priorities=priorities, rating_levels=levels,
                 devices=devices, request_timeout_s=request_timeout,
-                max_payload_bytes=max_payload, kiosk=_kiosk(r, data), dossiers=_dossiers(r, data))
+                max_payload_bytes=max_payload, kiosk=_kiosk(r, data), dossiers=_dossiers(r, data),
+                rating_prompt_timeout_s=_prompt_timeout(r, data))
+
+
+def _prompt_timeout(r: _Reader, data: dict) -> float:
+    t = r.table(data, "rating", required=False)
+    value = float(r.get(t, "prompt_timeout_s", (int, float), default=60, where="rating"))
+    if not 5 <= value <= 3600:
+        raise r.fail("rating.prompt_timeout_s", "must be between 5 and 3600 seconds")
+    return value
 
 
 def _kiosk(r: _Reader, data: dict) -> KioskSettings:

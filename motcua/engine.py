@@ -9,6 +9,8 @@ time zone (Asia/Ho_Chi_Minh), so numbering restarts at local midnight.
 """
 from __future__ import annotations
 
+import bisect
+import heapq
 import statistics
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -116,6 +118,33 @@ class QueueState:
     counters: dict[int, CounterState] = field(default_factory=dict)
     sequences: dict[tuple[str, str], int] = field(default_factory=dict)
     service_times: dict[str, deque] = field(default_factory=dict)  # recent service seconds
+    # Waiting tickets per service, as sorted (sort_key, id): every reply and
+    # retained view asks for places in the queue, and scanning all tickets each
+    # time made the centre slower the longer the queue. Built on first use
+    # (a state loaded from the store), then kept up to date by apply().
+    _waiting: dict[str, list] | None = field(default=None, repr=False, compare=False)
+
+    def waiting_index(self) -> dict[str, list]:
+        if self._waiting is None:
+            index: dict[str, list] = {}
+            for t in self.tickets.values():
+                if t.state == "waiting":
+                    index.setdefault(t.service, []).append((t.sort_key(), t.id))
+            for entries in index.values():
+                entries.sort()
+            self._waiting = index
+        return self._waiting
+
+    def _now_waiting(self, t: "Ticket") -> None:
+        if self._waiting is not None:
+            bisect.insort(self._waiting.setdefault(t.service, []), (t.sort_key(), t.id))
+
+    def _no_longer_waiting(self, t: "Ticket") -> None:
+        if self._waiting is not None:
+            entries = self._waiting.get(t.service, [])
+            i = bisect.bisect_left(entries, (t.sort_key(), t.id))
+            if i < len(entries) and entries[i][1] == t.id:
+                del entries[i]
 
 
 def call_of_event(event: dict, priority: str | None = None) -> dict:
@@ -159,6 +188,8 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
     elif kind == "ticket_issued":
         t = Ticket(**event["ticket"])
         state.tickets[t.id] = t
+        if t.state == "waiting":
+            state._now_waiting(t)
         state.next_ticket_id = max(state.next_ticket_id, t.id + 1)
         state.sequences[(t.day, t.service)] = t.number
         ch.sequences[(t.day, t.service)] = t.number
@@ -169,6 +200,8 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
         c = counter(event["counter"])
         state.call_seq = event["call_seq"]
         if kind == "ticket_called":
+            if t.state == "waiting":
+                state._no_longer_waiting(t)
             t.state = "called"
             t.counter = c.number
             t.officer = c.officer
@@ -187,6 +220,8 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
         counter(t.counter)
     elif kind in ("ticket_done", "ticket_no_show"):
         t = ticket(event["ticket_id"])
+        if t.state == "waiting":
+            state._no_longer_waiting(t)
         if kind == "ticket_done" and not t.started_at:
             t.started_at = t.called_at  # officer skipped "start": service counted from the call
         c = counter(t.counter)
@@ -197,9 +232,12 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
         c = counter(t.counter)
         c.ticket_id = None
         t.original_service = t.original_service or t.service
+        if t.state == "waiting":
+            state._no_longer_waiting(t)
         t.service = event["to_service"]
         ch.services.add(t.service)
         t.state = "waiting"
+        state._now_waiting(t)
         t.counter = None
         t.officer = None
         t.called_at = None
@@ -207,6 +245,8 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
         t.transfers += 1
     elif kind == "ticket_expired":
         t = ticket(event["ticket_id"])
+        if t.state == "waiting":
+            state._no_longer_waiting(t)
         if t.counter is not None and state.counters.get(t.counter) and state.counters[t.counter].ticket_id == t.id:
             counter(t.counter).ticket_id = None
         finish(t, "expired")
@@ -349,17 +389,15 @@ class Engine:
         return self._done(events, changes)
 
     def waiting(self, service: str | None = None) -> list[Ticket]:
-        out = [t for t in self.state.tickets.values()
-               if t.state == "waiting" and (service is None or t.service == service)]
-        out.sort(key=Ticket.sort_key)
-        return out
+        index = self.state.waiting_index()
+        lists = [index.get(service, [])] if service is not None else list(index.values())
+        return [self.state.tickets[tid] for _, tid in heapq.merge(*lists)]
 
     def people_ahead(self, ticket: Ticket) -> int:
         if ticket.state != "waiting":
             return 0
-        key = ticket.sort_key()
-        return sum(1 for t in self.state.tickets.values()
-                   if t.state == "waiting" and t.service == ticket.service and t.sort_key() < key)
+        entries = self.state.waiting_index().get(ticket.service, [])
+        return bisect.bisect_left(entries, (ticket.sort_key(), ticket.id))
 
     def mean_service_seconds(self, service: str) -> float:
         recent = self.state.service_times.get(service)
@@ -417,8 +455,8 @@ class Engine:
             self._emit(events, changes, {"type": "ticket_done", "at": iso(now), "ticket_id": cur.id,
                                          "counter": counter, "officer": c.officer})
         services = set(self.site.counter(counter).services)
-        candidates = sorted((t for t in self.state.tickets.values()
-                             if t.state == "waiting" and t.service in services), key=Ticket.sort_key)
+        index = self.state.waiting_index()
+        candidates = [self.state.tickets[tid] for _, tid in heapq.merge(*(index.get(s, []) for s in services))]
         if not candidates:
             if events and events[-1]["type"] == "ticket_done":
                 return self._done(events, changes)  # the served ticket still ends; nobody is waiting

@@ -88,12 +88,25 @@ class Topics:
         return f"{self.root}/notice"
 
     def pad(self, counter: int) -> str:
-        """What the centre tells the rating pad at a counter (issue 5)."""
+        """Retained: the rating pad's prompt at a counter, or none (issue 5)."""
         return f"{self.root}/pad/{counter}"
+
+    def pad_ack(self, counter: int) -> str:
+        """The centre has stored a rating from the pad at this counter."""
+        return f"{self.root}/pad/{counter}/ack"
+
+    @property
+    def ratings_state(self) -> str:
+        """Retained: today's satisfaction tallies."""
+        return f"{self.root}/state/ratings"
 
     # device-originated streams
     def rating(self, counter: int) -> str:
         return f"{self.root}/rating/{counter}"
+
+    @property
+    def rating_all(self) -> str:
+        return f"{self.root}/rating/+"
 
     def alert(self, device: str) -> str:
         return f"{self.root}/alert/{device}"
@@ -139,8 +152,10 @@ def decode(raw: bytes, max_bytes: int) -> dict:
     return data
 
 
-def availability(online: bool) -> bytes:
-    return encode({"state": "online" if online else "offline"})
+def availability(online: bool, **extra) -> bytes:
+    """{"state": "online"|"offline"}; a device may add its own fields (a pad
+    bridge: "pad": "connected"|"disconnected")."""
+    return encode({"state": "online" if online else "offline", **extra})
 
 
 # Argument shapes of each request operation: name -> (type, required)

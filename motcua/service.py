@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import protocol
+from . import ratings as rt
 from .config import Site
 from .catalogue import Catalogue
 from .dossiers import DossierError, DossierStore, public_view
@@ -83,6 +84,14 @@ class CentreService:
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="motcua-centre-worker", daemon=True)
         self._published: dict[str, bytes] = {}
+        # Rating pads (issue 5): the open prompt of each counter that has a pad.
+        self._pad_counters = sorted({d.counter for d in site.devices_of("pad")})
+        self._prompts: dict[int, rt.Prompt] = {}
+        for row in self.store.open_prompts():
+            if row["counter"] in self._pad_counters:
+                self._prompts[row["counter"]] = rt.Prompt.from_row(row)
+        self._tallies_due = True
+        self._tallies_at = 0.0
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> "CentreService":
@@ -117,7 +126,7 @@ class CentreService:
             log.error("broker refused the centre: %s (check the centre's password in the site "
                       "file, then run `motcua broker passwords` and restart the broker)", reason_code)
             return
-        client.subscribe(self.topics.request_all, qos=1)
+        client.subscribe([(self.topics.request_all, 1), (self.topics.rating_all, 1)])
         self.connected.set()
         self.inbox.put(_CONNECTED)
         log.info("connected to the broker at %s:%s", self.site.broker.host, self.site.broker.port)
@@ -160,6 +169,8 @@ class CentreService:
         if events:
             self.store.commit(events, changes)
             self._publish_changes(changes, events)
+        self._expire_prompts()
+        self._publish_tallies()
 
     def _handle_batch(self, batch: list) -> None:
         events: list[dict] = []
@@ -168,25 +179,32 @@ class CentreService:
         outgoing: list[tuple[str, bytes]] = []
         republish_all = False
         seen: dict[tuple[str, str], bytes] = {}
+        pads = _PadBatch(dict(self._prompts))
+        rating_prefix = self.topics.rating("")
         for item in batch:
             if item is _CONNECTED:
                 republish_all = True
                 continue
             topic, payload = item
+            if topic.startswith(rating_prefix):
+                self._handle_rating(topic, payload, pads)
+                continue
             result = self._handle_message(topic, payload, seen)
             if result is None:
                 continue
             device, request_id, reply, evs, ch, remember = result
             events.extend(evs)
             changes.merge(ch)
+            self._open_prompts(evs, ch, pads)
             if request_id is not None:
                 outgoing.append((self.topics.reply(device), reply))
                 if remember and (device, request_id) not in seen:
                     seen[(device, request_id)] = reply
                     replies.append((device, request_id, iso(self.clock()), reply.decode("utf-8")))
-        if events or replies:
+        if events or replies or pads.ratings or pads.prompt_rows:
             try:
-                self.store.commit(events, changes, replies)
+                self.store.commit(events, changes, replies, ratings=pads.ratings.values(),
+                                  prompts=pads.prompt_rows.values())
             except Exception:
                 # Nothing was acknowledged: devices retry with the same id or time out.
                 log.exception("could not save a batch of %d requests; nothing was answered", len(batch))
@@ -194,7 +212,18 @@ class CentreService:
                 return
         for topic, body in outgoing:
             self.client.publish(topic, body, qos=1)
+        # Ratings are on disk now: acknowledge them, so the bridges forget them.
+        for counter, rating_id, status in pads.acks:
+            self.client.publish(self.topics.pad_ack(counter),
+                                protocol.encode({"rating": rating_id, "status": status}), qos=1)
+        if pads.ratings:
+            self._tallies_due = True
+        self._prompts = pads.prompts
         self._publish_changes(changes, events, republish_all)
+        for counter in sorted(pads.changed):
+            self._publish_prompt(counter)
+        self._expire_prompts()
+        self._publish_tallies()
 
     def _handle_message(self, topic: str, payload: bytes, seen: dict):
         """Returns (device, request_id, reply, events, changes, remember) or None when dropped."""
@@ -272,6 +301,89 @@ class CentreService:
         result["finished"] = [{"ticket": t.label, "state": t.state} for t in finished]
         return result, events, changes
 
+    # -- rating pads (issue 5) ---------------------------------------------------------------
+    def _open_prompts(self, events: list[dict], changes: Changes, pads: "_PadBatch") -> None:
+        """A ticket finished at a counter with a pad: prompt the pad (replacing any open prompt)."""
+        for ev in events:
+            if ev["type"] != "ticket_done" or ev.get("counter") not in self._pad_counters:
+                continue
+            ticket = changes.tickets.get(ev["ticket_id"]) or self.engine.state.tickets.get(ev["ticket_id"])
+            if ticket is None:
+                continue
+            at = datetime.fromisoformat(ev["at"])
+            prompt = rt.open_prompt(ev, ticket, at, self.site.rating_prompt_timeout_s)
+            old = pads.prompts.get(prompt.counter)
+            if old is not None:
+                pads.end(old, "replaced")
+            pads.prompts[prompt.counter] = prompt
+            pads.known[prompt.id] = prompt
+            pads.prompt_rows[prompt.id] = prompt.as_row()
+            pads.changed.add(prompt.counter)
+
+    def _handle_rating(self, topic: str, payload: bytes, pads: "_PadBatch") -> None:
+        now = self.clock()
+        try:
+            rest = topic[len(self.topics.rating("")):]
+            if not rest.isdigit() or int(rest) not in self._pad_counters:
+                raise protocol.ProtocolError(f"no pad at the counter of {topic!r}")
+            counter = int(rest)
+            data = protocol.decode(payload, self.site.max_payload_bytes)
+            rating = rt.parse_rating(data, len(self.site.rating_levels))
+        except (protocol.ProtocolError, rt.RatingError) as exc:
+            log.warning("dropped rating on %s: %s", topic, exc)
+            return
+        earlier = pads.ratings.get(rating.id) or self.store.rating(rating.id)
+        if earlier is not None:  # the same press again (QoS 1 redelivery, a bridge retry)
+            pads.acks.append((counter, rating.id, earlier["status"]))
+            return
+        prompt = None
+        if rating.prompt is not None:
+            prompt = pads.known.get(rating.prompt)
+            if prompt is None:
+                row = self.store.prompt(rating.prompt)
+                prompt = rt.Prompt.from_row(row) if row else None
+        rated = prompt is not None and (prompt.ticket_id in pads.counted_tickets
+                                        or self.store.ticket_rated(prompt.ticket_id))
+        status = rt.bind(rating, counter, prompt, rated)
+        local = rating.pressed_at.astimezone(self.site.tz)
+        row = rt.rating_row(rating, counter, status, prompt, self.site.rating_levels, now,
+                            local.date().isoformat(), local.hour)
+        pads.ratings[rating.id] = row
+        pads.acks.append((counter, rating.id, status))
+        log.info("rating %s at counter %d: level %d, %s%s", rating.id, counter, rating.level, status,
+                 f" (ticket {prompt.ticket})" if status != rt.UNPROMPTED and prompt else "")
+        if status == rt.COUNTED:
+            pads.counted_tickets.add(prompt.ticket_id)
+            if pads.prompts.get(counter) is not None and pads.prompts[counter].id == prompt.id:
+                pads.end(prompt, "rated")
+                del pads.prompts[counter]
+                pads.changed.add(counter)
+
+    def _expire_prompts(self) -> None:
+        now = self.clock()
+        expired = [p for p in self._prompts.values() if p.expired(now)]
+        if not expired:
+            return
+        rows = [{**p.as_row(), "ended": "expired"} for p in expired]
+        self.store.commit([], Changes(), prompts=rows)
+        for p in expired:
+            del self._prompts[p.counter]
+            self._publish_prompt(p.counter)
+
+    def _publish_prompt(self, counter: int) -> None:
+        view = rt.prompt_view(self._prompts.get(counter), counter, self.site.rating_levels)
+        self._retain(self.topics.pad(counter), view)
+
+    def _publish_tallies(self, force: bool = False) -> None:
+        """Today's tallies, retained; at most twice a second while ratings pour in."""
+        if not (self._tallies_due or force) or (not force and time.monotonic() - self._tallies_at < 0.5):
+            return
+        self._tallies_due = False
+        self._tallies_at = time.monotonic()
+        day = self.engine.local_day(self.clock())
+        self._retain(self.topics.ratings_state,
+                     rt.tally(self.store.ratings_of_day(day), self.site.rating_levels, day))
+
     def _dossier_status(self, a: dict, now: datetime) -> dict:
         try:
             return self.dossiers.citizen_view(now, scanned=a.get("qr"), code=a.get("code"),
@@ -333,6 +445,9 @@ class CentreService:
             self._published.clear()
             self.client.publish(self.topics.centre_availability, protocol.availability(True), qos=1, retain=True)
             self._check_catalogue(force=True)
+            for n in self._pad_counters:
+                self._publish_prompt(n)
+            self._publish_tallies(force=True)
         counters = {c.number for c in self.site.counters} if republish_all else set(changes.counters)
         services = {s.code for s in self.site.services} if republish_all else set(changes.services)
         if changes.counters:
@@ -365,6 +480,22 @@ class CentreService:
             except KeyError:
                 continue  # a counter since removed from the site file
         return out
+
+
+class _PadBatch:
+    """What one batch does to the pads, applied only once the batch is on disk."""
+
+    def __init__(self, prompts: dict[int, rt.Prompt]):
+        self.prompts = prompts                          # counter -> open prompt, after the batch
+        self.known = {p.id: p for p in prompts.values()}
+        self.prompt_rows: dict[str, dict] = {}          # prompt rows to write (new or ended)
+        self.ratings: dict[str, dict] = {}              # rating id -> new row
+        self.counted_tickets: set[int] = set()
+        self.acks: list[tuple[int, str, str]] = []      # (counter, rating id, status)
+        self.changed: set[int] = set()                  # counters whose prompt changed
+
+    def end(self, prompt: rt.Prompt, why: str) -> None:
+        self.prompt_rows[prompt.id] = {**prompt.as_row(), "ended": why}
 
 
 def run_centre(site: Site) -> None:

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from .engine import ACTIVE, Changes, CounterState, QueueState, Ticket, parse_iso
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -47,7 +47,25 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS = {1: _migrate_1}
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Satisfaction ratings (issue 5): the pads' prompts and the ratings, append-only."""
+    db["pad_prompts"].create({
+        "id": str, "counter": int, "ticket_id": int, "ticket": str, "day": str, "service": str,
+        "officer": str, "issued_at": str, "expires_at": str, "ended": str,
+    }, pk="id", not_null={"counter", "ticket_id", "issued_at", "expires_at"})
+    db["pad_prompts"].create_index(["counter", "issued_at"])
+    db["ratings"].create({
+        "rating_id": str, "pad": str, "boot": int, "seq": int, "counter": int, "prompt": str,
+        "status": str, "ticket_id": int, "ticket": str, "officer": str, "service": str,
+        "level": int, "level_code": str, "weight": float, "pressed_at": str, "received_at": str,
+        "day": str, "hour": int,
+    }, pk="rating_id", not_null={"counter", "status", "level", "weight", "pressed_at", "received_at", "day"})
+    db["ratings"].create_index(["day"])
+    # The database itself refuses a second counted rating for one ticket.
+    db.execute("CREATE UNIQUE INDEX ratings_counted_ticket ON ratings(ticket_id) WHERE status = 'counted'")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2}
 
 
 class Store:
@@ -57,6 +75,7 @@ class Store:
         # The centre's worker thread owns the connection; the service hands it over.
         conn = sqlite3.connect(str(self.path), check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
+        self._upsert_sql: dict[tuple, str] = {}
         self.db.execute("PRAGMA journal_mode=WAL").fetchall()
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=5000")
@@ -81,26 +100,37 @@ class Store:
 
     # -- writing ------------------------------------------------------------------
     def commit(self, events: list[dict], changes: Changes,
-               replies: Iterable[tuple[str, str, str, str]] = ()) -> None:
-        """Write events, the rows they changed and the replies (device, request id,
-        time, reply JSON) in one durable transaction."""
+               replies: Iterable[tuple[str, str, str, str]] = (), ratings: Iterable[dict] = (),
+               prompts: Iterable[dict] = ()) -> None:
+        """Write events, the rows they changed, the replies (device, request id,
+        time, reply JSON), new ratings and pad prompts (new or ended) in one
+        durable transaction."""
         with self.db.atomic():
+            ratings, prompts = list(ratings), list(prompts)
+            if ratings:  # append-only: the centre checks ids first; a repeat is an error, never a change
+                self.db["ratings"].insert_all(ratings)
+            if prompts:
+                self.db["pad_prompts"].upsert_all(prompts, pk="id")
+            # Plain executemany for the rows of every request: sqlite-utils'
+            # insert_all/upsert_all look up the table and its columns each time,
+            # 36 statements for one ticket, most of the centre's cost per request.
+            conn = self.db.conn
             if events:
-                self.db["events"].insert_all(
-                    ({"at": e["at"], "type": e["type"],
-                      "ticket_id": e["ticket"]["id"] if e["type"] == "ticket_issued" else e.get("ticket_id"),
-                      "counter": e.get("counter"), "data": json.dumps(e, ensure_ascii=False)}
-                     for e in events))
+                conn.executemany(
+                    "INSERT INTO events(at, type, ticket_id, counter, data) VALUES (?, ?, ?, ?, ?)",
+                    [(e["at"], e["type"],
+                      e["ticket"]["id"] if e["type"] == "ticket_issued" else e.get("ticket_id"),
+                      e.get("counter"), json.dumps(e, ensure_ascii=False)) for e in events])
             if changes.tickets:
-                self.db["tickets"].upsert_all((t.as_row() for t in changes.tickets.values()), pk="id")
+                self._upsert("tickets", [t.as_row() for t in changes.tickets.values()], ("id",))
             if changes.counters:
-                self.db["counters"].upsert_all(
-                    ({**c.as_row(), "pause_public": int(c.pause_public)} for c in changes.counters.values()),
-                    pk="number")
+                self._upsert("counters", [{**c.as_row(), "pause_public": int(c.pause_public)}
+                                          for c in changes.counters.values()], ("number",))
             if changes.sequences:
-                self.db["sequences"].upsert_all(
-                    ({"day": d, "service": s, "last_number": n} for (d, s), n in changes.sequences.items()),
-                    pk=("day", "service"))
+                conn.executemany(
+                    "INSERT INTO sequences(day, service, last_number) VALUES (?, ?, ?) "
+                    "ON CONFLICT(day, service) DO UPDATE SET last_number = excluded.last_number",
+                    [(d, s, n) for (d, s), n in changes.sequences.items()])
             for e in events:
                 if e["type"] in ("ticket_called", "ticket_recalled"):
                     self._set_meta("call_seq", e["call_seq"])
@@ -110,9 +140,19 @@ class Store:
             if replies:
                 # The first answer to an id stays the answer (a later malformed
                 # repeat of the same id must not replace it).
-                self.db["requests"].insert_all(
-                    ({"device": d, "request_id": r, "at": at, "reply": body} for d, r, at, body in replies),
-                    ignore=True)
+                conn.executemany("INSERT OR IGNORE INTO requests(device, request_id, at, reply) "
+                                 "VALUES (?, ?, ?, ?)", replies)
+
+    def _upsert(self, table: str, rows: list[dict], pk: tuple[str, ...]) -> None:
+        columns = tuple(rows[0])
+        sql = self._upsert_sql.get((table, columns))
+        if sql is None:
+            names = ", ".join(columns)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in pk)
+            sql = (f"INSERT INTO {table}({names}) VALUES ({', '.join('?' * len(columns))}) "
+                   f"ON CONFLICT({', '.join(pk)}) DO UPDATE SET {updates}")
+            self._upsert_sql[(table, columns)] = sql
+        self.db.conn.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
 
     def _set_meta(self, key: str, value) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
@@ -128,6 +168,27 @@ class Store:
             return self.db.execute("DELETE FROM requests WHERE at < ?", [at]).rowcount
 
     # -- reading ------------------------------------------------------------------
+    def rating(self, rating_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM ratings WHERE rating_id = ?", [rating_id]))
+        return rows[0] if rows else None
+
+    def ticket_rated(self, ticket_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM ratings WHERE ticket_id = ? AND status = 'counted'",
+                               [ticket_id]).fetchone() is not None
+
+    def prompt(self, prompt_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM pad_prompts WHERE id = ?", [prompt_id]))
+        return rows[0] if rows else None
+
+    def open_prompts(self) -> list[dict]:
+        """The latest prompt of each counter, if it has not ended."""
+        return list(self.db.query(
+            "SELECT * FROM pad_prompts p WHERE ended IS NULL AND issued_at = "
+            "(SELECT max(issued_at) FROM pad_prompts q WHERE q.counter = p.counter)"))
+
+    def ratings_of_day(self, day: str) -> list[dict]:
+        return list(self.db.query("SELECT * FROM ratings WHERE day = ? ORDER BY pressed_at", [day]))
+
     def reply_for(self, device: str, request_id: str) -> str | None:
         row = self.db.execute("SELECT reply FROM requests WHERE device = ? AND request_id = ?",
                               [device, request_id]).fetchone()

@@ -159,6 +159,8 @@ def run(kind: str, site_path: str, device_id: str, outdir: str, scenario: str, s
     site = load_site(site_path)
     if kind == "kiosk":
         from kiosk import app as appmod
+    elif kind == "display":
+        from display import app as appmod
     else:
         raise SystemExit(f"unknown app kind {kind}")
     appmod.configure(fullscreen=False, size=(w, h))

@@ -375,3 +375,66 @@ def test_replaying_the_log_rebuilds_the_same_state(run):
     assert {k: v.as_row() for k, v in state.counters.items()} == {k: v.as_row() for k, v in live.counters.items()}
     assert state.sequences == live.sequences
     assert len(tickets) == 6
+
+
+def test_places_in_the_queue_match_a_full_scan_through_random_days(site):
+    """The centre keeps the waiting line per service as an index; it must always
+    agree with scanning every ticket, whatever happens in whatever order."""
+    import random
+    from motcua.engine import QueueState, Ticket
+    rng = random.Random(20261123)
+    run = Run(site)
+    for n in (1, 2, 3):
+        run.sign_in(n, f"officer{n}")
+    priorities = [None, None, None, site.priorities[0].code] if site.priorities else [None]
+
+    def check():
+        e = run.engine
+        state = e.state
+        for service in ("HT", "CT"):
+            full = sorted((t for t in state.tickets.values() if t.state == "waiting" and t.service == service),
+                          key=Ticket.sort_key)
+            assert [t.id for t in e.waiting(service)] == [t.id for t in full]
+            for place, t in enumerate(full):
+                assert e.people_ahead(t) == place
+        # a state loaded afresh (as after a restart) builds the same index
+        fresh = QueueState(tickets=dict(state.tickets))
+        def non_empty(index):
+            return {service: entries for service, entries in index.items() if entries}
+        assert non_empty(fresh.waiting_index()) == non_empty(state.waiting_index())
+
+    actions = 0
+    for step in range(600):
+        run.at(seconds=rng.randint(1, 90))
+        counter = rng.choice((1, 2, 3))
+        action = rng.choice(("issue", "issue", "issue", "next", "start", "done", "noshow", "transfer",
+                             "call", "recall"))
+        try:
+            if action == "issue":
+                run.issue(rng.choice(("HT", "HT", "CT")), priority=rng.choice(priorities))
+            elif action == "next":
+                run.call_next(counter)
+            elif action == "start":
+                run.start(counter)
+            elif action == "done":
+                run.done(counter)
+            elif action == "noshow":
+                run.no_show(counter)
+            elif action == "transfer":
+                run.transfer(counter, rng.choice(("HT", "CT")))
+            elif action == "recall":
+                run.recall(counter)
+            elif action == "call":
+                waiting = run.engine.waiting()
+                if waiting:
+                    run.call_ticket(counter, rng.choice(waiting).label)
+            actions += 1
+        except QueueError:
+            pass
+        check()
+    assert actions > 150  # most steps did something, not only refusals
+    # and across midnight: the waiting tickets expire, the line is empty
+    run.at(days=1)
+    run.tick()
+    check()
+    assert run.engine.waiting() == []

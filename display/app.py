@@ -1,0 +1,423 @@
+"""The displays (Kivy): the TV hall board and the counter display.
+
+`run(site, device_id, board="hall" | "counter", counter=N)` is what `motcua
+display` calls. As in the kiosk, `configure()` must run before anything imports
+kivy.core.window. Without arguments (the UI tests' driver) the board comes from
+$MOTCUA_DISPLAY_BOARD: `hall` (default) or `counter:N`.
+
+Sizes are in `app.u`, one hundredth of the window's shorter side. Nothing moves
+on screen except the flashing newest call and the notice ticker, so without a
+GPU the board draws a frame only when something changes.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import os
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from motcua.config import Site
+
+log = logging.getLogger("motcua.display")
+HERE = Path(__file__).resolve().parent
+FLASH_SECONDS = 6.0
+WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
+
+
+def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> None:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    from kivy.config import Config
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set("kivy", "window_icon", "")
+    if fullscreen:
+        Config.set("graphics", "fullscreen", "auto")
+        Config.set("graphics", "borderless", "1")
+        Config.set("graphics", "show_cursor", "0")
+    else:
+        w, h = size or (1280, 720)
+        Config.set("graphics", "fullscreen", "0")
+        Config.set("graphics", "width", str(w))
+        Config.set("graphics", "height", str(h))
+    Config.set("graphics", "resizable", "1")
+    # No multisampling: without a GPU (llvmpipe) it multiplies the cost of every frame.
+    Config.set("graphics", "multisamples", "0")
+
+
+def parse_board(text: str | None) -> tuple[str, int | None]:
+    """'hall' -> ('hall', None); 'counter:3' -> ('counter', 3)."""
+    text = (text or "hall").strip().lower()
+    if text == "hall":
+        return "hall", None
+    if text.startswith("counter:") and text[8:].isdigit():
+        return "counter", int(text[8:])
+    raise ValueError(f"board {text!r}: give 'hall' or 'counter:N'")
+
+
+def _alsa_has_card() -> bool:
+    try:
+        cards = Path("/proc/asound/cards").read_text()
+    except OSError:
+        return False
+    return bool(cards.strip()) and "no soundcards" not in cards
+
+
+def choose_player(wanted: str | None = None):
+    """The player command for the announcer, or None to only render the WAV files.
+
+    `wanted` (or $MOTCUA_DISPLAY_PLAYER): 'auto' (default), 'none', a player name or a
+    command line. 'auto' picks a player only where there is somewhere to play to: a
+    PulseAudio/PipeWire server for paplay/pw-play, a sound card for aplay/play."""
+    from .voice import player_command
+    wanted = wanted or os.environ.get("MOTCUA_DISPLAY_PLAYER") or "auto"
+    if wanted.strip().lower() != "auto":
+        return player_command(wanted)
+    runtime = Path(os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}"))
+    if shutil.which("paplay") and (os.environ.get("PULSE_SERVER") or (runtime / "pulse" / "native").exists()):
+        return player_command("paplay")
+    if shutil.which("pw-play") and (runtime / "pipewire-0").exists():
+        return player_command("pw-play")
+    if _alsa_has_card():
+        for name in ("aplay", "play"):
+            if shutil.which(name):
+                return player_command(name)
+    log.warning("no audio device found (no sound card, no PulseAudio/PipeWire): announcements are "
+                "rendered to WAV but not played; set MOTCUA_DISPLAY_PLAYER to force a player")
+    return None
+
+
+def default_device(site: Site, board: str, counter: int | None) -> str:
+    """The display a board runs as: display-hall / display-counter-N when the site file has
+    them, else (hall) the display that speaks, else the first display."""
+    displays = site.devices_of("display")
+    if not displays:
+        raise ValueError(f"{site.path} has no display device; add one ([[devices]] with role = \"display\")")
+    wanted = "display-hall" if board == "hall" else f"display-counter-{counter}"
+    for d in displays:
+        if d.id == wanted:
+            return d.id
+    if board == "hall":
+        return next((d.id for d in displays if d.speaks), displays[0].id)
+    return displays[0].id
+
+
+def counter_grid(n: int, width: float, height: float, digits: int = 4, chrome: float = 0.0) -> tuple[int, float]:
+    """Columns for n counter tiles in width×height, and the number's font size that
+    fits a tile whose name and service take `chrome` of its height (Roboto Bold
+    digits are about 0.57 em wide, its lines 1.17 em high): the layout with the
+    biggest numbers wins."""
+    best = (1, 0.0)
+    for cols in range(1, max(1, n) + 1):
+        rows = math.ceil(max(1, n) / cols)
+        tile_w, tile_h = width / cols, height / rows
+        font = min((tile_h - chrome) / 1.18, (tile_w * 0.88) / (0.6 * digits + 0.1))
+        if font > best[1]:
+            best = (cols, font)
+    return best
+
+
+def build_app_class():
+    """Import Kivy only now (after configure())."""
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.core.text import LabelBase
+    from kivy.core.window import Window
+    from kivy.lang import Builder
+    from kivy.properties import (BooleanProperty, DictProperty, ListProperty, NumericProperty,
+                                 StringProperty)
+    from kivy.resources import resource_find
+
+    from .link import DisplayLink
+
+    class DisplayApp(App):
+        u = NumericProperty(10)
+        portrait = BooleanProperty(False)
+        clock_text = StringProperty("")
+        date_text = StringProperty("")
+        site_name = StringProperty("")
+        status_text = StringProperty("")       # discreet: centre away or link lost
+        notice = StringProperty("")
+        tiles = ListProperty([])               # open/paused counters for the hall board
+        calls = ListProperty([])               # recent calls, newest first
+        services = ListProperty([])            # waiting figures
+        newest = DictProperty({})
+        flash_on = BooleanProperty(False)
+        number_font = NumericProperty(100)
+        grid_cols = NumericProperty(3)
+        counter_view = DictProperty({})        # the counter display's counter
+
+        def __init__(self, site: Site, device_id: str | None = None, board: str | None = None,
+                 counter: int | None = None, player: str | None = None, **kwargs):
+            super().__init__(**kwargs)
+            if board is None:
+                board, counter = parse_board(os.environ.get("MOTCUA_DISPLAY_BOARD"))
+            if board == "counter" and counter is None:
+                raise ValueError("a counter display needs its counter number")
+            if board == "counter":
+                site.counter(counter)  # KeyError with the number if the site has no such counter
+            self.site = site
+            self.board = board
+            self.counter_number = counter
+            self.device = site.device(device_id or default_device(site, board, counter))
+            self.tz = ZoneInfo(site.timezone)
+            self.site_name = site.name
+            self.title = f"motcua — {site.name}"
+            self.link = DisplayLink(site, self.device.id, on_change=self._changed, on_call=self._called)
+            self.announcer = None
+            if self.device.speaks:
+                from .voice import Announcer
+                chosen = choose_player(player)
+                self.announcer = Announcer(player=chosen, out_dir=site.data_dir / f"{self.device.id}-voice",
+                                           gap_s=0.5 if chosen else 0.0)
+            # event received -> first frame drawn with it (seconds), and the last call drawn
+            self.call_latencies: collections.deque = collections.deque(maxlen=20000)
+            self.drawn_seq, self.drawn_at = 0, 0.0
+            self.frames = 0
+            self._pending_calls: list[tuple[dict, float]] = []
+            self._refresh_scheduled = False
+            self._flash_until = 0.0
+            self._flash_ev = None
+            self._ticker_ev = None
+
+        # -- Kivy life cycle
+        def build(self):
+            fonts = HERE.parent / "motcua" / "fonts"
+            LabelBase.register("DejaVuSans", str(fonts / "DejaVuSans.ttf"), fn_bold=str(fonts / "DejaVuSans-Bold.ttf"))
+            LabelBase.register("Numbers", resource_find("data/fonts/Roboto-Bold.ttf"))
+            Builder.load_file(str(HERE / "widgets.kv"))
+            Builder.load_file(str(HERE / f"{self.board}.kv"))
+            from kivy.factory import Factory
+            root = Factory.HallBoard() if self.board == "hall" else Factory.CounterBoard()
+            Window.clearcolor = (0.02, 0.09, 0.22, 1)
+            Window.bind(size=self._resize, on_flip=self._flipped)
+            self._resize(Window, Window.size)
+            return root
+
+        def on_start(self):
+            if self.announcer is not None:
+                self.announcer.start()
+            self.link.start()
+            Clock.schedule_interval(self._every_second, 1)
+            self._every_second(0)
+            self._refresh(0)
+
+        def on_stop(self):
+            self.link.stop()
+            if self.announcer is not None:
+                self.announcer.stop(drain=False, timeout=2)
+
+        def _resize(self, window, size):
+            w, h = size
+            self.u = min(w, h) / 100.0
+            self.portrait = h > w
+            self._layout_tiles()
+
+        def _flipped(self, *args):
+            self.frames += 1
+
+        # -- from the link (paho's thread): hop to the UI thread, coalesced
+        def _changed(self):
+            if not self._refresh_scheduled:
+                self._refresh_scheduled = True
+                Clock.schedule_once(self._refresh, 0)
+
+        def refresh_soon(self):
+            self._changed()
+
+        def _called(self, call: dict, received: float):
+            self._pending_calls.append((dict(call), received))
+            self._changed()
+
+        # -- drawing
+        def _refresh(self, dt):
+            self._refresh_scheduled = False
+            snap = self.link.snapshot()
+            self.site_name = snap["name"]
+            self.notice = snap["notice"]
+            if not snap["broker_connected"]:
+                self.status_text = "Đang kết nối lại với hệ thống…"
+            elif snap["centre_online"] is False:
+                self.status_text = "Hệ thống tạm gián đoạn — thông tin có thể chưa cập nhật"
+            else:
+                self.status_text = ""
+            calls, self._pending_calls = self._pending_calls, []
+            if self.board == "hall":
+                self._draw_hall(snap, calls)
+            else:
+                self._draw_counter(snap, calls)
+            if calls:
+                received = [t for _, t in calls]
+
+                top = max((c.get("seq") or 0) for c, _ in calls)
+
+                def flipped(*args):
+                    Window.unbind(on_flip=flipped)
+                    now = time.monotonic()
+                    self.call_latencies.extend(now - t for t in received)
+                    self.drawn_seq, self.drawn_at = max(self.drawn_seq, top), now
+                Window.bind(on_flip=flipped)
+                if self.announcer is not None:
+                    for call, _ in calls:
+                        try:
+                            self.announcer.announce(call["ticket"], call["counter"], seq=call.get("seq"),
+                                                    recall=bool(call.get("recall")))
+                        except (ValueError, RuntimeError) as exc:
+                            log.error("cannot announce call %s: %s", call, exc)
+            self._update_ticker()
+
+        def _draw_hall(self, snap, new_calls):
+            names = {s.code: s.name_vi for s in self.site.services}
+            tiles = []
+            for c in snap["counters"]:
+                if c.get("state") not in ("open", "paused"):
+                    continue
+                t = c.get("ticket") or {}
+                tiles.append({"counter": c["counter"], "name": f"Quầy {c['counter']}",
+                              "state": c["state"], "number": t.get("ticket") or "",
+                              "service": names.get(t.get("service"), "") if t else "",
+                              "reason": c.get("pause_reason") or ""})
+            self.tiles = tiles
+            self._layout_tiles()
+            ids = self.root.ids
+            self._sync(ids.tiles, "CounterTile", tiles)
+            self.calls = snap["recent_calls"]
+            newest = snap["recent_calls"][0] if snap["recent_calls"] else {}
+            if newest.get("seq") != self.newest.get("seq") or newest != dict(self.newest):
+                self.newest = newest
+                if new_calls:
+                    self._flash()
+            self._sync(ids.previous, "CallRow", [
+                {"number": c.get("ticket", ""), "counter": c.get("counter", 0), "recall": bool(c.get("recall"))}
+                for c in snap["recent_calls"][1:4]])
+            # a service nobody serves now and nobody waits for is left out; when they do not
+            # all fit, the longest lines stay (in site-file order)
+            rows = [{"name": s.get("name_vi", s["service"]), "waiting": s.get("waiting", 0),
+                     "wait_s": s.get("estimated_wait_s", 0)}
+                    for s in snap["services"] if s.get("waiting") or s.get("open_counters")]
+            fit = max(0, int(ids.waiting.height // (self.u * 3.4)))
+            if len(rows) > fit:
+                keep = sorted(range(len(rows)), key=lambda i: -rows[i]["waiting"])[:fit]
+                rows = [rows[i] for i in sorted(keep)]
+            self.services = rows
+            self._sync(ids.waiting, "ServiceRow", rows)
+
+        @staticmethod
+        def _sync(parent, rule: str, rows: list[dict]):
+            """Reuse the row widgets under parent: same count as rows, properties set."""
+            from kivy.factory import Factory
+            have = list(reversed(parent.children))
+            for w in have[len(rows):]:
+                parent.remove_widget(w)
+            for i, row in enumerate(rows):
+                if i < len(have):
+                    w = have[i]
+                    for k, v in row.items():
+                        if getattr(w, k) != v:
+                            setattr(w, k, v)
+                else:
+                    w = getattr(Factory, rule)()
+                    for k, v in row.items():
+                        setattr(w, k, v)
+                    parent.add_widget(w)
+
+        def _draw_counter(self, snap, new_calls):
+            c = self.link.counter(self.counter_number) or {}
+            conf = self.site.counter(self.counter_number)
+            t = c.get("ticket") or {}
+            names = {s.code: s.name_vi for s in self.site.services}
+            self.counter_view = {
+                "name": c.get("name") or conf.name, "state": c.get("state", "closed"),
+                "number": t.get("ticket", ""), "service": names.get(t.get("service"), ""),
+                "reason": c.get("pause_reason") or "", "officer": c.get("officer_name") or "",
+                "serving": t.get("state") == "serving"}
+            if any(call.get("counter") == self.counter_number for call, _ in new_calls):
+                self._flash()
+            elif self.counter_view["state"] != "open" or not self.counter_view["number"]:
+                self._stop_flash()
+
+        def _layout_tiles(self):
+            from kivy.core.window import Window
+            w, h = Window.size
+            if self.board != "hall":
+                return
+            ticker = self.u * 6 if self.notice else 0
+            area_w = w * (0.68 if not self.portrait else 1.0) - self.u * 2
+            area_h = (h - self.u * 11 - ticker) * (1 if not self.portrait else 0.55)
+            digits = max([len(t["number"]) for t in self.tiles if t["number"]] + [4])
+            # name and service line 4.2u + padding 1.8u + margins 0.8u
+            cols, font = counter_grid(len(self.tiles) or 1, area_w, area_h, digits, chrome=self.u * 6.8)
+            self.grid_cols = cols
+            self.number_font = min(font, self.u * 24)
+
+        def _flash(self):
+            self._flash_until = time.monotonic() + FLASH_SECONDS
+            self.flash_on = True
+            if self._flash_ev is None:
+                self._flash_ev = Clock.schedule_interval(self._blink, 0.5)
+
+        def _blink(self, dt):
+            if time.monotonic() >= self._flash_until:
+                self._stop_flash()
+                return
+            self.flash_on = not self.flash_on
+
+        def _stop_flash(self):
+            self.flash_on = False
+            if self._flash_ev is not None:
+                self._flash_ev.cancel()
+                self._flash_ev = None
+
+        # -- ticker
+        def _update_ticker(self):
+            ticker = self.root.ids.get("ticker") if self.root else None
+            if ticker is None:
+                return
+            if self.notice and self._ticker_ev is None:
+                self._ticker_ev = Clock.schedule_interval(self._tick, 1 / 30)
+            elif not self.notice and self._ticker_ev is not None:
+                self._ticker_ev.cancel()
+                self._ticker_ev = None
+
+        def _tick(self, dt):
+            ticker = self.root.ids.ticker
+            label = ticker.ids.text
+            if label.texture_size[0] <= ticker.width:   # fits: stands still
+                label.x = ticker.x + (ticker.width - label.texture_size[0]) / 2
+                return
+            label.x -= self.u * 12 * dt
+            if label.right < ticker.x:
+                label.x = ticker.right
+
+        # -- clock
+        def _every_second(self, dt):
+            now = datetime.now(self.tz)
+            self.clock_text = now.strftime("%H:%M")
+            self.date_text = f"{WEEKDAYS[now.weekday()]}, {now.strftime('%d/%m/%Y')}"
+
+        @staticmethod
+        def field(data, key, default=""):
+            """kv reads dict values through this, with the dict as an argument: kv does not
+            follow `app.d.get(...)`, so the text would not change when the dict is replaced."""
+            return (data or {}).get(key, default)
+
+        @staticmethod
+        def minutes(seconds) -> str:
+            if not seconds:
+                return "—"
+            return f"~{max(1, round(seconds / 60))} phút"
+
+    return DisplayApp
+
+
+def run(site: Site, device_id: str | None = None, board: str = "hall", counter: int | None = None,
+        fullscreen: bool = False, size: tuple[int, int] | None = None, player: str | None = None):
+    configure(fullscreen, size)
+    DisplayApp = build_app_class()
+    DisplayApp(site, device_id, board=board, counter=counter, player=player).run()

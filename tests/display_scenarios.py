@@ -1,0 +1,344 @@
+"""Display scenarios run inside the real app by tests/kivy_driver.py (kind `display`).
+
+The board comes from $MOTCUA_DISPLAY_BOARD (hall, counter:N). Scenarios act on the
+queue themselves through MQTT, as the admin device (which may act at any counter),
+or as the centre (crafted call events); they talk to the test process through files
+in the output folder when the test must do something to the broker or the centre.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from motcua import protocol
+from motcua.mqtt import DeviceClient
+
+
+def _client(site, device_id: str) -> DeviceClient:
+    c = DeviceClient(site, device_id).start()
+    if not c.wait_connected(10):
+        raise AssertionError(f"{device_id} could not connect to the broker")
+    return c
+
+
+def _raw_centre(site):
+    """A bare paho client logged in as the centre (no Last Will: it must not say the
+    real centre is gone), to publish crafted call events."""
+    dev = site.device("centre")
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="crafted-centre", protocol=mqtt.MQTTv5)
+    c.username_pw_set(dev.id, dev.password)
+    c.connect(site.broker.host, site.broker.port)
+    c.loop_start()
+    return c
+
+
+def _publish(c, topic, payload: dict, retain=False):
+    c.publish(topic, protocol.encode(payload), qos=1, retain=retain).wait_for_publish(5)
+
+
+def _ready(d):
+    app = d.app
+    yield from d.until(lambda: app.link.broker_connected and app.link.hall and app.link.centre_online,
+                       timeout=15, what="the retained hall summary and the centre online")
+    yield from d.sleep(0.2)
+
+
+def _tile(app, counter: int):
+    return next((t for t in app.tiles if t["counter"] == counter), None)
+
+
+def _history(app) -> list[dict]:
+    if app.announcer is None:
+        return []
+    return [{"ticket": a.ticket, "counter": a.counter, "seq": a.seq, "recall": a.recall,
+             "state": a.state, "wav": str(a.wav_path) if a.wav_path else None, "duration": a.duration,
+             "text": a.text, "skipped": a.skipped_words}
+            for a in app.announcer.history]
+
+
+def _overflowing_labels(app) -> list[str]:
+    """Visible labels whose text is wider or taller than the label: cut off on screen."""
+    from kivy.uix.label import Label
+    bad = []
+    stack = [app.root]
+    while stack:
+        w = stack.pop()
+        stack.extend(w.children)
+        if isinstance(w, Label) and w.text and w.opacity > 0 and w.height > 2 and w.width > 2:
+            tw, th = w.texture_size
+            if tw > w.width + 2 or th > w.height + 2:
+                bad.append(f"{w.text!r}: text {tw:.0f}x{th:.0f} in {w.width:.0f}x{w.height:.0f}")
+    return bad
+
+
+def _wait_idle(d, timeout=20):
+    app = d.app
+    if app.announcer is not None:
+        yield from d.until(lambda: app.announcer.pending == 0, timeout=timeout, what="the voice to finish")
+
+
+# -- hall board ---------------------------------------------------------------------------
+
+def hall_call(d):
+    """Two counters open and call; a third is paused with a public reason; a notice
+    runs along the bottom. The numbers must be on the board and announced."""
+    from kivy.core.window import Window
+    app = d.app
+    yield from _ready(d)
+    yield from d.shot("hall-empty")
+    admin = _client(app.site, "admin")
+    try:
+        for svc in ("HT", "HT", "CT", "DD", "KD"):
+            admin.request("ticket.issue", service=svc)
+        admin.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+        admin.request("counter.sign_in", counter=3, officer="tranthib")
+        admin.request("counter.sign_in", counter=5, officer="lethic")
+        admin.request("counter.sign_in", counter=8, officer="phamvand")
+        admin.request("counter.pause", counter=8, reason="Họp giao ban", public=True)
+        from display.link import notice_payload
+        admin.client.publish(admin.topics.notice, notice_payload(
+            "Trung tâm làm việc từ 7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu. Công dân vui lòng "
+            "chuẩn bị đầy đủ giấy tờ trước khi đến quầy."), qos=1, retain=True).wait_for_publish(5)
+        admin.request("counter.next", counter=1)
+        admin.request("counter.next", counter=3)
+        admin.request("counter.next", counter=5)
+    finally:
+        admin.stop()
+    yield from d.until(lambda: (_tile(app, 1) or {}).get("number") == "1001"
+                       and (_tile(app, 3) or {}).get("number") == "2001"
+                       and app.newest.get("ticket") == "3001", what="the calls on the board")
+    yield from d.until(lambda: app.notice, what="the notice")
+    yield from d.until(lambda: (_tile(app, 8) or {}).get("state") == "paused", what="the paused counter")
+    yield from d.shot("hall-calls")
+    d.check("tiles", list(app.tiles))
+    d.check("newest", dict(app.newest))
+    d.check("flash", app.flash_on)
+    d.check("number_font_ratio", app.number_font / Window.height)
+    d.check("newest_font_ratio", app.root.ids.newest_number.font_size / Window.height)
+    d.check("previous", [w.number for w in reversed(app.root.ids.previous.children)])
+    d.check("waiting", [dict(s) for s in app.services])
+    d.check("notice", app.notice)
+    d.check("overflow", _overflowing_labels(app))
+    # the citizen has not come: the officer calls the same number again
+    admin = _client(app.site, "admin")
+    try:
+        admin.request("counter.recall", counter=1)
+    finally:
+        admin.stop()
+    yield from d.until(lambda: app.newest.get("ticket") == "1001" and app.newest.get("recall"), what="the recall")
+    yield from _wait_idle(d)
+    d.check("history", _history(app))
+
+
+def hall_burst(d):
+    """20 calls within one second from 10 counters: each shown once, announced once, in order."""
+    app = d.app
+    yield from _ready(d)
+    admin = _client(app.site, "admin")
+    start_seq = app.link.tracker.last or 0
+    drawn: list[int] = []
+    orig = app._draw_hall
+
+    def spy(snap, calls):  # every call the board drew, in the order it drew them
+        drawn.extend(c["seq"] for c, _ in calls)
+        return orig(snap, calls)
+    app._draw_hall = spy
+    counters = [1, 2, 3, 5, 7, 8, 9, 10, 11, 12]
+    services = {1: "HT", 2: "HT", 3: "CT", 5: "DD", 7: "XD", 8: "KD", 9: "CU", 10: "LLTP", 11: "XH", 12: "TKQ"}
+    try:
+        for n in counters:
+            admin.request("counter.sign_in", counter=n, officer=f"canbo{n}")
+        for n in counters:
+            for _ in range(2):
+                admin.request("ticket.issue", service=services[n])
+        times: list[float] = []
+
+        def work(n):
+            admin.request("counter.next", counter=n)
+            admin.request("counter.start", counter=n)
+            admin.request("counter.next", counter=n)
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=work, args=(n,)) for n in counters]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        times.append(time.monotonic() - t0)
+    finally:
+        admin.stop()
+    d.check("burst_seconds", times[0])
+    yield from d.until(lambda: (app.link.tracker.last or 0) >= start_seq + 20, what="20 call events")
+    yield from d.until(lambda: len(drawn) >= 20, what="20 calls drawn")
+    yield from d.sleep(0.5)
+    d.check("start_seq", start_seq)
+    d.check("drawn", drawn)
+    d.check("board_calls", [c["seq"] for c in app.calls])
+    d.check("dropped_duplicates", app.link.dropped_duplicates)
+    from kivy.core.window import Window
+    d.check("open_tiles", len(app.tiles))
+    d.check("number_font_ratio", app.number_font / Window.height)
+    d.check("overflow", _overflowing_labels(app))
+    yield from d.shot("hall-burst")
+    yield from _wait_idle(d, timeout=60)
+    d.check("history", _history(app))
+
+
+def hall_late_start(d):
+    """Started after the calls were made: the right state at once, and nothing old spoken."""
+    app = d.app
+    t0 = time.monotonic()
+    yield from d.until(lambda: (_tile(app, 1) or {}).get("number") == "1002", timeout=10,
+                       what="counter 1's number from the retained state")
+    d.check("seconds_to_state", time.monotonic() - t0)
+    d.check("tiles", list(app.tiles))
+    d.check("calls", [c["seq"] for c in app.calls])
+    yield from d.sleep(1.0)
+    yield from d.shot("hall-late")
+    d.check("history", _history(app))
+
+
+def _signal(d, name: str, timeout=30):
+    """Ask the test for something (a file `name` in the output folder) and wait for `name`.done."""
+    out: Path = d.outdir
+    (out / name).write_text(str(time.time()))
+    done = out / f"{name}.done"
+    yield from d.until(done.exists, timeout=timeout, what=f"the test to do {name}")
+    return float(done.read_text())
+
+
+def hall_broker_restart(d):
+    """The broker restarts: the board says it is reconnecting, then is right again,
+    with a call made just after the restart, within 2 s."""
+    app = d.app
+    yield from _ready(d)
+    # the test stops the broker; the board must notice and say so
+    (d.outdir / "stop-broker").write_text("")
+    yield from d.until(lambda: not app.link.broker_connected, timeout=10, what="the link to drop")
+    # (the broker may first hand on the centre's Last Will: "centre away", then the link drops)
+    yield from d.until(lambda: "kết nối" in app.status_text, timeout=5, what="the reconnecting notice")
+    d.check("status_while_down", app.status_text)
+    yield from d.shot("hall-broker-down")
+    # the test starts it again and makes a call as soon as its counter client is back
+    up_file = d.outdir / "broker-up"
+    yield from d.until(up_file.exists, timeout=30, what="the broker to be back")
+    up_at = float(up_file.read_text())
+    yield from d.until(lambda: (_tile(app, 1) or {}).get("number") == "1001", timeout=10,
+                       what="the call made after the restart")
+    d.check("seconds_after_restart", time.time() - up_at)
+    yield from d.until(lambda: not app.status_text, timeout=5, what="the notice to go")
+    d.check("status_after", app.status_text)
+    yield from _wait_idle(d)
+    d.check("history", _history(app))
+
+
+def hall_crafted_events(d):
+    """Crafted call events as the centre: a duplicate, a gap, an out-of-order one; then a
+    real call from the centre, whose sequence is behind the crafted ones (as after a
+    centre reset)."""
+    app = d.app
+    yield from _ready(d)
+    link = app.link
+    base = link.tracker.last or 0
+    hall = dict(link.hall)
+    fake = _raw_centre(app.site)
+    topics = protocol.Topics(app.site.id)
+    now = "2026-11-23T10:00:00.000+00:00"
+
+    def call(seq, ticket, counter):
+        return {"seq": seq, "ticket": ticket, "service": "HT", "counter": counter, "recall": False,
+                "at": now, "priority": None, "counter_name": f"Quầy {counter}"}
+    c1, c2, c3 = call(base + 1, "1901", 2), call(base + 2, "1902", 4), call(base + 3, "1903", 2)
+    try:
+        _publish(fake, topics.call_event, c1)
+        _publish(fake, topics.call_event, c1)                     # QoS 1 duplicate
+        yield from d.until(lambda: link.dropped_duplicates >= 1, what="the duplicate dropped")
+        resyncs = link.resyncs
+        _publish(fake, topics.call_event, c3)                     # c2 missed: a gap
+        yield from d.until(lambda: link.resyncs > resyncs, what="a re-read after the gap")
+        # the centre's summary after the batch, with the missed call in it
+        _publish(fake, topics.hall_state, {**{k: v for k, v in hall.items() if k != "v"},
+                                            "call_seq": base + 3,
+                                            "recent_calls": [c3, c2, c1] + hall.get("recent_calls", [])},
+                 retain=True)
+        yield from d.until(lambda: [c["seq"] for c in app.calls][:3] == [base + 3, base + 2, base + 1],
+                           what="the missed call on the board")
+        _publish(fake, topics.call_event, c2)                     # late, out of order: already known
+        _publish(fake, topics.call_event, {**c2, "ticket": "1999"})  # an old seq for another ticket
+        yield from d.until(lambda: link.resyncs > resyncs + 1, what="a re-read after a seq going back")
+        yield from d.sleep(0.5)
+        d.check("after_crafted", [c["seq"] for c in app.calls][:3])
+        d.check("history_crafted", _history(app))
+        # now the real centre calls: its seq (base + 1) is behind ours, for another ticket
+        admin = _client(app.site, "admin")
+        try:
+            admin.request("ticket.issue", service="HT")
+            admin.request("counter.sign_in", counter=1, officer="nguyenvana")
+            admin.request("counter.next", counter=1)
+        finally:
+            admin.stop()
+        yield from d.until(lambda: app.newest.get("ticket") == "1001", what="the real call after the reset")
+        d.check("last_after_reset", link.tracker.last)
+        d.check("calls_after_reset", [(c["seq"], c["ticket"]) for c in app.calls])
+    finally:
+        fake.loop_stop()
+        fake.disconnect()
+    yield from _wait_idle(d)
+    d.check("history", _history(app))
+
+
+def hall_centre_offline(d):
+    """The centre goes away: the board keeps its state and says so, discreetly."""
+    app = d.app
+    yield from _ready(d)
+    admin = _client(app.site, "admin")
+    try:
+        admin.request("ticket.issue", service="HT")
+        admin.request("counter.sign_in", counter=1, officer="nguyenvana")
+        admin.request("counter.next", counter=1)
+    finally:
+        admin.stop()
+    yield from d.until(lambda: (_tile(app, 1) or {}).get("number") == "1001", what="the call")
+    yield from _signal(d, "stop-centre")
+    yield from d.until(lambda: app.status_text, timeout=10, what="the centre-away notice")
+    d.check("status", app.status_text)
+    d.check("tiles", list(app.tiles))
+    yield from d.shot("hall-centre-offline")
+
+
+# -- counter display ------------------------------------------------------------------------
+
+def counter_states(d):
+    """Closed, then a number called, then paused with a public reason."""
+    app = d.app
+    n = app.counter_number
+    yield from _ready(d)
+    yield from d.until(lambda: app.counter_view.get("state") == "closed", what="the closed counter")
+    d.check("closed_caption", app.root.ids.caption.text)
+    yield from d.shot("counter-closed")
+    admin = _client(app.site, "admin")
+    try:
+        admin.request("ticket.issue", service="HT")
+        admin.request("counter.sign_in", counter=n, officer="nguyenvana", officer_name="Nguyễn Văn A")
+        admin.request("counter.next", counter=n)
+        yield from d.until(lambda: app.counter_view.get("number") == "1001", what="the number on the counter display")
+        d.check("number", app.root.ids.number.text)
+        d.check("number_font_ratio", app.root.ids.number.font_size / min(app.root.width, app.root.height))
+        d.check("service", app.root.ids.service.text)
+        d.check("caption", app.root.ids.caption.text)
+        d.check("overflow_called", _overflowing_labels(app))
+        yield from d.shot("counter-called")
+        admin.request("counter.done", counter=n)
+        admin.request("counter.pause", counter=n, reason="Nghỉ giữa giờ, quay lại lúc 10 giờ", public=True)
+        yield from d.until(lambda: app.counter_view.get("state") == "paused", what="the pause")
+        d.check("paused_caption", app.root.ids.caption.text)
+        d.check("paused_reason", app.root.ids.service.text)
+        d.check("overflow_paused", _overflowing_labels(app))
+        yield from d.shot("counter-paused")
+    finally:
+        admin.stop()
+    d.check("history", _history(app))
