@@ -393,6 +393,12 @@ class Engine:
         lists = [index.get(service, [])] if service is not None else list(index.values())
         return [self.state.tickets[tid] for _, tid in heapq.merge(*lists)]
 
+    def waiting_counts(self, service: str) -> tuple[int, int]:
+        """(waiting, of which priority) without listing them: priority tickets
+        sort first, so they are the entries before the first ordinary one."""
+        entries = self.state.waiting_index().get(service, [])
+        return len(entries), bisect.bisect_left(entries, ((True,),))
+
     def people_ahead(self, ticket: Ticket) -> int:
         if ticket.state != "waiting":
             return 0

@@ -313,12 +313,12 @@ def counter_view(engine, number: int) -> dict:
 
 def service_view(engine, code: str) -> dict:
     svc = engine.site.service(code)
-    waiting = engine.waiting(code)
+    waiting, priority = engine.waiting_counts(code)
     return {
         "service": code, "name_vi": svc.name_vi, "name_en": svc.name_en,
-        "waiting": len(waiting), "waiting_priority": sum(1 for t in waiting if t.priority),
+        "waiting": waiting, "waiting_priority": priority,
         # what a citizen taking a number now would wait
-        "estimated_wait_s": engine.estimated_wait(code, len(waiting)),
+        "estimated_wait_s": engine.estimated_wait(code, waiting),
         "open_counters": engine.serving_counters(code, open_only=True),
         "counters": engine.serving_counters(code),
     }

@@ -210,6 +210,9 @@ class CentreService:
                 log.exception("could not save a batch of %d requests; nothing was answered", len(batch))
                 self.engine = Engine(self.site, self.store.load_state(self.site.queue.estimate_window))
                 return
+        # Calls first: a citizen watches the hall board, the officer's terminal can
+        # wait a millisecond for its reply.
+        self._publish_calls(changes)
         for topic, body in outgoing:
             self.client.publish(topic, body, qos=1)
         # Ratings are on disk now: acknowledge them, so the bridges forget them.
@@ -430,13 +433,20 @@ class CentreService:
         return protocol.ticket_view(self.engine, Ticket(**row))
 
     # -- publishing -------------------------------------------------------------------------
+    def _publish_calls(self, changes: Changes) -> None:
+        """Each call event once, whichever of the two callers comes first."""
+        if getattr(changes, "calls_published", False):
+            return
+        for call in changes.calls:
+            view = protocol.call_view(self.engine, call)
+            self.recent_calls.append(view)
+            self.client.publish(self.topics.call_event, protocol.encode(view), qos=1)
+        changes.calls_published = True
+
     def _publish_changes(self, changes: Changes, events: list[dict] = (), republish_all: bool = False) -> None:
         e = self.engine
         republish_all = republish_all or changes.day_started  # a new day: every figure restarts
-        for call in changes.calls:
-            view = protocol.call_view(e, call)
-            self.recent_calls.append(view)
-            self.client.publish(self.topics.call_event, protocol.encode(view), qos=1)
+        self._publish_calls(changes)
         for ev in events:
             view = protocol.ticket_event_view(ev)
             if view is not None:

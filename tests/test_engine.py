@@ -438,3 +438,12 @@ def test_places_in_the_queue_match_a_full_scan_through_random_days(site):
     run.tick()
     check()
     assert run.engine.waiting() == []
+
+
+def test_waiting_counts_agree_with_the_list(run, site):
+    code = site.priorities[0].code
+    for p in (None, code, None, code, code, None):
+        run.issue("HT", priority=p)
+    waiting = run.engine.waiting("HT")
+    assert run.engine.waiting_counts("HT") == (len(waiting), sum(1 for t in waiting if t.priority)) == (6, 3)
+    assert run.engine.waiting_counts("CT") == (0, 0)
