@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -197,12 +196,6 @@ def child(site_path: str, out: str, samples: int, calls: int, size: str) -> None
 
 # -- the parent ----------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=300)
@@ -213,7 +206,7 @@ def main() -> int:
     if args.child:
         child(args.child[0], args.child[1], args.samples, args.calls, args.size)
         return 0
-    from conftest import Broker, write_site
+    from conftest import Broker, free_port, write_site
     from motcua.config import load_site
     from motcua.service import CentreService
     if shutil.which("Xvfb") is None:

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -196,12 +195,6 @@ def child(site_path: str, out: str, taps: int, size: str) -> None:
 
 # -- the parent: broker, centre, Xvfb, figures --------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--taps", type=int, default=200)
@@ -212,7 +205,7 @@ def main() -> int:
     if args.child:
         child(args.child[0], args.child[1], args.taps, args.size)
         return 0
-    from conftest import Broker, write_site
+    from conftest import Broker, free_port, write_site
     from motcua.catalogue import Catalogue
     from motcua.config import load_site
     from motcua.service import CentreService

@@ -30,25 +30,11 @@ WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "T
 
 
 def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> None:
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_NO_FILELOG", "1")
-    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-    from kivy.config import Config
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
-    Config.set("kivy", "window_icon", "")
-    if fullscreen:
-        Config.set("graphics", "fullscreen", "auto")
-        Config.set("graphics", "borderless", "1")
-        Config.set("graphics", "show_cursor", "0")
-    else:
-        w, h = size or (1280, 720)
-        Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "width", str(w))
-        Config.set("graphics", "height", str(h))
-    Config.set("graphics", "resizable", "1")
-    # No multisampling: without a GPU (llvmpipe) it multiplies the cost of every frame.
-    Config.set("graphics", "multisamples", "0")
+    """Kivy set up as for the kiosk (one place for it: no Escape to quit, no
+    multitouch dots, no cursor when fullscreen, no multisampling); 1280x720 by
+    default for development."""
+    from kiosk.app import configure as configure_window
+    configure_window(fullscreen, size or (1280, 720))
 
 
 def parse_board(text: str | None) -> tuple[str, int | None]:
