@@ -36,7 +36,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -49,30 +48,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from motcua import protocol  # noqa: E402
 from motcua.broker import mosquitto_command, write_config  # noqa: E402
 from motcua.config import load_site  # noqa: E402
 from motcua.mqtt import CentreUnavailable, DeviceClient, RequestRefused  # noqa: E402
+from conftest import free_port, wait_port  # noqa: E402  (the test fixtures' own)
 
 TIMEOUT_S = 5.0  # a kiosk's request timeout in the sample site
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"Mosquitto does not listen on 127.0.0.1:{port} after {timeout} s")
 
 
 def write_site(folder: Path) -> Path:
