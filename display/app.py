@@ -40,11 +40,11 @@ def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> 
 def parse_board(text: str | None) -> tuple[str, int | None]:
     """'hall' -> ('hall', None); 'counter:3' -> ('counter', 3)."""
     text = (text or "hall").strip().lower()
-    if text == "hall":
-        return "hall", None
+    if text in ("hall", "tallies"):
+        return text, None
     if text.startswith("counter:") and text[8:].isdigit():
         return "counter", int(text[8:])
-    raise ValueError(f"board {text!r}: give 'hall' or 'counter:N'")
+    raise ValueError(f"board {text!r}: give 'hall', 'tallies' or 'counter:N'")
 
 
 def _alsa_has_card() -> bool:
@@ -85,10 +85,17 @@ def default_device(site: Site, board: str, counter: int | None) -> str:
     displays = site.devices_of("display")
     if not displays:
         raise ValueError(f"{site.path} has no display device; add one ([[devices]] with role = \"display\")")
-    wanted = "display-hall" if board == "hall" else f"display-counter-{counter}"
+    wanted = {"hall": "display-hall", "tallies": "display-manager"}.get(board, f"display-counter-{counter}")
     for d in displays:
         if d.id == wanted:
             return d.id
+    if board == "tallies":
+        # a display of its own: two boards as one device would push each other off the broker
+        spare = [d for d in displays if not d.speaks and not d.id.startswith(("display-hall", "display-counter-"))]
+        if not spare:
+            raise ValueError(f"{site.path} has no display for the managers' board; add one "
+                             "([[devices]] id = \"display-manager\", role = \"display\")")
+        return spare[0].id
     if board == "hall":
         return next((d.id for d in displays if d.speaks), displays[0].id)
     return displays[0].id
@@ -122,6 +129,46 @@ def build_app_class():
 
     from .link import DisplayLink
 
+    from kivy.graphics import Color, Rectangle
+    from kivy.uix.widget import Widget
+
+    from .tallies import level_colours
+
+    class LevelBar(Widget):
+        """One bar split by level, most satisfied on the left; each part carries its
+        count when it is wide enough to read."""
+        levels = ListProperty([])
+        fractions = ListProperty([])
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.bind(pos=self._draw, size=self._draw, levels=self._draw, fractions=self._draw)
+
+        def _draw(self, *args):
+            from kivy.core.text import Label as CoreLabel
+            app = App.get_running_app()
+            u = app.u if app else 10
+            self.canvas.clear()
+            with self.canvas:
+                Color(0.09, 0.23, 0.45, 1)          # an empty bar: no rating yet
+                Rectangle(pos=self.pos, size=self.size)
+                x = self.x
+                for n, frac, colour in zip(self.levels, self.fractions, level_colours(len(self.levels))):
+                    w = self.width * frac
+                    if w <= 0:
+                        continue
+                    Color(*colour)
+                    Rectangle(pos=(x, self.y), size=(w, self.height))
+                    text = CoreLabel(text=str(n), font_size=min(u * 2.4, self.height * 0.8),
+                                     font_name="DejaVuSans", bold=True)
+                    text.refresh()
+                    tw, th = text.texture.size
+                    if tw + u * 0.6 <= w:
+                        Color(0.02, 0.09, 0.22, 1)
+                        Rectangle(texture=text.texture, size=(tw, th),
+                                  pos=(x + (w - tw) / 2, self.y + (self.height - th) / 2))
+                    x += w
+
     class DisplayApp(App):
         u = NumericProperty(10)
         portrait = BooleanProperty(False)
@@ -138,6 +185,8 @@ def build_app_class():
         number_font = NumericProperty(100)
         grid_cols = NumericProperty(3)
         counter_view = DictProperty({})        # the counter display's counter
+        tally_overall = DictProperty({})       # the managers' board: the centre today
+        tally_extra = ListProperty([0, 0])     # presses not counted: duplicate, unprompted
 
         def __init__(self, site: Site, device_id: str | None = None, board: str | None = None,
                  counter: int | None = None, player: str | None = None, **kwargs):
@@ -157,7 +206,7 @@ def build_app_class():
             self.title = f"motcua — {site.name}"
             self.link = DisplayLink(site, self.device.id, on_change=self._changed, on_call=self._called)
             self.announcer = None
-            if self.device.speaks:
+            if self.device.speaks and board != "tallies":
                 from .voice import Announcer
                 chosen = choose_player(player)
                 self.announcer = Announcer(player=chosen, out_dir=site.data_dir / f"{self.device.id}-voice",
@@ -180,7 +229,8 @@ def build_app_class():
             Builder.load_file(str(HERE / "widgets.kv"))
             Builder.load_file(str(HERE / f"{self.board}.kv"))
             from kivy.factory import Factory
-            root = Factory.HallBoard() if self.board == "hall" else Factory.CounterBoard()
+            root = getattr(Factory, {"hall": "HallBoard", "tallies": "TalliesBoard"}.get(
+                self.board, "CounterBoard"))()
             Window.clearcolor = (0.02, 0.09, 0.22, 1)
             Window.bind(size=self._resize, on_flip=self._flipped)
             self._resize(Window, Window.size)
@@ -236,6 +286,8 @@ def build_app_class():
             calls, self._pending_calls = self._pending_calls, []
             if self.board == "hall":
                 self._draw_hall(snap, calls)
+            elif self.board == "tallies":
+                self._draw_tallies(snap)
             else:
                 self._draw_counter(snap, calls)
             if calls:
@@ -313,6 +365,18 @@ def build_app_class():
                         setattr(w, k, v)
                     parent.add_widget(w)
 
+        def _draw_tallies(self, snap):
+            from .tallies import board_rows
+            board = board_rows(snap["ratings"], self.site, datetime.now(self.tz).date().isoformat())
+            self.tally_overall = board["overall"]
+            self.tally_extra = [board["duplicate"], board["unprompted"]]
+            ids = self.root.ids
+            self._sync(ids.legend, "LegendItem", board["levels"])
+            keys = ("label", "count", "levels", "fractions", "index_text", "satisfied_text")
+            self._sync(ids.by_counter, "TallyRow", [{k: r[k] for k in keys} for r in board["counters"]])
+            self._sync(ids.by_service, "TallyRow", [{k: r[k] for k in keys} for r in board["services"]])
+            self.tally_board = board
+
         def _draw_counter(self, snap, new_calls):
             c = self.link.counter(self.counter_number) or {}
             conf = self.site.counter(self.counter_number)
@@ -337,8 +401,8 @@ def build_app_class():
             area_w = w * (0.68 if not self.portrait else 1.0) - self.u * 2
             area_h = (h - self.u * 11 - ticker) * (1 if not self.portrait else 0.55)
             digits = max([len(t["number"]) for t in self.tiles if t["number"]] + [4])
-            # name and service line 4.2u + padding 1.8u + margins 0.8u
-            cols, font = counter_grid(len(self.tiles) or 1, area_w, area_h, digits, chrome=self.u * 6.8)
+            # name and service line 3.6u + padding 1.4u + margins 0.8u
+            cols, font = counter_grid(len(self.tiles) or 1, area_w, area_h, digits, chrome=self.u * 5.8)
             self.grid_cols = cols
             self.number_font = min(font, self.u * 24)
 
@@ -385,7 +449,10 @@ def build_app_class():
         def _every_second(self, dt):
             now = datetime.now(self.tz)
             self.clock_text = now.strftime("%H:%M")
-            self.date_text = f"{WEEKDAYS[now.weekday()]}, {now.strftime('%d/%m/%Y')}"
+            date_text = f"{WEEKDAYS[now.weekday()]}, {now.strftime('%d/%m/%Y')}"
+            if date_text != self.date_text and self.board == "tallies" and self.root is not None:
+                self.refresh_soon()   # yesterday's tallies are no longer today's
+            self.date_text = date_text
 
         @staticmethod
         def field(data, key, default=""):

@@ -149,6 +149,7 @@ class DisplayLink:
         self.services: dict[str, dict] = {}
         self.hall: dict = {}
         self.notice: dict = {}
+        self.ratings: dict = {}                    # today's satisfaction tallies (retained)
         self.centre_online: bool | None = None      # None until the retained state arrives
         self.resyncs = 0
         self.dropped_duplicates = 0
@@ -161,6 +162,7 @@ class DisplayLink:
         c.subscribe(self.topics.hall_state, self._on_hall)
         c.subscribe(self.topics.call_event, self._on_call)
         c.subscribe(self.topics.notice, self._on_notice)
+        c.subscribe(self.topics.ratings_state, self._on_ratings)
         c.connection_listeners.append(lambda up: self.on_change())
 
     # -- life cycle
@@ -186,6 +188,7 @@ class DisplayLink:
                 "name": self.hall.get("name") or self.site.name,
                 "name_en": self.hall.get("name_en") or self.site.name_en,
                 "notice": (self.notice.get("text") or "").strip(),
+                "ratings": dict(self.ratings),
                 "centre_online": self.centre_online,
                 "broker_connected": self.broker_connected,
                 "last_seq": self.tracker.last,
@@ -251,6 +254,13 @@ class DisplayLink:
     def _on_notice(self, topic: str, data: dict) -> None:
         with self._lock:
             self.notice = data if isinstance(data.get("text"), str) else {}
+        self.on_change()
+
+    def _on_ratings(self, topic: str, data: dict) -> None:
+        if not isinstance(data.get("day"), str):
+            return
+        with self._lock:
+            self.ratings = data
         self.on_change()
 
     def resync(self) -> None:

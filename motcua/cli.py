@@ -303,7 +303,8 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 
 def cmd_display(site: Site, args) -> int:
-    """The TV hall board (`display hall`) or the display above a counter (`display counter N`)."""
+    """The TV hall board (`display hall`), the display above a counter (`display counter N`)
+    or the managers' board of today's satisfaction (`display tallies`)."""
     if args.board == "counter":
         if args.counter is None:
             raise CliError("`motcua display counter N` needs the counter number")
@@ -312,7 +313,7 @@ def cmd_display(site: Site, args) -> int:
         except KeyError:
             raise CliError(f"{site.path} has no counter {args.counter}") from None
     elif args.counter is not None:
-        raise CliError("`motcua display hall` takes no counter number")
+        raise CliError(f"`motcua display {args.board}` takes no counter number")
     if args.device:
         device = device_for(site, "display", args.device)
         if site.device(device).role != "display":
@@ -586,8 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--lockout-ms", type=int, default=3000, help="lock-out after a press (default 3000)")
     ps.set_defaults(fn=cmd_pad_sim)
 
-    dp = sub.add_parser("display", help="the TV hall board or a counter display (Kivy)")
-    dp.add_argument("board", choices=["hall", "counter"])
+    dp = sub.add_parser("display", help="the TV hall board, a counter display or the managers' "
+                        "satisfaction board (Kivy)")
+    dp.add_argument("board", choices=["hall", "counter", "tallies"])
     dp.add_argument("counter", nargs="?", type=int, help="counter: the counter's number")
     dp.add_argument("--device", help="which display of the site file (default: display-hall or "
                     "display-counter-N if present, else the first display)")

@@ -178,6 +178,15 @@ def _bucket(levels) -> dict:
     return {"count": 0, "levels": [0] * len(levels), "index": None}
 
 
+def satisfied_share(level_counts) -> float | None:
+    """Share satisfied, 0..100: the two most satisfied levels (levels are listed
+    from most to least satisfied) over all counted ratings; None without any."""
+    total = sum(level_counts)
+    if not total:
+        return None
+    return 100.0 * sum(level_counts[:2]) / total
+
+
 def tally(rows: Iterable[dict], levels, day: str) -> dict:
     """Today's figures from the day's rating rows (counted ones make the index;
     the others are only counted apart). index = mean weight, 0..100."""

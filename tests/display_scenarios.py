@@ -75,6 +75,25 @@ def _overflowing_labels(app) -> list[str]:
     return bad
 
 
+def _shortened_labels(app) -> list[str]:
+    """Labels cut short with an ellipsis: the full text is wider than the label."""
+    from kivy.core.text import Label as CoreLabel
+    from kivy.core.text.markup import MarkupLabel
+    from kivy.uix.label import Label
+    bad = []
+    stack = [app.root]
+    while stack:
+        w = stack.pop()
+        stack.extend(w.children)
+        if isinstance(w, Label) and w.text and w.shorten and w.opacity > 0 and w.width > 2:
+            full = (MarkupLabel if w.markup else CoreLabel)(text=w.text, font_size=w.font_size,
+                                                             font_name=w.font_name, bold=w.bold)
+            full.refresh()
+            if full.texture.size[0] > w.width + 2:
+                bad.append(f"{w.text!r} cut: {full.texture.size[0]:.0f} wide in {w.width:.0f}")
+    return bad
+
+
 def _wait_idle(d, timeout=20):
     app = d.app
     if app.announcer is not None:
@@ -310,6 +329,33 @@ def hall_centre_offline(d):
     yield from d.shot("hall-centre-offline")
 
 
+def hall_full(d):
+    """Every counter of the site open with a number, and a notice along the bottom:
+    the numbers must still be readable from 10 m (at least 12% of the height)."""
+    from kivy.core.window import Window
+    app = d.app
+    yield from _ready(d)
+    admin = _client(app.site, "admin")
+    try:
+        from display.link import notice_payload
+        admin.client.publish(admin.topics.notice, notice_payload(
+            "Từ ngày 01/12, Trung tâm nhận hồ sơ đất đai cả sáng thứ Bảy."), qos=1, retain=True).wait_for_publish(5)
+        for c in app.site.counters:
+            admin.request("ticket.issue", service=c.services[0])
+            admin.request("counter.sign_in", counter=c.number, officer=f"canbo{c.number}")
+            admin.request("counter.next", counter=c.number)
+    finally:
+        admin.stop()
+    n = len(app.site.counters)
+    yield from d.until(lambda: len([t for t in app.tiles if t["number"]]) == n and app.notice,
+                       what="every counter with its number, and the notice")
+    yield from d.sleep(0.5)
+    d.check("counters", n)
+    d.check("number_font_ratio", app.number_font / Window.height)
+    d.check("overflow", _overflowing_labels(app))
+    yield from d.shot("hall-full")
+
+
 # -- counter display ------------------------------------------------------------------------
 
 def counter_states(d):
@@ -342,3 +388,77 @@ def counter_states(d):
     finally:
         admin.stop()
     d.check("history", _history(app))
+
+
+# -- managers' board --------------------------------------------------------------------------
+
+def _full_day_of_ratings(site, day: str) -> dict:
+    """A busy day's tallies as the centre publishes them (motcua.ratings.tally's shape):
+    every counter rated, uneven numbers per level, for the screenshot and the layout."""
+    from motcua import ratings as rt
+    rows = []
+    services = [s.code for s in site.services]
+    for c in site.counters:
+        for i in range(10 + 7 * c.number):
+            level = 1 + (i * (c.number + 3)) % (len(site.rating_levels) if c.number % 3 else 2)
+            rows.append({"status": "counted", "counter": c.number, "officer": f"cb{c.number}",
+                         "service": c.services[0] if c.services else services[0], "hour": 8 + i % 9,
+                         "level": level, "weight": site.rating_levels[level - 1].weight})
+    rows += [{"status": "duplicate"}] * 3 + [{"status": "unprompted"}] * 5
+    return rt.tally(rows, site.rating_levels, day)
+
+
+def tallies_board(d):
+    """Empty at first; a crafted busy day (layout, colours, counts); then two real
+    ratings through the centre replace it with the centre's own figures."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    app = d.app
+    site = app.site
+    topics = protocol.Topics(site.id)
+    today = datetime.now(ZoneInfo(site.timezone)).date().isoformat()
+    yield from _ready(d)
+    d.check("empty_summary", app.root.ids.summary.text)
+    d.check("rows_empty", [(r["label"], r["count"]) for r in app.tally_board["counters"]])
+    yield from d.shot("tallies-empty")
+    busy = _full_day_of_ratings(site, today)
+    raw = _raw_centre(site)
+    try:
+        _publish(raw, topics.ratings_state, busy, retain=True)
+    finally:
+        raw.loop_stop()
+        raw.disconnect()
+    yield from d.until(lambda: app.tally_overall.get("count") == busy["counted"], what="the busy day")
+    yield from d.sleep(0.3)
+    d.check("busy", busy)
+    d.check("busy_board", app.tally_board)
+    d.check("busy_summary", app.root.ids.summary.text)
+    d.check("overflow_busy", _overflowing_labels(app) + _shortened_labels(app))
+    d.check("rows_on_screen", [w.y >= 0 and w.top <= app.root.height
+                               for w in app.root.ids.by_counter.children])
+    yield from d.shot("tallies-busy")
+    # the real path: a ticket done at counter 1 opens a prompt on its pad; the pad answers
+    admin = _client(site, "admin")
+    pad = _client(site, "pad-1")
+    prompts: list[dict] = []
+    admin.subscribe(topics.pad(1), lambda t, p: prompts.append(p))
+    try:
+        admin.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+        for seq, level in ((1, 1), (2, 3)):
+            ticket = admin.request("ticket.issue", service="HT")["ticket"]
+            admin.request("counter.next", counter=1)
+            admin.request("counter.done", counter=1)
+            yield from d.until(lambda: prompts and prompts[-1].get("ticket") == ticket,
+                               what=f"the pad's prompt for {ticket}")
+            body = {"rating": f"PADTEST:1:{seq}", "pad": "PADTEST", "boot": 1, "seq": seq, "counter": 1,
+                    "level": level, "prompt": prompts[-1]["prompt"],
+                    "pressed_at": datetime.now(ZoneInfo(site.timezone)).isoformat()}
+            pad.client.publish(topics.rating(1), protocol.encode(body), qos=1).wait_for_publish(5)
+        yield from d.until(lambda: app.tally_overall.get("count") == 2, timeout=15,
+                           what="the centre's tallies of the two real ratings")
+    finally:
+        admin.stop()
+        pad.stop()
+    yield from d.sleep(0.3)
+    d.check("real_board", app.tally_board)
+    yield from d.shot("tallies-real")

@@ -391,3 +391,72 @@ def test_display_command_explains_bad_arguments(site, capsys):
     assert "no counter 99" in capsys.readouterr().err
     assert main(["--site", str(site.path), "display", "hall", "--device", "kiosk-1"]) == 2
     assert "not a display device" in capsys.readouterr().err
+
+
+def _satisfied(levels: list[int]) -> str:
+    total = sum(levels)
+    return f"{100 * (levels[0] + levels[1]) / total:.0f}%" if total else "—"
+
+
+@needs_x
+@pytest.mark.parametrize("size", HALL_SIZES)
+def test_managers_board_shows_todays_satisfaction_per_counter_and_service(site, centre, size):
+    r = drive(site, "tallies_board", size, board="tallies", device="display-manager")
+    c = r["checks"]
+    names = [k.name for k in site.counters]
+    # nothing rated yet: every counter listed with nothing, and the board says so
+    assert c["empty_summary"] == "Chưa có đánh giá nào hôm nay"
+    assert c["rows_empty"] == [[n, 0] for n in names]
+    # a busy day: the board's rows are the centre's figures, in the site's order
+    busy, board = c["busy"], c["busy_board"]
+    assert [row["label"] for row in board["counters"]] == names
+    for k, row in zip(site.counters, board["counters"]):
+        levels = busy["by_counter"][str(k.number)]["levels"]
+        assert row["levels"] == levels and row["count"] == sum(levels)
+        assert row["satisfied_text"] == _satisfied(levels)
+        assert abs(sum(row["fractions"]) - 1) < 1e-9
+    rated = [s for s in site.services if s.code in busy["by_service"]]
+    assert [row["label"] for row in board["services"]] == [s.name_vi for s in rated]
+    assert board["overall"]["count"] == busy["counted"] == sum(sum(v["levels"]) for v in busy["by_counter"].values())
+    assert f"{busy['index']:.0f}" in c["busy_summary"] and f"{busy['counted']}" in c["busy_summary"]
+    assert (board["duplicate"], board["unprompted"]) == (3, 5)
+    assert c["overflow_busy"] == [] and all(c["rows_on_screen"])
+    # two real presses at counter 1 (most satisfied, then neutral) through pad, centre and broker
+    real = c["real_board"]
+    row1 = real["counters"][0]
+    assert row1["levels"] == [1, 0, 1, 0] and row1["satisfied_text"] == "50%"
+    weights = [lv.weight for lv in site.rating_levels]
+    assert row1["index"] == pytest.approx((weights[0] + weights[2]) / 2, abs=0.05)
+    assert all(row["count"] == 0 for row in real["counters"][1:])
+    assert [row["label"] for row in real["services"]] == ["Hộ tịch"]
+    assert real["overall"]["count"] == 2 and (real["duplicate"], real["unprompted"]) == (0, 0)
+
+
+def test_tallies_board_rows_take_tallies_of_today_only(site):
+    from display.tallies import board_rows, level_colours
+    from motcua import ratings as rt
+    rows = [{"status": "counted", "counter": 2, "officer": "a", "service": "HT", "hour": 9,
+             "level": lv, "weight": site.rating_levels[lv - 1].weight} for lv in (1, 1, 2, 4)]
+    t = rt.tally(rows, site.rating_levels, "2026-11-23")
+    today = board_rows(t, site, "2026-11-23")
+    row2 = today["counters"][1]
+    assert row2["levels"] == [2, 1, 0, 1] and row2["satisfied_text"] == "75%" and row2["count"] == 4
+    assert today["overall"]["count"] == 4 and today["has_data"]
+    assert board_rows(t, site, "2026-11-24")["overall"]["count"] == 0  # yesterday's are not today's
+    assert board_rows(None, site, "2026-11-24")["counters"][0]["index_text"] == "—"
+    assert level_colours(4)[0] != level_colours(4)[-1] and len(level_colours(2)) == 2
+
+
+def test_tallies_board_needs_a_display_of_its_own(site, capsys):
+    from display.app import default_device
+    assert default_device(site, "tallies", None) == "display-manager"
+
+
+@needs_x
+@pytest.mark.parametrize("size", HALL_SIZES)
+def test_every_counter_open_with_a_notice_keeps_numbers_readable(site, centre, size):
+    r = drive(site, "hall_full", size)
+    c = r["checks"]
+    assert c["counters"] == len(site.counters) >= 12
+    assert c["number_font_ratio"] >= 0.12, f"numbers are {c['number_font_ratio']:.1%} of the height"
+    assert c["overflow"] == []
