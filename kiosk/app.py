@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from datetime import datetime
@@ -28,6 +29,17 @@ def _give_back_memory() -> None:
         import ctypes
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to give back this way
+        pass
+
+
+def _one_heap() -> None:
+    """One malloc arena for all threads (glibc makes one per thread that
+    allocates, up to 8 per core): the printing thread's images otherwise leave
+    a second heap of their own behind. Must run before threads start."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX
+    except (OSError, AttributeError):
         pass
 
 
@@ -53,6 +65,12 @@ def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> 
     # No multisampling: text and flat shapes gain nothing from it, and without a
     # GPU (llvmpipe) it multiplies the cost of every frame.
     Config.set("graphics", "multisamples", "0")
+    # sqlite-utils imports numpy whenever it is installed (the reports' charts bring
+    # it), only to store numpy values; no screen stores any, and numpy would cost
+    # each kiosk and display 15 MB of its 200.
+    _one_heap()
+    if "numpy" not in sys.modules:
+        sys.modules["numpy"] = None  # import numpy -> ImportError, which sqlite-utils expects
 
 
 def build_app_class():
@@ -69,6 +87,19 @@ def build_app_class():
     from .i18n import N_
     from .link import CentreLink, CentreUnavailable, RequestRefused
     from .screens import SCREENS
+
+    class KioskScreens(ScreenManager):
+        """Each screen is made the first time it is asked for: most citizens see
+        three screens, and the others' widgets and textures would cost memory."""
+
+        def __init__(self, factories: dict, **kwargs):
+            self._factories = factories
+            super().__init__(**kwargs)
+
+        def get_screen(self, name):
+            if name in self._factories and not any(s.name == name for s in self.screens):
+                self.add_widget(self._factories[name](name=name))
+            return super().get_screen(name)
 
     class KioskApp(App):
         lang = StringProperty("vi")
@@ -122,11 +153,11 @@ def build_app_class():
             Builder.load_file(str(HERE / "keyboard.kv"))
             # No transition: a fade renders both screens into full-window FBOs every frame,
             # slow on a kiosk without a GPU, and the citizen waits for nothing.
-            sm = ScreenManager(transition=NoTransition())
             for name, cls, kv in SCREENS:
                 if kv is not None:  # some kv files hold rules for several screens
                     Builder.load_file(str(kv))
-                sm.add_widget(cls(name=name))
+            sm = KioskScreens({name: cls for name, cls, _ in SCREENS}, transition=NoTransition())
+            sm.add_widget(SCREENS[0][1](name=SCREENS[0][0]))
             Window.clearcolor = (0.96, 0.97, 0.98, 1)
             Window.bind(size=self._resize, on_touch_down=self._touched, on_key_down=self._key_down)
             self._resize(Window, Window.size)

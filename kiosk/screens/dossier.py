@@ -38,6 +38,7 @@ class DossierResultScreen(Screen):
     def on_kv_post(self, base_widget):
         app = App.get_running_app()
         app.bind(dossier=self._fill, lang=self._fill)
+        self._fill()  # made on first show (kiosk.app.KioskScreens): what is there already
 
     def _fill(self, *args):
         from kivy.factory import Factory

@@ -96,6 +96,7 @@ class ProcedureScreen(Screen):
     def on_kv_post(self, base_widget):
         app = App.get_running_app()
         app.bind(procedure=self._fill, lang=self._fill)
+        self._fill()  # made on first show (kiosk.app.KioskScreens): what is there already
 
     def _fill(self, *args):
         app = App.get_running_app()
