@@ -123,6 +123,8 @@ class DossierSettings:
     # Kept configurable: whether Thông tư 03/2025 changed it is unconfirmed.
     code_pattern: str = r"^(?P<agency>[0-9A-Za-z.]+)-(?P<date>\d{6})-(?P<seq>\d{4})$"
     lookup_code_length: int = 6
+    # The place on the date line of letters ("Hà Nội, ngày ..."); none: "Ngày ...".
+    place: str = ""
 
 
 @dataclass(frozen=True)
@@ -366,7 +368,8 @@ def _dossiers(r: _Reader, data: dict) -> DossierSettings:
     if not 4 <= length <= 12:
         raise r.fail("dossiers.lookup_code_length", "must be between 4 and 12")
     return DossierSettings(agency_code=r.get(t, "agency_code", str, where="dossiers"), secret=secret,
-                           code_pattern=pattern, lookup_code_length=length)
+                           code_pattern=pattern, lookup_code_length=length,
+                           place=r.get(t, "place", str, default="", where="dossiers").strip())
 
 
 PRINTER_KINDS = ("usb", "serial", "network", "file")

@@ -83,11 +83,24 @@ Status update payload (apply_update; from the one-stop software over MQTT)
     }
 A redelivered update (same status, at and note as the last step) changes nothing.
 
+Apologies (Văn bản xin lỗi và đề nghị gia hạn thời gian giải quyết, mẫu 04)
+--------------------------------------------------------------------------
+`overdue(dossiers, now)` (and DossierStore.overdue) lists the dossiers that need
+one: clock still running, no apology yet, late or due within
+OVERDUE_WITHIN_DAYS (1: today or tomorrow; the agency tells the citizen at least
+a day before the deadline). `DossierStore.apologise(code, reason, new_due, now)`
+records one, officer-side (`motcua dossiers apologise`); `apply_update` takes one
+from the one-stop software. Either way the due date moves once: the apology's
+new date becomes `effective_due`, `due_at` stays the date on the receipt, and a
+second apology (apology_already_issued) or due-date change
+(due_date_already_reset) is refused. The letter itself: motcua.apology_letter.
+
 Error codes (DossierError.code)
 -------------------------------
 malformed_code, malformed_qr, unverified, no_secret, unknown_dossier,
 unknown_status, invalid_field, invalid_payload, date_backwards, dossier_closed,
-apology_already_issued, due_date_already_reset, duplicate_row, invalid_file.
+apology_already_issued, due_date_already_reset, duplicate_row, invalid_file,
+dossier_changed (apologise: the dossier changed after the letter was rendered).
 """
 from __future__ import annotations
 
@@ -98,11 +111,13 @@ import hmac
 import io
 import json
 import re
+import sqlite3
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -490,6 +505,40 @@ def public_view(dossier: Dossier, now: datetime, tz: ZoneInfo | str = DEFAULT_TI
     }
 
 
+# -- late dossiers -------------------------------------------------------------------
+
+# Listed as needing an apology: late, or due within this many days (0 today, 1 tomorrow).
+# The agency informs the citizen at least one day before the deadline.
+OVERDUE_WITHIN_DAYS = 1
+
+
+@dataclass(frozen=True)
+class OverdueDossier:
+    dossier: Dossier
+    timeliness: Timeliness
+    days_left: int     # from today to the due date: < 0 late, 0 due today, 1 due tomorrow
+
+
+def overdue(dossiers: Iterable[Dossier], now: datetime, tz: ZoneInfo | str = DEFAULT_TIMEZONE,
+            within_days: int = OVERDUE_WITHIN_DAYS) -> list[OverdueDossier]:
+    """The dossiers that need an apology now: still running (the clock has not
+    stopped: no outcome reached, not waiting for the citizen), no apology yet,
+    and late or due within `within_days` days. Most late first, then by code.
+    A pure function of the dossiers and `now`."""
+    tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+    today = _local(now, tz).date()
+    found = []
+    for d in dossiers:
+        if d.apology is not None or clock_stopped_at(d) is not None:
+            continue
+        t = timeliness(d, now, tz)
+        left = (t.due - today).days
+        if left <= within_days:
+            found.append(OverdueDossier(d, t, left))
+    found.sort(key=lambda o: (o.days_left, o.dossier.code))
+    return found
+
+
 # -- parsing records ----------------------------------------------------------------
 
 _VN_DATETIME = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
@@ -756,6 +805,17 @@ class DossierStore:
     def codes(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT code FROM dossiers ORDER BY code")]
 
+    def overdue(self, now: datetime, within_days: int = OVERDUE_WITHIN_DAYS) -> list[OverdueDossier]:
+        """`overdue` over the stored dossiers: SQL picks the candidates (running,
+        no apology, due by the cut-off), the pure function decides."""
+        cutoff = _local(now, self.tz).date().toordinal() + within_days
+        stopped = sorted(CLOCK_STOPPED)
+        rows = self.db.execute(
+            f"SELECT code FROM dossiers WHERE status NOT IN ({','.join('?' * len(stopped))}) "
+            "AND due_at <= ? AND code NOT IN (SELECT code FROM dossier_apologies) ORDER BY code",
+            [*stopped, date.fromordinal(cutoff).isoformat()]).fetchall()
+        return overdue((self.get(code) for (code,) in rows), now, self.tz, within_days)
+
     def public_view(self, code: str, now: datetime) -> dict:
         """The kiosk's view of one dossier. The caller has verified the citizen's
         proof (verified_code); citizen_view does both."""
@@ -939,3 +999,109 @@ class DossierStore:
                               apology=apology or d.apology)
             self._write(updated)
         return updated
+
+    # -- apologies (mẫu 04) ---------------------------------------------------------------
+    def plan_apology(self, code: str, reason: Any, new_due: Any, now: datetime) -> Dossier:
+        """The dossier as it will be once the apology is recorded, checked but not
+        written: render the letter from it, then `apologise` with the same
+        arguments. Refuses (DossierError): an unknown or closed dossier, a second
+        apology, an empty reason, a new date not after the due date or already past."""
+        return self._planned(self._for_apology(code), reason, new_due, now)
+
+    def apologise(self, code: str, reason: Any, new_due: Any, now: datetime, *,
+                  expect: Dossier | None = None,
+                  before_commit: Callable[[Dossier], None] | None = None) -> Dossier:
+        """Record an apology issued at `now` with its reason and new date: the
+        dossier's due date becomes the new date (`effective_due`; `due_at` stays
+        the date on the receipt) and may not be reset again. Returns the dossier
+        as it now is.
+
+        Checked again inside one write transaction (BEGIN IMMEDIATE, so the
+        centre or an MQTT update cannot slip in between). `expect`: the planned
+        dossier the letter was rendered from; if the dossier changed since,
+        nothing is written (dossier_changed). `before_commit(dossier)` runs last
+        inside the transaction (e.g. move the rendered letter into place): if it
+        raises, nothing is recorded."""
+        with self._write_lock():
+            current = self._for_apology(code)
+            updated = self._planned(current, reason, new_due, now)
+            if expect is not None and updated != expect:
+                raise DossierError("dossier_changed", f"{updated.code} changed while the letter was "
+                                   "being prepared (an import or an update from the one-stop "
+                                   "software); nothing was recorded: run the command again")
+            a = updated.apology
+            try:
+                self.db.execute("INSERT INTO dossier_apologies(code, reason, new_due_at, issued_at) "
+                                "VALUES (?,?,?,?)", [updated.code, a.reason, a.new_due_at.isoformat(),
+                                                     _iso(a.issued_at)])
+            except sqlite3.IntegrityError:  # the table's one-row-per-dossier key: never two
+                raise self._second_apology(self.get(updated.code)) from None
+            if before_commit is not None:
+                before_commit(updated)
+        return updated
+
+    @contextmanager
+    def _write_lock(self):
+        """One write transaction taken at once (BEGIN IMMEDIATE): read, check and
+        write without another connection committing in between."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.commit()
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+
+    def _for_apology(self, code: str) -> Dossier:
+        try:
+            return self.get(code)
+        except DossierError as exc:
+            if exc.code != "unknown_dossier":
+                raise
+            canonical = parse_code(code, self.settings).code
+            raise DossierError("unknown_dossier", f"no dossier {canonical} in the centre's copy: "
+                               "`motcua dossiers overdue` lists the late ones; import the one-stop "
+                               "software's export first (`motcua dossiers import FILE`)",
+                               field="code") from None
+
+    def _second_apology(self, d: Dossier) -> DossierError:
+        a = d.apology
+        return DossierError("apology_already_issued", f"{d.code} already has an apology, issued on "
+                            f"{_vn_date(_local(a.issued_at, self.tz).date())} with the new date "
+                            f"{_vn_date(a.new_due_at)}; the due date may be reset only once, so no "
+                            "second apology can be recorded (`motcua dossiers letter CODE` prints "
+                            "the first one's letter again)", field="apology")
+
+    def _planned(self, d: Dossier, reason: Any, new_due: Any, now: datetime) -> Dossier:
+        if d.apology is not None:
+            raise self._second_apology(d)
+        if d.status in CLOSED:
+            raise DossierError("dossier_closed", f"{d.code} is closed ({STATUSES[d.status][0]}); "
+                               "a closed dossier needs no apology", field="status")
+        if not isinstance(reason, str) or not reason.strip():
+            raise DossierError("invalid_field", "reason: missing; say why the dossier is late (it is "
+                               "printed in the letter and shown at the kiosk)", field="reason")
+        reason = _text({"reason": reason}, "reason", limit=MAX_NOTE)
+        new = parse_date(new_due, "new_due_at", self.tz)
+        # Milliseconds, as stored: the dossier returned equals the one read back.
+        now = _local(now, self.tz)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if new <= d.effective_due:
+            raise DossierError("invalid_field", f"new_due_at: {_vn_date(new)} is not after the "
+                               f"current due date ({_vn_date(d.effective_due)}); give a later date",
+                               field="new_due_at")
+        if new < now.date():
+            raise DossierError("invalid_field", f"new_due_at: {_vn_date(new)} is already past "
+                               f"(today is {_vn_date(now.date())}); give a date from today on",
+                               field="new_due_at")
+        return replace(d, apology=Apology(reason=reason, new_due_at=new, issued_at=now))

@@ -11,66 +11,26 @@ number (the centre does not keep it).
 """
 from __future__ import annotations
 
-import unicodedata
-from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import qrcode
-from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from .config import DossierSettings
 from .dossiers import DEFAULT_TIMEZONE, Dossier, lookup_code, qr_text
+# The fonts, dates and heading are shared with the apology letter (motcua.pdfdoc);
+# the names stay importable from here.
+from .pdfdoc import FONT_BOLD, FONT_DIR, FONT_REGULAR, VnDocument, page_png, vn_date, vn_time
+from .pdfdoc import nfc as _nfc
 
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
-FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
-FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 FORM_NAME = "Mẫu số 01 – Phụ lục I, Thông tư 03/2025/TT-VPCP"
 TITLE = "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ"
+__all__ = ["FONT_BOLD", "FONT_DIR", "FONT_REGULAR", "FORM_NAME", "TITLE", "render_receipt",
+           "receipt_png", "vn_date", "vn_time"]
 
 
-def _nfc(text: str) -> str:
-    # Precomposed letters use the font's own glyphs: no stacking of combining
-    # marks by the PDF viewer, and extracted text compares equal.
-    return unicodedata.normalize("NFC", text)
-
-
-def vn_date(d: date) -> str:
-    """'ngày 05 tháng 01 năm 2027': day below 10 and months 1-2 get a leading
-    zero, as Vietnamese administrative documents write dates."""
-    month = f"{d.month:02d}" if d.month < 3 else str(d.month)
-    return f"ngày {d.day:02d} tháng {month} năm {d.year}"
-
-
-def vn_time(dt: datetime) -> str:
-    return f"{dt.hour:02d} giờ {dt.minute:02d} phút, {vn_date(dt.date())}"
-
-
-class _Receipt(FPDF):
-    def __init__(self):
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.set_margins(20, 15, 15)
-        self.set_auto_page_break(True, margin=15)
-        self.add_font("DejaVu", "", str(FONT_REGULAR))
-        self.add_font("DejaVu", "B", str(FONT_BOLD))
-
-    def font(self, size: float, bold: bool = False) -> None:
-        self.set_font("DejaVu", "B" if bold else "", size)
-
-    def line_of(self, text: str, size: float = 11, bold: bool = False, align: str = "L",
-                h: float = 6.2, w: float = 0, x: float | None = None) -> None:
-        self.font(size, bold)
-        if x is not None:
-            self.set_x(x)
-        self.multi_cell(w, h, _nfc(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def labelled(self, label: str, value: str, size: float = 11) -> None:
-        """'Label: value' with the label regular and the value bold, wrapping."""
-        self.font(size)
-        self.multi_cell(0, 6.2, _nfc(f"{label} **{value}**"), markdown=True, align="L",
-                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
+class _Receipt(VnDocument):
     def qr(self, text: str, x: float, y: float, size: float) -> None:
         code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
         code.add_data(text)
@@ -110,33 +70,7 @@ def render_receipt(dossier: Dossier, site_name: str, out_path: str | Path,
     pdf.set_creator("motcua")
     pdf.set_creation_date(received)  # the same dossier gives the same file
     pdf.add_page()
-    left_w, right_x = 80.0, 100.0
-    right_w = pdf.w - pdf.r_margin - right_x
-
-    # Heading: the receiving body on the left, the national motto on the right.
-    pdf.set_xy(pdf.l_margin, 10)
-    pdf.font(7.5)
-    pdf.cell(0, 4, _nfc(FORM_NAME), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    top = pdf.get_y() + 1
-    pdf.set_xy(pdf.l_margin - 5, top)
-    pdf.font(10.5, bold=True)
-    pdf.multi_cell(left_w + 5, 5.2, _nfc(site_name.upper()), align="C",
-                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    left_bottom = pdf.get_y()
-    mid = pdf.l_margin - 5 + (left_w + 5) / 2
-    pdf.line(mid - 15, left_bottom + 1, mid + 15, left_bottom + 1)
-    pdf.set_xy(right_x, top)
-    pdf.font(10.5, bold=True)
-    pdf.cell(right_w, 5.2, _nfc("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"), align="C",
-             new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.font(11, bold=True)
-    pdf.cell(right_w, 5.6, _nfc("Độc lập - Tự do - Hạnh phúc"), align="C",
-             new_x=XPos.LEFT, new_y=YPos.NEXT)
-    rmid = right_x + right_w / 2
-    pdf.line(rmid - 24, pdf.get_y() + 1.2, rmid + 24, pdf.get_y() + 1.2)
-    pdf.set_xy(right_x, max(pdf.get_y(), left_bottom) + 3)
-    pdf.font(10.5)
-    pdf.cell(right_w, 5, _nfc(vn_date(received.date()).capitalize()), align="C")
+    pdf.national_heading(site_name, vn_date(received.date()).capitalize(), FORM_NAME)
 
     # Title and dossier code.
     pdf.set_xy(pdf.l_margin, pdf.get_y() + 12)
@@ -224,16 +158,4 @@ def render_receipt(dossier: Dossier, site_name: str, out_path: str | Path,
 def receipt_png(pdf_path: str | Path, png_path: str | Path, dpi: int = 150) -> Path:
     """Render the receipt's first page to PNG (for a screen, or a printer that
     takes images). Needs pypdfium2."""
-    try:
-        import pypdfium2
-    except ImportError:
-        raise RuntimeError("rendering a PNG needs pypdfium2: pip install pypdfium2") from None
-    doc = pypdfium2.PdfDocument(str(pdf_path))
-    try:
-        image = doc[0].render(scale=dpi / 72).to_pil()
-    finally:
-        doc.close()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(png_path)
-    return png_path
+    return page_png(pdf_path, png_path, dpi=dpi)
