@@ -118,6 +118,7 @@ class QueueState:
     counters: dict[int, CounterState] = field(default_factory=dict)
     sequences: dict[tuple[str, str], int] = field(default_factory=dict)
     service_times: dict[str, deque] = field(default_factory=dict)  # recent service seconds
+    served: dict[int, int] = field(default_factory=dict)  # tickets done at each counter today
     # Waiting tickets per service, as sorted (sort_key, id): every reply and
     # retained view asks for places in the queue, and scanning all tickets each
     # time made the centre slower the longer the queue. Built on first use
@@ -184,6 +185,7 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
 
     if kind == "day_started":
         state.day = event["day"]
+        state.served = {}
         ch.day_started = True
     elif kind == "ticket_issued":
         t = Ticket(**event["ticket"])
@@ -226,6 +228,8 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
             t.started_at = t.called_at  # officer skipped "start": service counted from the call
         c = counter(t.counter)
         c.ticket_id = None
+        if kind == "ticket_done":
+            state.served[c.number] = state.served.get(c.number, 0) + 1
         finish(t, "done" if kind == "ticket_done" else "no_show")
     elif kind == "ticket_transferred":
         t = ticket(event["ticket_id"])

@@ -16,6 +16,7 @@ SCHEMA_VERSION = 1
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 RECENT_CALLS = 10  # calls kept in the retained hall summary
+NEXT_TICKETS = 10  # waiting tickets listed in a service's retained state, in queue order
 # What a device accepts from the centre (the hall summary grows with the site);
 # the broker's max_packet_size (broker_config/mosquitto.conf.in) is the same.
 MAX_STATE_BYTES = 262144
@@ -307,6 +308,7 @@ def counter_view(engine, number: int) -> dict:
             "priority": current.priority, "called_at": current.called_at,
             "started_at": current.started_at},
         "pause_reason": c.pause_reason if c.pause_public else None,
+        "served_today": engine.state.served.get(number, 0),
         "updated_at": c.updated_at,
     }
 
@@ -321,6 +323,10 @@ def service_view(engine, code: str) -> dict:
         "estimated_wait_s": engine.estimated_wait(code, waiting),
         "open_counters": engine.serving_counters(code, open_only=True),
         "counters": engine.serving_counters(code),
+        # the first waiting tickets in queue order (priority tickets first)
+        "next_tickets": [{"ticket": t.label, "priority": t.priority} for t in
+                         (engine.state.tickets[tid] for _, tid in
+                          engine.state.waiting_index().get(code, [])[:NEXT_TICKETS])],
     }
 
 

@@ -161,6 +161,8 @@ def run(kind: str, site_path: str, device_id: str, outdir: str, scenario: str, s
         from kiosk import app as appmod
     elif kind == "display":
         from display import app as appmod
+    elif kind == "counter":  # the officer's counter terminal, at the device's own counter
+        from counter import app as appmod
     else:
         raise SystemExit(f"unknown app kind {kind}")
     appmod.configure(fullscreen=False, size=(w, h))

@@ -82,6 +82,9 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir):
         kiosk = subprocess.run(["pgrep", "-f", "--", f"--site {site.path} .*kiosk --device kiosk-1"],
                                capture_output=True, text=True)
         assert kiosk.stdout.strip(), "the demo's kiosk is not running"
+        terminal = subprocess.run(["pgrep", "-f", "--", f"--site {site.path} .*counter-app 1"],
+                                  capture_output=True, text=True)
+        assert terminal.stdout.strip(), "the demo's counter terminal is not running"
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
@@ -89,6 +92,7 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir):
         xvfb.wait(timeout=10)
     assert proc.returncode == 0
     assert "centre running" in out and "kiosk kiosk-1 on screen" in out
+    assert "counter terminal of counter 1 on screen" in out
     import socket
     with socket.socket() as s:  # the broker is gone with the demo
         assert s.connect_ex(("127.0.0.1", port)) != 0

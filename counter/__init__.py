@@ -1,0 +1,1 @@
+"""The officer's counter terminal (issue 6): `motcua counter-app N`."""

@@ -1,0 +1,99 @@
+"""The counter terminal's link to the centre (no Kivy): its counter's state,
+the waiting lines of the services it serves and today's satisfaction tallies,
+all from retained state; and the counter requests. The app marshals
+`on_change` onto its own thread.
+
+Topics come from `protocol.Topics`; the broker's ACL lets a counter device read
+`state/#` and the centre's availability, and write only its own request topic.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from motcua.config import Site
+from motcua.mqtt import CentreUnavailable, DeviceClient, RequestRefused
+
+log = logging.getLogger("motcua.counter")
+
+__all__ = ["CounterLink", "CentreUnavailable", "RequestRefused"]
+
+
+class CounterLink:
+    def __init__(self, site: Site, device_id: str, counter: int, on_change: Callable[[], None]):
+        self.site = site
+        self.device_id = device_id
+        self.counter = counter
+        self.services_served = tuple(site.counter(counter).services)
+        self.client = DeviceClient(site, device_id)
+        self.topics = self.client.topics
+        self.on_change = on_change
+        self.counter_state: dict | None = None
+        self.services: dict[str, dict] = {}
+        self.tallies: dict | None = None
+        self.centre_online: bool | None = None     # None until the retained availability arrives
+        self._lock = threading.Lock()
+        c = self.client
+        c.subscribe(self.topics.centre_availability, self._on_centre)
+        c.subscribe(self.topics.counter_state(counter), self._on_counter)
+        for code in self.services_served:
+            c.subscribe(self.topics.service_state(code), self._on_service)
+        c.subscribe(self.topics.ratings_state, self._on_tallies)
+        c.connection_listeners.append(lambda up: self.on_change())
+
+    # -- life cycle
+    def start(self) -> "CounterLink":
+        self.client.start()
+        return self
+
+    def stop(self) -> None:
+        self.client.stop()
+
+    @property
+    def broker_connected(self) -> bool:
+        return self.client.connected.is_set()
+
+    @property
+    def usable(self) -> bool:
+        return self.broker_connected and bool(self.centre_online)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"counter": dict(self.counter_state) if self.counter_state else None,
+                    "services": {k: dict(v) for k, v in self.services.items()},
+                    "tallies": dict(self.tallies) if self.tallies else None,
+                    "centre_online": self.centre_online,
+                    "broker_connected": self.broker_connected}
+
+    # -- handlers (paho's thread)
+    def _on_centre(self, topic: str, data: dict) -> None:
+        with self._lock:
+            self.centre_online = data.get("state") == "online"
+        self.on_change()
+
+    def _on_counter(self, topic: str, data: dict) -> None:
+        if data.get("counter") != self.counter:
+            return
+        with self._lock:
+            self.counter_state = data
+        self.on_change()
+
+    def _on_service(self, topic: str, data: dict) -> None:
+        if not isinstance(data.get("service"), str):
+            return
+        with self._lock:
+            self.services[data["service"]] = data
+        self.on_change()
+
+    def _on_tallies(self, topic: str, data: dict) -> None:
+        with self._lock:
+            self.tallies = data
+        self.on_change()
+
+    # -- requests: blocking, run them off the UI thread
+    def ask(self, op: str, request_id: str, **args) -> dict:
+        """One counter operation at this counter; the same request id on every
+        retry, so the centre never does it twice. Raises RequestRefused or
+        CentreUnavailable."""
+        return self.client.request(op, request_id=request_id, counter=self.counter, **args)
