@@ -205,11 +205,104 @@ def cmd_dossiers(site: Site, args) -> int:
             render_receipt(dossier, site.name, out, site.dossiers, png_path=png, timezone=site.timezone)
             print(f"wrote {out}" + (f" and {png}" if png else ""))
             return 0
+        if args.action in ("overdue", "apologise", "letter"):
+            return _dossier_apologies(site, dossiers, args)
     except DossierError as exc:
         raise CliError(f"{exc.code}: {exc.message}") from None
     finally:
         store.close()
     raise CliError(f"unknown action {args.action}")
+
+
+def _dossier_apologies(site: Site, dossiers, args) -> int:
+    """`motcua dossiers overdue | apologise CODE | letter CODE` (form 04 letters).
+    The database is written directly, as `import` does: a running centre reads
+    dossiers from it at every `dossier.status`, so the kiosk sees the new date
+    at once."""
+    from datetime import datetime, timezone
+    from .apology_letter import issue_apology, reprint_letter
+    now = datetime.now(timezone.utc)
+    if args.action == "overdue":
+        print(format_overdue(dossiers.overdue(now)))
+        return 0
+    if not args.value:
+        raise CliError(f"`motcua dossiers {args.action} CODE` needs the dossier code "
+                       "(`motcua dossiers overdue` lists the late ones)")
+    if args.action == "letter":
+        _, out = reprint_letter(dossiers, args.value, site.name, args.out, place=site.dossiers.place)
+        print(f"wrote {out}")
+        return 0
+    if args.new_date is None:
+        raise CliError("`motcua dossiers apologise CODE` needs --new-date DATE (YYYY-MM-DD or "
+                       "dd/mm/yyyy) and --reason \"…\"")
+    try:
+        d, out = issue_apology(dossiers, args.value, args.reason, args.new_date, site.name, args.out,
+                               place=site.dossiers.place, now=now)
+    except OSError as exc:
+        raise CliError(f"nothing recorded: {exc}") from None
+    print(f"{d.code}: apology recorded, new date {d.apology.new_due_at:%d/%m/%Y} "
+          f"(was {d.due_at:%d/%m/%Y}); the kiosk shows it now")
+    print(f"wrote {out}: print it, sign and stamp it, and send it to the applicant")
+    return 0
+
+
+def format_overdue(found: list) -> str:
+    """The overdue list for officers: the applicant's name masked (the full
+    name is in the letter, not on a screen others may see)."""
+    from .dossiers import STATUSES, mask_name
+    if not found:
+        return "no dossier is late or due by tomorrow without an apology"
+
+    def cut(text: str, n: int) -> str:
+        return text if len(text) <= n else text[:n - 1] + "…"
+
+    rows = [f"{'Mã hồ sơ':<26} {'Thủ tục':<34} {'Hẹn trả':<10}  {'Tình hình':<15} "
+            f"{'Trạng thái':<16} Người nộp"]
+    for o in found:
+        d = o.dossier
+        when = (f"quá {-o.days_left} ngày" if o.days_left < 0 else
+                "đến hạn hôm nay" if o.days_left == 0 else
+                "hạn ngày mai" if o.days_left == 1 else f"còn {o.days_left} ngày")
+        rows.append(f"{d.code:<26} {cut(d.procedure_name, 34):<34} {o.timeliness.due:%d/%m/%Y}  "
+                    f"{when:<15} {cut(STATUSES[d.status][0], 16):<16} {mask_name(d.applicant_name)}")
+    late = sum(o.days_left < 0 for o in found)
+    rows += ["", f"{len(found)} dossiers need an apology ({late} late): "
+             "motcua dossiers apologise CODE --reason \"…\" --new-date DATE"]
+    return "\n".join(rows)
+
+
+def cmd_report(site: Site, args) -> int:
+    """Manager reports: satisfaction, queue and dossiers over a period, compared with
+    the period before it (definitions: docs/reports.md)."""
+    from datetime import datetime, timezone
+    from . import report_output as out
+    from .reports import ReportError, build_report, resolve_period
+    now = datetime.now(timezone.utc)
+    try:
+        period = resolve_period(args.start, args.end, now.astimezone(site.tz).date())
+        targets = [(fn, out.check_target(path, suffix, option))
+                   for fn, path, suffix, option in ((out.write_xlsx, args.xlsx, ".xlsx", "--xlsx"),
+                                                    (out.write_csv, args.csv, ".csv", "--csv"),
+                                                    (out.write_chart, args.chart, ".png", "--chart"))
+                   if path]
+    except (ReportError, out.OutputError) as exc:
+        raise CliError(str(exc)) from None
+    if not site.database.exists():
+        raise CliError(f"no centre database at {site.database}: check data_dir in {site.path}, or run "
+                       "`motcua centre` once to create it")
+    store = _centre_db(site)
+    try:
+        report = build_report(store.db, site, period, by=args.by, now=now)
+    finally:
+        store.close()
+    print(out.format_text(report), end="")
+    for write, path in targets:
+        try:
+            write(report, path)
+        except out.OutputError as exc:
+            raise CliError(str(exc)) from None
+        print(f"wrote {path}")
+    return 0
 
 
 def cmd_procedures(site: Site, args) -> int:
@@ -333,6 +426,34 @@ def cmd_display(site: Site, args) -> int:
     return 0
 
 
+def cmd_counter_app(site: Site, args) -> int:
+    """The officer's counter terminal (Kivy): a small window beside the one-stop software."""
+    try:
+        site.counter(args.counter)
+    except KeyError:
+        raise CliError(f"{site.path} has no counter {args.counter}") from None
+    if args.device:
+        device = device_for(site, "counter", args.device)
+        d = site.device(device)
+        if not (d.role == "admin" or (d.role == "counter" and d.counter == args.counter)):
+            raise CliError(f"{device} cannot act at counter {args.counter} (role {d.role!r}"
+                           f"{f', counter {d.counter}' if d.counter else ''}): use the counter's own "
+                           "device or an admin device")
+    else:
+        from counter.app import default_device
+        try:
+            device = default_device(site, args.counter)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    size = _size(args.size)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise CliError("no screen: run the counter terminal on the officer's desktop "
+                       "(or under xvfb-run for a test)")
+    from counter.app import run
+    run(site, device, counter=args.counter, officer=args.officer, size=size)
+    return 0
+
+
 def cmd_notice(site: Site, args) -> int:
     """Set (or clear) the notice the displays run along the bottom, as the admin device."""
     from display.link import notice_payload
@@ -452,8 +573,8 @@ def cmd_pad_sim(site: Site, args) -> int:
 
 
 def cmd_demo(site: Site, args) -> int:
-    """The broker, the centre and (with a screen) a kiosk and a hall board, with the sample
-    site, until Ctrl-C."""
+    """The broker, the centre and (with a screen) a kiosk, a hall board and the counter
+    terminal of the first counter, with the sample site, until Ctrl-C."""
     from .broker import mosquitto_command, write_config
     _demo_samples(site)
     conf = write_config(site, port=args.port)
@@ -478,8 +599,13 @@ def cmd_demo(site: Site, args) -> int:
         if site.devices_of("display"):
             apps.append(subprocess.Popen(cmd + ["display", "hall", "--size", "1280x720"], env=env))
             print(f"motcua demo: hall board on screen {screen}")
+        if site.counters:  # the officer's terminal at the first counter
+            first = site.counters[0].number
+            apps.append(subprocess.Popen(cmd + ["counter-app", str(first), "--officer", "nguyenvana"],
+                                         env=env))
+            print(f"motcua demo: counter terminal of counter {first} on screen {screen}")
     elif not args.no_screens:
-        print("motcua demo: no screen ($DISPLAY), so no kiosk or hall board window; the broker and "
+        print("motcua demo: no screen ($DISPLAY), so no kiosk, hall board or counter window; the broker and "
               "centre run alone")
     print(f"motcua demo: broker on {site.broker.host}:{args.port or site.broker.port}, centre running.\n"
           f"Try, in another terminal:\n"
@@ -551,11 +677,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="read as this device (default: the first display)")
     s.set_defaults(fn=cmd_status)
 
-    ds = sub.add_parser("dossiers", help="the dossier mirror: import, receipts")
-    ds.add_argument("action", choices=["import", "receipt"])
-    ds.add_argument("value", nargs="?", help="FILE for import, CODE for receipt")
-    ds.add_argument("--out", help="receipt: the PDF to write (default CODE.pdf)")
+    ds = sub.add_parser("dossiers", help="the dossier mirror: import, receipts, late dossiers, apologies")
+    ds.add_argument("action", choices=["import", "receipt", "overdue", "apologise", "letter"],
+                    help="overdue: late or due by tomorrow without an apology; apologise: record "
+                         "an apology and write its letter (form 04); letter: print it again")
+    ds.add_argument("value", nargs="?", help="FILE for import, CODE for receipt, apologise, letter")
+    ds.add_argument("--out", help="receipt, apologise, letter: the PDF to write (default CODE.pdf, "
+                                  "van-ban-xin-loi-CODE.pdf)")
     ds.add_argument("--png", action="store_true", help="receipt: also write a PNG beside the PDF")
+    ds.add_argument("--reason", help="apologise: why the dossier is late (printed in the letter, "
+                                     "shown at the kiosk)")
+    ds.add_argument("--new-date", help="apologise: the new date for the result, YYYY-MM-DD or "
+                                       "dd/mm/yyyy (the due date may be reset only once)")
     ds.set_defaults(fn=cmd_dossiers)
 
     pr = sub.add_parser("procedures", help="the procedure catalogue: import, list, search, show")
@@ -599,13 +732,35 @@ def build_parser() -> argparse.ArgumentParser:
                     "(render WAV files only), aplay, paplay, play, or a command")
     dp.set_defaults(fn=cmd_display)
 
+    ca = sub.add_parser("counter-app", help="the officer's counter terminal (Kivy): a small window "
+                        "with every counter action and its F-key")
+    ca.add_argument("counter", type=int, help="the counter's number")
+    ca.add_argument("--officer", help="the officer id to suggest on the sign-in screen")
+    ca.add_argument("--device", help="act as this device (default: the counter's own, else the admin)")
+    ca.add_argument("--size", help="window size, e.g. 400x600 (default 480x720)")
+    ca.set_defaults(fn=cmd_counter_app)
+
+    rp = sub.add_parser("report", help="manager report: satisfaction, queue and dossiers over a period, "
+                        "compared with the period before (docs/reports.md)")
+    rp.add_argument("--from", dest="start", help="first day, YYYY-MM-DD or dd/mm/yyyy (default: the first "
+                    "day of --to's month)")
+    rp.add_argument("--to", dest="end", help="last day, included (default: today)")
+    from .reports import BY_CHOICES
+    rp.add_argument("--by", choices=BY_CHOICES,
+                    help="also break satisfaction and queue figures down by this")
+    rp.add_argument("--xlsx", help="also write an Excel workbook (FILE.xlsx)")
+    rp.add_argument("--csv", help="also write a CSV file, UTF-8 with BOM (FILE.csv)")
+    rp.add_argument("--chart", help="also write satisfaction and waiting-time charts (FILE.png)")
+    rp.set_defaults(fn=cmd_report)
+
     n = sub.add_parser("notice", help="the notice the displays run along the bottom (as the admin device)")
     n.add_argument("text", nargs="*", help="the notice, in Vietnamese")
     n.add_argument("--clear", action="store_true", help="remove the notice")
     n.add_argument("--device", help="act as this admin device (default: the first admin)")
     n.set_defaults(fn=cmd_notice)
 
-    d = sub.add_parser("demo", help="broker, centre, a kiosk and a hall board with the sample site")
+    d = sub.add_parser("demo", help="broker, centre, a kiosk, a hall board and a counter terminal with "
+                       "the sample site")
     d.add_argument("--no-screens", action="store_true", help="only the broker and the centre")
     d.set_defaults(fn=cmd_demo)
     return p

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from .engine import ACTIVE, Changes, CounterState, QueueState, Ticket, parse_iso
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -65,7 +65,24 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX ratings_counted_ticket ON ratings(ticket_id) WHERE status = 'counted'")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2}
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """Manager reports (issue 6): indexes that find a month's ratings and dossiers
+    among years of them (motcua.reports). The dossier mirror's tables are created
+    here if they are not there yet, exactly as DossierStore creates them on first
+    use (it checks for them and keeps them), so that the indexes always exist."""
+    from .dossiers import DossierStore
+    DossierStore(db)
+    db["dossiers"].create_index(["received_at"], if_not_exists=True)
+    db["dossiers"].create_index(["status"], if_not_exists=True)
+    # Covers the search for the steps of a period (when, which step, which dossier).
+    db["dossier_steps"].create_index(["at", "step", "code"], if_not_exists=True)
+    # Covers a report's ratings query (ratings are append-only: never updated, so
+    # the index costs one insert per rating).
+    db["ratings"].create_index(["day", "status", "level", "weight", "counter", "officer", "service",
+                                "hour"], index_name="ratings_report", if_not_exists=True)
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
 
 
 class Store:
@@ -219,6 +236,10 @@ class Store:
         if state.day:
             for r in self.db.query("SELECT * FROM sequences WHERE day = ?", [state.day]):
                 state.sequences[(r["day"], r["service"])] = r["last_number"]
+            # Tickets done at each counter today (counter terminals show it).
+            for r in self.db.query("SELECT counter, count(*) AS n FROM tickets WHERE day = ? AND "
+                                   "state = 'done' AND counter IS NOT NULL GROUP BY counter", [state.day]):
+                state.served[r["counter"]] = r["n"]
         # Recent service times per service feed the wait estimates.
         for r in self.db.query(
                 "SELECT service, started_at, finished_at FROM tickets WHERE state = 'done' "
