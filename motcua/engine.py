@@ -466,12 +466,13 @@ class Engine:
                                          "counter": counter, "officer": c.officer})
         services = set(self.site.counter(counter).services)
         index = self.state.waiting_index()
-        candidates = [self.state.tickets[tid] for _, tid in heapq.merge(*(index.get(s, []) for s in services))]
-        if not candidates:
+        # In queue order, lazily: a call looks at the first ticket or two, not the whole queue.
+        candidates = (self.state.tickets[tid] for _, tid in heapq.merge(*(index.get(s, []) for s in services)))
+        choice = next(candidates, None)
+        if choice is None:
             if events and events[-1]["type"] == "ticket_done":
                 return self._done(events, changes)  # the served ticket still ends; nobody is waiting
             raise QueueError("queue_empty", f"nobody is waiting for counter {counter}'s services")
-        choice = candidates[0]
         if choice.priority and c.priority_run >= self.site.queue.priority_max_consecutive:
             ordinary = next((t for t in candidates if t.priority is None), None)
             if ordinary is not None:

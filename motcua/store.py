@@ -126,8 +126,9 @@ class Store:
             ratings, prompts = list(ratings), list(prompts)
             if ratings:  # append-only: the centre checks ids first; a repeat is an error, never a change
                 self.db["ratings"].insert_all(ratings)
-            if prompts:
-                self.db["pad_prompts"].upsert_all(prompts, pk="id")
+            # a prompt per ticket done: plain executemany, as for the rows below
+            for columns in {tuple(p) for p in prompts}:
+                self._upsert("pad_prompts", [p for p in prompts if tuple(p) == columns], ("id",))
             # Plain executemany for the rows of every request: sqlite-utils'
             # insert_all/upsert_all look up the table and its columns each time,
             # 36 statements for one ticket, most of the centre's cost per request.
