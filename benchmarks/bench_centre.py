@@ -55,6 +55,7 @@ from motcua.broker import mosquitto_command, write_config  # noqa: E402
 from motcua.config import load_site  # noqa: E402
 from motcua.mqtt import CentreUnavailable, DeviceClient, RequestRefused  # noqa: E402
 from conftest import free_port, wait_port  # noqa: E402  (the test fixtures' own)
+from measure import python_speed_s  # noqa: E402
 
 TIMEOUT_S = 5.0  # a kiosk's request timeout in the sample site
 
@@ -341,7 +342,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops broker and centre
 
     print(f"motcua: {source()}")
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; Python speed now: 10M loop additions in {python_speed_s():.2f} s")
     rig = Rig()
     tickets: list[dict] = []
     try:

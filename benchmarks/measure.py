@@ -29,3 +29,15 @@ def software_gl_mb() -> float:
         elif parts and parts[0] == "Rss:" and any(k in name for k in ("libLLVM", "swrast", "SYSV")):
             total += int(parts[1])
     return total / 1024
+
+
+def python_speed_s() -> float:
+    """Seconds for 10 million additions in a Python loop: this machine's speed at
+    the moment (a virtual machine's varies by half from hour to hour), printed
+    beside the figures so runs can be compared."""
+    import time
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - t0
