@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from motcua import protocol
 from motcua.mqtt import DeviceClient
+from ui_support import ask_test, overflowing_labels
 
 
 class Observer:
@@ -58,32 +58,9 @@ class Observer:
         self.client.stop()
 
 
-def _signal(d, name: str, timeout=30):
-    """Ask the test for something (a file `name` in the output folder) and wait for `name`.done."""
-    out: Path = d.outdir
-    (out / name).write_text(str(time.time()))
-    done = out / f"{name}.done"
-    yield from d.until(done.exists, timeout=timeout, what=f"the test to do {name}")
-
-
-def _overflowing_labels(app) -> list[str]:
-    """Visible labels whose text is wider or taller than the label: cut off on screen."""
-    from kivy.uix.label import Label
-    bad = []
-    stack = [app.root.current_screen]
-    while stack:
-        w = stack.pop()
-        stack.extend(w.children)
-        if isinstance(w, Label) and w.text and w.opacity > 0 and w.height > 2 and w.width > 2:
-            tw, th = w.texture_size
-            if tw > w.width + 2 or th > w.height + 2:
-                bad.append(f"{w.text!r}: text {tw:.0f}x{th:.0f} in {w.width:.0f}x{w.height:.0f}")
-    return bad
-
-
 def _shot(d, name):
     yield from d.shot(name)
-    d.result["checks"].setdefault("overflow", {})[name] = _overflowing_labels(d.app)
+    d.result["checks"].setdefault("overflow", {})[name] = overflowing_labels(d.app.root.current_screen)
 
 
 def _main(d):
@@ -273,7 +250,7 @@ def broker_down(d):
     yield from _ready(d, state="open")  # the officer signed in before the terminal started
     yield from d.until(lambda: app.root.current == "main", what="the terminal (already signed in)")
     yield from d.until(lambda: app.enabled.get("next"), what="next enabled")
-    yield from _signal(d, "stop-broker")
+    yield from ask_test(d, "stop-broker")
     # (the centre's Last Will may say "centre offline" a moment before the link itself drops)
     yield from d.until(lambda: app.banner.startswith("Mất kết nối"), timeout=10,
                        what="the lost-connection banner")
@@ -285,7 +262,7 @@ def broker_down(d):
     yield from _shot(d, "02-queued")
     yield from d.sleep(1.0)
     d.check("still_queued", app.pending)
-    yield from _signal(d, "start-broker")
+    yield from ask_test(d, "start-broker")
     yield from d.until(lambda: app.ticket.get("ticket") == "1001", timeout=20, what="1001 called after the restart")
     yield from d.until(lambda: not app.banner, timeout=10, what="the banner gone")
     d.check("after", {"status": app.status, "pending": app.pending, "banner": app.banner})

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from motcua import protocol
 from motcua.mqtt import DeviceClient
+from ui_support import ask_test, overflowing_labels, shortened_labels
 
 
 def _client(site, device_id: str) -> DeviceClient:
@@ -58,40 +58,6 @@ def _history(app) -> list[dict]:
              "state": a.state, "wav": str(a.wav_path) if a.wav_path else None, "duration": a.duration,
              "text": a.text, "skipped": a.skipped_words}
             for a in app.announcer.history]
-
-
-def _overflowing_labels(app) -> list[str]:
-    """Visible labels whose text is wider or taller than the label: cut off on screen."""
-    from kivy.uix.label import Label
-    bad = []
-    stack = [app.root]
-    while stack:
-        w = stack.pop()
-        stack.extend(w.children)
-        if isinstance(w, Label) and w.text and w.opacity > 0 and w.height > 2 and w.width > 2:
-            tw, th = w.texture_size
-            if tw > w.width + 2 or th > w.height + 2:
-                bad.append(f"{w.text!r}: text {tw:.0f}x{th:.0f} in {w.width:.0f}x{w.height:.0f}")
-    return bad
-
-
-def _shortened_labels(app) -> list[str]:
-    """Labels cut short with an ellipsis: the full text is wider than the label."""
-    from kivy.core.text import Label as CoreLabel
-    from kivy.core.text.markup import MarkupLabel
-    from kivy.uix.label import Label
-    bad = []
-    stack = [app.root]
-    while stack:
-        w = stack.pop()
-        stack.extend(w.children)
-        if isinstance(w, Label) and w.text and w.shorten and w.opacity > 0 and w.width > 2:
-            full = (MarkupLabel if w.markup else CoreLabel)(text=w.text, font_size=w.font_size,
-                                                             font_name=w.font_name, bold=w.bold)
-            full.refresh()
-            if full.texture.size[0] > w.width + 2:
-                bad.append(f"{w.text!r} cut: {full.texture.size[0]:.0f} wide in {w.width:.0f}")
-    return bad
 
 
 def _wait_idle(d, timeout=20):
@@ -141,7 +107,7 @@ def hall_call(d):
     d.check("previous", [w.number for w in reversed(app.root.ids.previous.children)])
     d.check("waiting", [dict(s) for s in app.services])
     d.check("notice", app.notice)
-    d.check("overflow", _overflowing_labels(app))
+    d.check("overflow", overflowing_labels(app.root))
     # the citizen has not come: the officer calls the same number again
     admin = _client(app.site, "admin")
     try:
@@ -201,7 +167,7 @@ def hall_burst(d):
     from kivy.core.window import Window
     d.check("open_tiles", len(app.tiles))
     d.check("number_font_ratio", app.number_font / Window.height)
-    d.check("overflow", _overflowing_labels(app))
+    d.check("overflow", overflowing_labels(app.root))
     yield from d.shot("hall-burst")
     yield from _wait_idle(d, timeout=60)
     d.check("history", _history(app))
@@ -219,15 +185,6 @@ def hall_late_start(d):
     yield from d.sleep(1.0)
     yield from d.shot("hall-late")
     d.check("history", _history(app))
-
-
-def _signal(d, name: str, timeout=30):
-    """Ask the test for something (a file `name` in the output folder) and wait for `name`.done."""
-    out: Path = d.outdir
-    (out / name).write_text(str(time.time()))
-    done = out / f"{name}.done"
-    yield from d.until(done.exists, timeout=timeout, what=f"the test to do {name}")
-    return float(done.read_text())
 
 
 def hall_broker_restart(d):
@@ -322,7 +279,7 @@ def hall_centre_offline(d):
     finally:
         admin.stop()
     yield from d.until(lambda: (_tile(app, 1) or {}).get("number") == "1001", what="the call")
-    yield from _signal(d, "stop-centre")
+    yield from ask_test(d, "stop-centre")
     yield from d.until(lambda: app.status_text, timeout=10, what="the centre-away notice")
     d.check("status", app.status_text)
     d.check("tiles", list(app.tiles))
@@ -352,7 +309,7 @@ def hall_full(d):
     yield from d.sleep(0.5)
     d.check("counters", n)
     d.check("number_font_ratio", app.number_font / Window.height)
-    d.check("overflow", _overflowing_labels(app))
+    d.check("overflow", overflowing_labels(app.root))
     yield from d.shot("hall-full")
 
 
@@ -376,14 +333,14 @@ def counter_states(d):
         d.check("number_font_ratio", app.root.ids.number.font_size / min(app.root.width, app.root.height))
         d.check("service", app.root.ids.service.text)
         d.check("caption", app.root.ids.caption.text)
-        d.check("overflow_called", _overflowing_labels(app))
+        d.check("overflow_called", overflowing_labels(app.root))
         yield from d.shot("counter-called")
         admin.request("counter.done", counter=n)
         admin.request("counter.pause", counter=n, reason="Nghỉ giữa giờ, quay lại lúc 10 giờ", public=True)
         yield from d.until(lambda: app.counter_view.get("state") == "paused", what="the pause")
         d.check("paused_caption", app.root.ids.caption.text)
         d.check("paused_reason", app.root.ids.service.text)
-        d.check("overflow_paused", _overflowing_labels(app))
+        d.check("overflow_paused", overflowing_labels(app.root))
         yield from d.shot("counter-paused")
     finally:
         admin.stop()
@@ -433,7 +390,7 @@ def tallies_board(d):
     d.check("busy", busy)
     d.check("busy_board", app.tally_board)
     d.check("busy_summary", app.root.ids.summary.text)
-    d.check("overflow_busy", _overflowing_labels(app) + _shortened_labels(app))
+    d.check("overflow_busy", overflowing_labels(app.root) + shortened_labels(app.root))
     d.check("rows_on_screen", [w.y >= 0 and w.top <= app.root.height
                                for w in app.root.ids.by_counter.children])
     yield from d.shot("tallies-busy")

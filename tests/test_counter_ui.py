@@ -5,21 +5,12 @@ smallest supported, 400x600).
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from ui_support import first_ask, run_scenario
 
-SHOTS = ROOT / "test-output" / "screens"
 SIZES = ["480x720", "400x600"]
 
 pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (apt-get install xvfb)")
@@ -27,64 +18,8 @@ pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs 
 
 def drive(site, scenario: str, size: str, device: str = "counter-1", timeout: int = 150,
           on_signal=None) -> dict:
-    out = SHOTS / f"counter-{scenario}-{size}"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable,
-           str(ROOT / "tests" / "kivy_driver.py"), "counter", str(site.path), device, str(out), scenario, size]
-    # its own process group: on a timeout the app and its Xvfb go too, not just xvfb-run
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            start_new_session=True)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def watch():  # the scenario asks the test for things through files
-        handled = set()
-        while not stop.is_set():
-            for f in out.iterdir() if out.exists() else ():
-                if f.name in handled or "." in f.name or f.name == "result":
-                    continue
-                if on_signal is not None and f.is_file():
-                    handled.add(f.name)
-                    try:
-                        on_signal(f.name)
-                    except BaseException as exc:  # noqa: BLE001 - reported below
-                        errors.append(exc)
-                    (out / f"{f.name}.done").write_text(str(time.time()))
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
-        pytest.fail(f"the counter scenario {scenario} hung for {timeout} s:\n{stderr[-4000:]}")
-    finally:
-        stop.set()
-        watcher.join(5)
-    if errors:
-        raise errors[0]
-    result_file = out / "result.json"
-    assert result_file.exists(), f"the terminal did not finish the scenario:\n{stderr[-4000:]}"
-    result = json.loads(result_file.read_text())
-    assert result["error"] is None, result["error"] + "\n" + stderr[-3000:]
-    for shot in result["shots"]:
-        assert Path(shot).stat().st_size > 5_000, f"{shot} looks empty"
-    return result
-
-
-def first_ask(client, op: str, **args) -> dict:
-    """The first request after the centre connected: it may not have subscribed yet, so
-    ask again with the same request id (the centre answers a repeated id only once)."""
-    from motcua.mqtt import CentreUnavailable
-    for attempt in range(10):
-        try:
-            return client.request(op, timeout=1, request_id=f"first-{op}", **args)
-        except CentreUnavailable:
-            if attempt == 9:
-                raise
+    return run_scenario("counter", site, device, scenario, size, timeout=timeout,
+                        on_signal=on_signal, min_shot_bytes=5_000)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -132,7 +67,7 @@ def test_an_action_pressed_while_the_broker_is_down_is_done_once_it_is_back(site
     admin = connect("admin")
     admin.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
 
-    def on_signal(name):
+    def on_signal(name, out):
         if name == "stop-broker":
             broker.stop()
         elif name == "start-broker":

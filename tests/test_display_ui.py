@@ -5,13 +5,7 @@ test-output/screens/display-*.
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,9 +14,8 @@ import pytest
 from display.link import CallTracker, notice_payload
 from motcua import protocol
 
-from conftest import ROOT
+from ui_support import first_ask, run_scenario
 
-SHOTS = ROOT / "test-output" / "screens"
 HALL_SIZES = ["1920x1080", "1280x720"]
 needs_x = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (apt-get install xvfb)")
 
@@ -143,64 +136,8 @@ def test_the_player_falls_back_to_render_only_without_audio(monkeypatch, tmp_pat
 
 def drive(site, scenario: str, size: str, board: str = "hall", device: str = "display-hall",
           timeout: int = 90, on_signal=None) -> dict:
-    out = SHOTS / f"display-{scenario}-{size}"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 2000x2000x24", sys.executable,
-           str(ROOT / "tests" / "kivy_driver.py"), "display", str(site.path), device, str(out), scenario, size]
-    env = {**os.environ, "MOTCUA_DISPLAY_BOARD": board, "MOTCUA_DISPLAY_PLAYER": "none"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            start_new_session=True, env=env)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def watch():  # the scenario asks the test for things through files
-        handled = set()
-        while not stop.is_set():
-            for f in out.iterdir() if out.exists() else ():
-                if f.name in handled or "." in f.name or f.name == "result":
-                    continue
-                if on_signal is not None and f.is_file():
-                    handled.add(f.name)
-                    try:
-                        on_signal(f.name, out)
-                    except BaseException as exc:  # noqa: BLE001 - reported below
-                        errors.append(exc)
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
-        pytest.fail(f"the display scenario {scenario} hung for {timeout} s:\n{stderr[-4000:]}")
-    finally:
-        stop.set()
-        watcher.join(5)
-    if errors:
-        raise errors[0]
-    result_file = out / "result.json"
-    assert result_file.exists(), f"the display did not finish the scenario:\n{stderr[-4000:]}"
-    result = json.loads(result_file.read_text())
-    assert result["error"] is None, result["error"] + "\n" + stderr[-3000:]
-    for shot in result["shots"]:
-        assert Path(shot).stat().st_size > 10_000, f"{shot} looks empty"
-    return result
-
-
-def first_ask(client, op: str, **args) -> dict:
-    """The first request after the centre connected: it may not have subscribed yet, so
-    ask again with the same request id (the centre answers a repeated id only once)."""
-    from motcua.mqtt import CentreUnavailable
-    for attempt in range(10):
-        try:
-            return client.request(op, timeout=1, request_id=f"first-{op}", **args)
-        except CentreUnavailable:
-            if attempt == 9:
-                raise
-
+    return run_scenario("display", site, device, scenario, size, timeout=timeout, on_signal=on_signal,
+                        env={"MOTCUA_DISPLAY_BOARD": board, "MOTCUA_DISPLAY_PLAYER": "none"})
 
 def check_wavs(history: list[dict]) -> None:
     """Each announcement rendered to a WAV as long as the pack makes it."""

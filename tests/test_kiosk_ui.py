@@ -4,11 +4,7 @@ test-output/screens/ (portrait 1080x1920 and landscape 1920x1080)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ import pytest
 from motcua.config import load_site
 
 from conftest import ROOT, write_site, free_port
+from ui_support import run_scenario
 
 SHOTS = ROOT / "test-output" / "screens"
 SIZES = ["1080x1920", "1920x1080"]
@@ -24,27 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs 
 
 
 def drive(site, scenario: str, size: str, device: str = "kiosk-1", timeout: int = 120) -> dict:
-    out = SHOTS / f"kiosk-{scenario}-{size}"
-    shutil.rmtree(out, ignore_errors=True)
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 2000x2000x24", sys.executable,
-           str(ROOT / "tests" / "kivy_driver.py"), "kiosk", str(site.path), device, str(out), scenario, size]
-    # its own process group: on a timeout the app and its Xvfb go too, not just xvfb-run
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
-        pytest.fail(f"the kiosk scenario {scenario} hung for {timeout} s:\n{stderr[-4000:]}")
-    done = subprocess.CompletedProcess(cmd, proc.returncode, "", stderr)
-    result_file = out / "result.json"
-    assert result_file.exists(), f"the kiosk did not finish the scenario:\n{done.stderr[-4000:]}"
-    result = json.loads(result_file.read_text())
-    assert result["error"] is None, result["error"]
-    for shot in result["shots"]:
-        assert Path(shot).stat().st_size > 10_000, f"{shot} looks empty"
-    return result
+    return run_scenario("kiosk", site, device, scenario, size, timeout=timeout)
 
 
 @pytest.mark.parametrize("size", SIZES)
