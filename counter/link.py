@@ -9,50 +9,29 @@ Topics come from `protocol.Topics`; the broker's ACL lets a counter device read
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Callable
 
 from motcua.config import Site
-from motcua.mqtt import CentreUnavailable, DeviceClient, RequestRefused
+from motcua.mqtt import CentreUnavailable, RequestRefused, StateLink
 
 log = logging.getLogger("motcua.counter")
 
 __all__ = ["CounterLink", "CentreUnavailable", "RequestRefused"]
 
 
-class CounterLink:
+class CounterLink(StateLink):
     def __init__(self, site: Site, device_id: str, counter: int, on_change: Callable[[], None]):
-        self.site = site
-        self.device_id = device_id
+        super().__init__(site, device_id, on_change)
         self.counter = counter
         self.services_served = tuple(site.counter(counter).services)
-        self.client = DeviceClient(site, device_id)
-        self.topics = self.client.topics
-        self.on_change = on_change
         self.counter_state: dict | None = None
         self.services: dict[str, dict] = {}
         self.tallies: dict | None = None
-        self.centre_online: bool | None = None     # None until the retained availability arrives
-        self._lock = threading.Lock()
         c = self.client
-        c.subscribe(self.topics.centre_availability, self._on_centre)
         c.subscribe(self.topics.counter_state(counter), self._on_counter)
         for code in self.services_served:
             c.subscribe(self.topics.service_state(code), self._on_service)
         c.subscribe(self.topics.ratings_state, self._on_tallies)
-        c.connection_listeners.append(lambda up: self.on_change())
-
-    # -- life cycle
-    def start(self) -> "CounterLink":
-        self.client.start()
-        return self
-
-    def stop(self) -> None:
-        self.client.stop()
-
-    @property
-    def broker_connected(self) -> bool:
-        return self.client.connected.is_set()
 
     @property
     def usable(self) -> bool:
@@ -67,11 +46,6 @@ class CounterLink:
                     "broker_connected": self.broker_connected}
 
     # -- handlers (paho's thread)
-    def _on_centre(self, topic: str, data: dict) -> None:
-        with self._lock:
-            self.centre_online = data.get("state") == "online"
-        self.on_change()
-
     def _on_counter(self, topic: str, data: dict) -> None:
         if data.get("counter") != self.counter:
             return

@@ -10,7 +10,6 @@ broker restart). The app marshals `on_change` / `on_call` onto its own thread.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,7 +17,7 @@ from typing import Callable
 
 from motcua import protocol
 from motcua.config import Site
-from motcua.mqtt import DeviceClient
+from motcua.mqtt import StateLink
 
 log = logging.getLogger("motcua.display")
 
@@ -130,7 +129,7 @@ class CallTracker:
         return False
 
 
-class DisplayLink:
+class DisplayLink(StateLink):
     """Everything a display shows, from the broker.
 
     `on_change()` is called (from paho's thread) after any change of what is shown;
@@ -138,11 +137,7 @@ class DisplayLink:
 
     def __init__(self, site: Site, device_id: str, on_change: Callable[[], None] = lambda: None,
                  on_call: Callable[[dict, float], None] = lambda call, t: None):
-        self.site = site
-        self.device_id = device_id
-        self.client = DeviceClient(site, device_id)
-        self.topics = self.client.topics
-        self.on_change = on_change
+        super().__init__(site, device_id, on_change)
         self.on_call = on_call
         self.tracker = CallTracker()
         self.counters: dict[int, dict] = {}
@@ -150,32 +145,16 @@ class DisplayLink:
         self.hall: dict = {}
         self.notice: dict = {}
         self.ratings: dict = {}                    # today's satisfaction tallies (retained)
-        self.centre_online: bool | None = None      # None until the retained state arrives
         self.resyncs = 0
         self.dropped_duplicates = 0
         self.last_received = 0.0                   # time.monotonic() of the last state message
-        self._lock = threading.RLock()
         c = self.client
-        c.subscribe(self.topics.centre_availability, self._on_centre)
         c.subscribe(self.topics.counter_state_all, self._on_counter)
         c.subscribe(self.topics.service_state_all, self._on_service)
         c.subscribe(self.topics.hall_state, self._on_hall)
         c.subscribe(self.topics.call_event, self._on_call)
         c.subscribe(self.topics.notice, self._on_notice)
         c.subscribe(self.topics.ratings_state, self._on_ratings)
-        c.connection_listeners.append(lambda up: self.on_change())
-
-    # -- life cycle
-    def start(self) -> "DisplayLink":
-        self.client.start()
-        return self
-
-    def stop(self) -> None:
-        self.client.stop()
-
-    @property
-    def broker_connected(self) -> bool:
-        return self.client.connected.is_set()
 
     # -- what the screens read (copies, safe from any thread)
     def snapshot(self) -> dict:
@@ -200,11 +179,6 @@ class DisplayLink:
             return dict(c) if c else None
 
     # -- handlers (paho's thread)
-    def _on_centre(self, topic: str, data: dict) -> None:
-        with self._lock:
-            self.centre_online = data.get("state") == "online"
-        self.on_change()
-
     def _on_counter(self, topic: str, data: dict) -> None:
         if not isinstance(data.get("counter"), int):
             return

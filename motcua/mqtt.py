@@ -211,3 +211,37 @@ class DeviceClient:
             return reply.get("result", {})
         err = reply.get("error") or {}
         raise RequestRefused(err.get("code", "error"), err.get("message", "refused"))
+
+
+class StateLink:
+    """What a screen knows of the centre: a DeviceClient, the centre's availability
+    and whatever retained state a subclass subscribes to. Handlers run on paho's
+    thread, keep their data under `_lock` and call `on_change()` after each change
+    (the app hops to its own thread); so does every connect and disconnect."""
+
+    def __init__(self, site: Site, device_id: str, on_change: Callable[[], None] = lambda: None):
+        self.site = site
+        self.device_id = device_id
+        self.client = DeviceClient(site, device_id)
+        self.topics = self.client.topics
+        self.on_change = on_change
+        self.centre_online: bool | None = None      # None until the retained availability arrives
+        self._lock = threading.RLock()
+        self.client.subscribe(self.topics.centre_availability, self._on_centre)
+        self.client.connection_listeners.append(lambda up: self.on_change())
+
+    def start(self):
+        self.client.start()
+        return self
+
+    def stop(self) -> None:
+        self.client.stop()
+
+    @property
+    def broker_connected(self) -> bool:
+        return self.client.connected.is_set()
+
+    def _on_centre(self, topic: str, data: dict) -> None:
+        with self._lock:
+            self.centre_online = data.get("state") == "online"
+        self.on_change()
