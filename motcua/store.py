@@ -18,7 +18,7 @@ import sqlite_utils
 
 from .engine import ACTIVE, Changes, CounterState, QueueState, Ticket, parse_iso
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -82,7 +82,19 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
                                 "hour"], index_name="ratings_report", if_not_exists=True)
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """tickets.first_called_at (waiting time ends at the first call, not a recall)
+    joined the schema of version 1 after centres had already made databases
+    with it; those get the column now, filled from the event log."""
+    if "first_called_at" in db["tickets"].columns_dict:
+        return
+    db.execute("ALTER TABLE tickets ADD COLUMN first_called_at TEXT")
+    # (a transferred ticket waits again with called_at empty, but was called before)
+    db.execute("UPDATE tickets SET first_called_at = (SELECT min(e.at) FROM events e WHERE "
+               "e.ticket_id = tickets.id AND e.type = 'ticket_called')")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
 
 
 class Store:

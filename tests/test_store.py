@@ -110,3 +110,29 @@ def test_a_failed_batch_writes_nothing(site, tmp_path):
     with pytest.raises(Exception):
         store.commit(events, changes, bad_reply)
     assert store.ticket_rows() == {} and list(store.events()) == []
+
+
+def test_a_database_made_before_first_called_at_gets_it_from_the_event_log(site, tmp_path):
+    """Databases made before tickets.first_called_at joined the schema lack the
+    column (the centre could not write a ticket, reports could not read one):
+    migration 4 adds it, filled with each ticket's first call from the events."""
+    store = Store(tmp_path / "c.db")
+    engine = Engine(site, store.load_state(site.queue.estimate_window))
+    drive(engine, store)
+    store.commit(*engine.call_next(1, NOW + timedelta(hours=1)))
+    store.commit(*engine.recall(1, NOW + timedelta(hours=1, minutes=1)))  # a recall must not move it
+    expected = {r["id"]: r["first_called_at"] for r in store.db.query(
+        "SELECT id, first_called_at FROM tickets")}
+    assert sum(v is not None for v in expected.values()) == 9
+    store.db.execute("ALTER TABLE tickets DROP COLUMN first_called_at")
+    store.db.execute("PRAGMA user_version=3")
+    store.db.conn.commit()
+    store.close()
+    again = Store(tmp_path / "c.db")
+    assert again.version == SCHEMA_VERSION
+    assert {r["id"]: r["first_called_at"] for r in again.db.query(
+        "SELECT id, first_called_at FROM tickets")} == expected
+    # and the centre's own work goes on in it
+    engine = Engine(site, again.load_state(site.queue.estimate_window))
+    again.commit(*engine.call_next(3, NOW + timedelta(hours=2)))
+    again.close()
