@@ -100,6 +100,9 @@ def expiring(seconds: float) -> Properties:
     return props
 
 
+REASK_AFTER = 0.5  # of a request's timeout: when to ask again for a reply that has not come
+
+
 class DeviceClient:
     """A device's link to the centre: availability, request/reply, subscriptions.
 
@@ -115,6 +118,7 @@ class DeviceClient:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[threading.Event, list]] = {}
         self._subscriptions: dict[str, Callable[[str, dict], None]] = {}
+        self.reasked = 0  # requests sent a second time because no reply came
         # called with True/False when the link to the broker comes and goes
         self.connection_listeners: list[Callable[[bool], None]] = []
         self.client.on_connect = guarded(self._on_connect)
@@ -200,7 +204,14 @@ class DeviceClient:
             # ticket is ever issued after the citizen was told there is none.
             self.client.publish(self.topics.request(self.device.id), payload, qos=1,
                                 properties=expiring(left))
-            if not done.wait(left):
+            # Replies go at QoS 0 (protocol.REPLY_QOS): one lost with a broken
+            # connection is asked for again, once, half-way, with the same id; the
+            # centre answers a repeated id from its store, never twice.
+            if not done.wait(left * REASK_AFTER) and self.connected.is_set():
+                self.reasked += 1
+                self.client.publish(self.topics.request(self.device.id), payload, qos=1,
+                                    properties=expiring(max(0.1, deadline - time.monotonic())))
+            if not done.wait(max(0.0, deadline - time.monotonic())):
                 raise CentreUnavailable(f"the centre did not answer within {timeout:g} s: check that "
                                         "`motcua centre` is running")
         finally:

@@ -214,7 +214,7 @@ class CentreService:
         # wait a millisecond for its reply.
         self._publish_calls(changes)
         for topic, body in outgoing:
-            self.client.publish(topic, body, qos=1)
+            self.client.publish(topic, body, qos=protocol.REPLY_QOS)
         # Ratings are on disk now: acknowledge them, so the bridges forget them.
         for counter, rating_id, status in pads.acks:
             self.client.publish(self.topics.pad_ack(counter),
@@ -440,7 +440,7 @@ class CentreService:
         for call in changes.calls:
             view = protocol.call_view(self.engine, call)
             self.recent_calls.append(view)
-            self.client.publish(self.topics.call_event, protocol.encode(view), qos=1)
+            self.client.publish(self.topics.call_event, protocol.encode(view), qos=protocol.EVENT_QOS)
         changes.calls_published = True
 
     def _publish_changes(self, changes: Changes, events: list[dict] = (), republish_all: bool = False) -> None:
@@ -450,7 +450,7 @@ class CentreService:
         for ev in events:
             view = protocol.ticket_event_view(ev)
             if view is not None:
-                self.client.publish(self.topics.ticket_event, protocol.encode(view), qos=1)
+                self.client.publish(self.topics.ticket_event, protocol.encode(view), qos=protocol.EVENT_QOS)
         if republish_all:
             self._published.clear()
             self.client.publish(self.topics.centre_availability, protocol.availability(True), qos=1, retain=True)
@@ -476,7 +476,7 @@ class CentreService:
         if self._published.get(topic) == body:
             return  # unchanged: do not wake every display for nothing
         self._published[topic] = body
-        self.client.publish(topic, body, qos=1, retain=True)
+        self.client.publish(topic, body, qos=protocol.STATE_QOS, retain=True)
 
     def _load_recent_calls(self) -> list[dict]:
         rows = self.store.db.execute(

@@ -271,3 +271,16 @@ def test_payload_examples_have_the_fields_the_builders_make(doc, site):
         for key in keys:
             assert f"`{key}`" in doc or f"`{what.split()[0]}.{key}`" in doc or f"`error.{key}`" in doc, \
                 f"the field {key!r} of a {what} is not explained in docs/protocol.md"
+
+
+def test_the_topic_table_gives_the_qos_the_centre_publishes_with():
+    """Replies and retained state at QoS 0, events at QoS 1: the table says so."""
+    text = DOC_PATH.read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r"^\| `motcua/hcc-demo/([^`]+)` \|[^|\n]*\|[^|\n]*\| (\d) \|", text, re.M)}
+    assert rows["reply/<device>"] == str(protocol.REPLY_QOS)
+    for state in ("state/counter/<counter>", "state/service/<service>", "state/hall", "state/ratings",
+                  "catalogue/version", "pad/<counter>"):
+        assert rows[state] == str(protocol.STATE_QOS), state
+    for event in ("event/call", "event/ticket"):
+        assert rows[event] == str(protocol.EVENT_QOS), event

@@ -54,6 +54,29 @@ def test_repeated_request_id_gets_the_same_ticket(centre, connect):
     assert nxt["number"] == first["number"] + 1  # the retry issued nothing
 
 
+def test_a_lost_reply_is_asked_for_again_and_issues_nothing_twice(site, centre, connect):
+    """Replies go at QoS 0: one lost on the way (here the kiosk's first delivery is
+    thrown away, as a broken connection would) is asked for again with the same id,
+    and the centre answers it from its store."""
+    from motcua import protocol
+    kiosk = connect("kiosk-1")
+    first = kiosk.request("ticket.issue", service="HT")
+    deliver = kiosk.client.on_message
+    lost: list[bytes] = []
+
+    def lose_the_first_reply(client, userdata, message):
+        if message.topic == protocol.Topics(site.id).reply("kiosk-1") and not lost:
+            lost.append(bytes(message.payload))
+            return
+        deliver(client, userdata, message)
+    kiosk.client.on_message = lose_the_first_reply
+    t = kiosk.request("ticket.issue", service="HT", timeout=2)
+    assert lost and protocol.decode(lost[0], 65536)["result"]["ticket"] == t["ticket"]
+    assert kiosk.reasked == 1
+    assert t["number"] == first["number"] + 1
+    assert kiosk.request("ticket.issue", service="HT")["number"] == t["number"] + 1  # one ticket, not two
+
+
 def test_two_kiosks_at_once_never_share_a_number(centre, connect):
     kiosks = [connect("kiosk-1"), connect("kiosk-2")]
     got: list[str] = []
