@@ -63,6 +63,7 @@ class CentreService:
         self.topics = protocol.Topics(site.id)
         self.clock = clock
         self.store = Store(database or site.database, synchronous=synchronous)
+        self.store.defer_checkpoints()
         self._lock_file = _lock_database(self.store.path)
         self.engine = Engine(site, self.store.load_state(site.queue.estimate_window))
         self.dossiers = DossierStore(self.store.db, site.dossiers, site.timezone)
@@ -164,6 +165,7 @@ class CentreService:
             self.engine = Engine(self.site, self.store.load_state(self.site.queue.estimate_window))
 
     def _tick(self) -> None:
+        self.store.checkpoint(every=1)  # quiet for half a second: a good moment
         self._check_catalogue()
         events, changes = self.engine.tick(self.clock())
         if events:
@@ -227,6 +229,7 @@ class CentreService:
             self._publish_prompt(counter)
         self._expire_prompts()
         self._publish_tallies()
+        self.store.checkpoint()  # everyone has been answered: the copy-back delays nobody
 
     def _handle_message(self, topic: str, payload: bytes, seen: dict):
         """Returns (device, request_id, reply, events, changes, remember) or None when dropped."""

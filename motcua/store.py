@@ -97,6 +97,10 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
 
 
+# A commit of a few requests writes a few pages: about SQLite's own 1,000-page threshold.
+CHECKPOINT_EVERY_COMMITS = 200
+
+
 class Store:
     def __init__(self, path: str | Path, synchronous: str = "FULL"):
         self.path = Path(path)
@@ -105,10 +109,26 @@ class Store:
         conn = sqlite3.connect(str(self.path), check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self._upsert_sql: dict[tuple, str] = {}
+        self._since_checkpoint = 0
         self.db.execute("PRAGMA journal_mode=WAL").fetchall()
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.migrate()
+
+    def defer_checkpoints(self) -> None:
+        """The centre copies the WAL back into the database itself (`checkpoint`),
+        after it has answered, instead of SQLite doing it inside whichever commit
+        crosses 1,000 pages, which then took three times as long: the call event
+        waiting on that commit was late."""
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self._since_checkpoint = 0
+
+    def checkpoint(self, every: int = CHECKPOINT_EVERY_COMMITS) -> None:
+        """A passive checkpoint once `every` commits have gone by. Passive: it never
+        waits for readers, so a report running beside the centre is safe."""
+        if self._since_checkpoint >= every:
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self._since_checkpoint = 0
 
     def close(self) -> None:
         self.db.close()
@@ -134,6 +154,7 @@ class Store:
         """Write events, the rows they changed, the replies (device, request id,
         time, reply JSON), new ratings and pad prompts (new or ended) in one
         durable transaction."""
+        self._since_checkpoint += 1
         with self.db.atomic():
             ratings, prompts = list(ratings), list(prompts)
             if ratings:  # append-only: the centre checks ids first; a repeat is an error, never a change

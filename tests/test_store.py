@@ -136,3 +136,30 @@ def test_a_database_made_before_first_called_at_gets_it_from_the_event_log(site,
     engine = Engine(site, again.load_state(site.queue.estimate_window))
     again.commit(*engine.call_next(3, NOW + timedelta(hours=2)))
     again.close()
+
+
+def test_the_centre_checkpoints_the_wal_itself_after_answering(site, tmp_path):
+    """SQLite's own checkpoint ran inside whichever commit crossed 1,000 pages (a
+    late call event); the centre turns it off and checkpoints after answering. The
+    WAL must still stop growing."""
+    from motcua.store import CHECKPOINT_EVERY_COMMITS
+
+    def wal_after(n_commits: int, checkpoint: bool) -> int:
+        folder = tmp_path / f"{checkpoint}"
+        store = Store(folder / "c.db")
+        store.defer_checkpoints()
+        engine = Engine(site, store.load_state(site.queue.estimate_window))
+        now = NOW
+        for i in range(n_commits):
+            now += timedelta(seconds=1)
+            store.commit(*engine.issue(["HT", "CT", "DD"][i % 3], now))
+            if checkpoint:
+                store.checkpoint()
+        size = (folder / "c.db-wal").stat().st_size
+        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        store.close()
+        return size
+
+    n = CHECKPOINT_EVERY_COMMITS * 4
+    kept, unbounded = wal_after(n, True), wal_after(n, False)
+    assert kept * 2.5 < unbounded, (kept, unbounded)
