@@ -26,9 +26,7 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 COUNTERS = {1: "HT", 2: "HT", 3: "CT", 5: "DD", 7: "XD", 8: "KD", 9: "CU", 10: "LLTP", 11: "XH", 12: "TKQ"}
 
 
-from measure import percentile, rss_mb, software_gl_mb  # noqa: E402
+from measure import percentile, rss_mb, run_app_child, software_gl_mb  # noqa: E402
 
 
 # -- the child: the real hall board, measuring itself ------------------------------------
@@ -186,37 +184,14 @@ def main() -> int:
     if args.child:
         child(args.child[0], args.child[1], args.samples, args.calls, args.size)
         return 0
-    from conftest import Broker, free_port, write_site
-    from motcua.config import load_site
-    from motcua.service import CentreService
     if shutil.which("Xvfb") is None:
         print("needs Xvfb: apt-get install xvfb", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="motcua-bench-display-"))
-    os.chmod(work, 0o755)  # Mosquitto runs as its own user
-    site = load_site(write_site(work, free_port()))
-    display = f":{free_port() % 5000 + 200}"
-    w, h = args.size.split("x")
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{int(w) + 100}x{int(h) + 100}x24",
-                             "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    broker = Broker(site, work / "broker").start()
-    centre = CentreService(site).start()
-    out = work / "result.json"
-    env = {**os.environ, "DISPLAY": display}
-    try:
-        proc = subprocess.run([sys.executable, __file__, "--samples", str(args.samples), "--calls",
-                               str(args.calls), "--size", args.size, "--child", str(site.path), str(out)],
-                              env=env, capture_output=True, text=True, timeout=1800)
-        if not out.exists():
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return 1
-        r = json.loads(out.read_text())
-    finally:
-        centre.stop()
-        broker.stop()
-        xvfb.terminate()
-        shutil.rmtree(work, ignore_errors=True)
+    r, _, stderr = run_app_child(__file__, ["--samples", str(args.samples), "--calls", str(args.calls)],
+                                 args.size, "motcua-bench-display-", timeout=1800)
+    if r is None:
+        print(stderr[-3000:], file=sys.stderr)
+        return 1
     if r.get("error"):
         print("error:", r["error"], file=sys.stderr)
         return 1

@@ -25,9 +25,7 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-from measure import percentile, rss_mb, software_gl_mb  # noqa: E402
+from measure import percentile, rss_mb, run_app_child, software_gl_mb  # noqa: E402
 
 
 # -- the child: the real kiosk app, measuring itself -------------------------------------
@@ -183,48 +181,26 @@ def main() -> int:
     if args.child:
         child(args.child[0], args.child[1], args.taps, args.size)
         return 0
-    from conftest import Broker, free_port, write_site
     from motcua.catalogue import Catalogue
     from motcua.config import load_site
-    from motcua.service import CentreService
     from motcua.store import Store
     if shutil.which("Xvfb") is None:
         print("needs Xvfb: apt-get install xvfb", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="motcua-bench-kiosk-"))
-    os.chmod(work, 0o755)  # Mosquitto runs as its own user
-    path = write_site(work, free_port())
-    if args.no_printer:
-        text = path.read_text(encoding="utf-8")
-        path.write_text("\n".join(line for line in text.splitlines()
-                                   if not line.startswith("printer = { kind = \"file\"")), encoding="utf-8")
-    site = load_site(path)
-    store = Store(site.database)
-    Catalogue(store.db).import_file(ROOT / "examples" / "procedures.json")
-    store.close()
-    display = f":{free_port() % 5000 + 200}"
-    w, h = args.size.split("x")
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{int(w) + 100}x{int(h) + 100}x24", "-nolisten", "tcp"],
-                            stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    broker = Broker(site, work / "broker").start()
-    centre = CentreService(site).start()
-    out = work / "result.json"
-    env = {**os.environ, "DISPLAY": display}
-    try:
-        t_spawn = time.time()
-        proc = subprocess.run([sys.executable, __file__, "--taps", str(args.taps), "--size", args.size,
-                               "--child", str(site.path), str(out)], env=env, capture_output=True, text=True,
-                              timeout=600)
-        if not out.exists():
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return 1
-        r = json.loads(out.read_text())
-    finally:
-        centre.stop()
-        broker.stop()
-        xvfb.terminate()
-        shutil.rmtree(work, ignore_errors=True)
+
+    def prepare(path: Path) -> None:
+        if args.no_printer:
+            text = path.read_text(encoding="utf-8")
+            path.write_text("\n".join(line for line in text.splitlines()
+                                       if not line.startswith("printer = { kind = \"file\"")), encoding="utf-8")
+        store = Store(load_site(path).database)
+        Catalogue(store.db).import_file(ROOT / "examples" / "procedures.json")
+        store.close()
+    r, t_spawn, stderr = run_app_child(__file__, ["--taps", str(args.taps)], args.size, "motcua-bench-kiosk-",
+                                       timeout=600, prepare_site=prepare)
+    if r is None:
+        print(stderr[-3000:], file=sys.stderr)
+        return 1
     if r.get("error"):
         print("error:", r["error"], file=sys.stderr)
         return 1

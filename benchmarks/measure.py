@@ -41,3 +41,47 @@ def python_speed_s() -> float:
     for i in range(10_000_000):
         total += i
     return time.perf_counter() - t0
+
+
+def run_app_child(script: str, child_args: list[str], size: str, prefix: str, timeout: int,
+                  prepare_site=None) -> tuple[dict | None, float, str]:
+    """The parent's side of a Kivy benchmark: its own Xvfb, Mosquitto and centre on a
+    copy of the sample site (prepare_site(path) may change the site file and the
+    database first), then `script --child SITE OUT` with the child's arguments.
+    Returns (the child's result or None, when it was spawned (time.time()), the
+    child's stderr); everything started is stopped."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from conftest import Broker, free_port, write_site
+    from motcua.config import load_site
+    from motcua.service import CentreService
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(work, 0o755)  # Mosquitto runs as its own user
+    path = write_site(work, free_port())
+    if prepare_site is not None:
+        prepare_site(path)
+    site = load_site(path)
+    display = f":{free_port() % 5000 + 200}"
+    w, h = size.split("x")
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{int(w) + 100}x{int(h) + 100}x24",
+                             "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    broker = Broker(site, work / "broker").start()
+    centre = CentreService(site).start()
+    out = work / "result.json"
+    try:
+        spawned = time.time()
+        proc = subprocess.run([sys.executable, script, *child_args, "--size", size, "--child", str(site.path),
+                               str(out)], env={**os.environ, "DISPLAY": display}, capture_output=True,
+                              text=True, timeout=timeout)
+        return (json.loads(out.read_text()) if out.exists() else None), spawned, proc.stderr
+    finally:
+        centre.stop()
+        broker.stop()
+        xvfb.terminate()
+        shutil.rmtree(work, ignore_errors=True)
