@@ -23,7 +23,6 @@ as the counters through MQTT (as the admin device):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -38,7 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 COUNTERS = {1: "HT", 2: "HT", 3: "CT", 5: "DD", 7: "XD", 8: "KD", 9: "CU", 10: "LLTP", 11: "XH", 12: "TKQ"}
 
 
-from measure import percentile, rss_mb, run_app_child, software_gl_mb  # noqa: E402
+from measure import percentile, rss_mb, run_app_child, run_steps, software_gl_mb  # noqa: E402
 
 
 # -- the child: the real hall board, measuring itself ------------------------------------
@@ -50,7 +49,6 @@ def child(site_path: str, out: str, samples: int, calls: int, size: str) -> None
     from display.app import build_app_class, configure
     w, h = (int(x) for x in size.split("x"))
     configure(False, (w, h))
-    from kivy.clock import Clock
     site = load_site(site_path)
     app = build_app_class()(site, "display-hall", board="hall")
     result: dict = {"e2e_ms": [], "event_to_frame_ms": []}
@@ -152,24 +150,7 @@ def child(site_path: str, out: str, samples: int, calls: int, size: str) -> None
         result["software_gl_mb"] = software_gl_mb()
         result["frames"] = app.frames
 
-    gen = steps()
-
-    def tick(dt):
-        try:
-            next(gen)
-        except StopIteration:
-            admin.stop()
-            Path(out).write_text(json.dumps(result))
-            app.stop()
-            return False
-        except Exception as exc:  # noqa: BLE001
-            result["error"] = repr(exc)
-            admin.stop()
-            Path(out).write_text(json.dumps(result))
-            app.stop()
-            return False
-    Clock.schedule_interval(tick, 0)
-    app.run()
+    run_steps(app, steps(), result, out, on_end=admin.stop)
 
 
 # -- the parent ----------------------------------------------------------------------------

@@ -22,7 +22,6 @@ procedure catalogue, then runs the real kiosk app in a child process:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-from measure import percentile, rss_mb, run_app_child, software_gl_mb  # noqa: E402
+from measure import percentile, rss_mb, run_app_child, run_steps, software_gl_mb  # noqa: E402
 
 
 # -- the child: the real kiosk app, measuring itself -------------------------------------
@@ -44,7 +43,6 @@ def child(site_path: str, out: str, taps: int, size: str) -> None:
     from kiosk.app import build_app_class, configure
     w, h = (int(x) for x in size.split("x"))
     configure(False, (w, h))
-    from kivy.clock import Clock
     from kivy.core.window import Window
     from kivy.tests.common import UnitTestTouch
     site = load_site(site_path)
@@ -151,22 +149,7 @@ def child(site_path: str, out: str, taps: int, size: str) -> None:
         result["rss_after_taps_mb"] = result.get("rss_after_taps_mb")
         result["tickets"] = len(result["taps_ms"])
 
-    gen = steps()
-
-    def tick(dt):
-        try:
-            next(gen)
-        except StopIteration:
-            Path(out).write_text(json.dumps(result))
-            app.stop()
-            return False
-        except Exception as exc:  # noqa: BLE001
-            result["error"] = repr(exc)
-            Path(out).write_text(json.dumps(result))
-            app.stop()
-            return False
-    Clock.schedule_interval(tick, 0)
-    app.run()
+    run_steps(app, steps(), result, out)
 
 
 # -- the parent: broker, centre, Xvfb, figures --------------------------------------------

@@ -85,3 +85,27 @@ def run_app_child(script: str, child_args: list[str], size: str, prefix: str, ti
         broker.stop()
         xvfb.terminate()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_steps(app, steps, result: dict, out: str, on_end=None) -> None:
+    """The child's side of a Kivy benchmark: advance the generator `steps` once per
+    frame inside the running app; when it ends or fails, call on_end(), write
+    `result` (with the error, if any) to `out` and stop the app."""
+    import json
+    from kivy.clock import Clock
+
+    def tick(dt):
+        try:
+            next(steps)
+            return None
+        except StopIteration:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported to the parent in the result
+            result["error"] = repr(exc)
+        if on_end is not None:
+            on_end()
+        Path(out).write_text(json.dumps(result))
+        app.stop()
+        return False
+    Clock.schedule_interval(tick, 0)
+    app.run()
