@@ -25,17 +25,12 @@ class CounterLink(StateLink):
         self.counter = counter
         self.services_served = tuple(site.counter(counter).services)
         self.counter_state: dict | None = None
-        self.services: dict[str, dict] = {}
         self.tallies: dict | None = None
         c = self.client
         c.subscribe(self.topics.counter_state(counter), self._on_counter)
         for code in self.services_served:
             c.subscribe(self.topics.service_state(code), self._on_service)
         c.subscribe(self.topics.ratings_state, self._on_tallies)
-
-    @property
-    def usable(self) -> bool:
-        return self.broker_connected and bool(self.centre_online)
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -51,13 +46,6 @@ class CounterLink(StateLink):
             return
         with self._lock:
             self.counter_state = data
-        self.on_change()
-
-    def _on_service(self, topic: str, data: dict) -> None:
-        if not isinstance(data.get("service"), str):
-            return
-        with self._lock:
-            self.services[data["service"]] = data
         self.on_change()
 
     def _on_tallies(self, topic: str, data: dict) -> None:

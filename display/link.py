@@ -141,13 +141,11 @@ class DisplayLink(StateLink):
         self.on_call = on_call
         self.tracker = CallTracker()
         self.counters: dict[int, dict] = {}
-        self.services: dict[str, dict] = {}
         self.hall: dict = {}
         self.notice: dict = {}
         self.ratings: dict = {}                    # today's satisfaction tallies (retained)
         self.resyncs = 0
         self.dropped_duplicates = 0
-        self.last_received = 0.0                   # time.monotonic() of the last state message
         c = self.client
         c.subscribe(self.topics.counter_state_all, self._on_counter)
         c.subscribe(self.topics.service_state_all, self._on_service)
@@ -184,14 +182,6 @@ class DisplayLink(StateLink):
             return
         with self._lock:
             self.counters[data["counter"]] = data
-            self.last_received = time.monotonic()
-        self.on_change()
-
-    def _on_service(self, topic: str, data: dict) -> None:
-        if not isinstance(data.get("service"), str):
-            return
-        with self._lock:
-            self.services[data["service"]] = data
             self.last_received = time.monotonic()
         self.on_change()
 

@@ -18,17 +18,7 @@ __all__ = ["CentreLink", "CentreUnavailable", "RequestRefused"]
 class CentreLink(StateLink):
     def __init__(self, site: Site, device_id: str, on_change: Callable[[], None]):
         super().__init__(site, device_id, on_change)
-        self.services: dict[str, dict] = {}
         self.client.subscribe(self.topics.service_state_all, self._on_service)
-
-    @property
-    def usable(self) -> bool:
-        return self.broker_connected and bool(self.centre_online)
-
-    def _on_service(self, topic: str, data: dict) -> None:
-        with self._lock:
-            self.services[data.get("service", "")] = data
-        self.on_change()
 
     def service(self, code: str) -> dict | None:
         with self._lock:

@@ -237,6 +237,8 @@ class StateLink:
         self.topics = self.client.topics
         self.on_change = on_change
         self.centre_online: bool | None = None      # None until the retained availability arrives
+        self.services: dict[str, dict] = {}        # service state, for the filters a subclass follows
+        self.last_received = 0.0                   # time.monotonic() of the last state message
         self._lock = threading.RLock()
         self.client.subscribe(self.topics.centre_availability, self._on_centre)
         self.client.connection_listeners.append(lambda up: self.on_change())
@@ -252,7 +254,20 @@ class StateLink:
     def broker_connected(self) -> bool:
         return self.client.connected.is_set()
 
+    @property
+    def usable(self) -> bool:
+        """Requests can be answered: the broker is reached and the centre is online."""
+        return self.broker_connected and bool(self.centre_online)
+
     def _on_centre(self, topic: str, data: dict) -> None:
         with self._lock:
             self.centre_online = data.get("state") == "online"
+        self.on_change()
+
+    def _on_service(self, topic: str, data: dict) -> None:
+        if not isinstance(data.get("service"), str):
+            return
+        with self._lock:
+            self.services[data["service"]] = data
+            self.last_received = time.monotonic()
         self.on_change()
