@@ -58,6 +58,12 @@ class Observer:
         self.client.stop()
 
 
+def _answered(d):
+    """The reply reached the screen. The centre's retained state can show the change
+    first (replies and state travel apart), and the status line follows the reply."""
+    yield from d.until(lambda: not d.app.pending, what="the centre's answer on screen")
+
+
 def _shot(d, name):
     yield from d.shot(name)
     d.result["checks"].setdefault("overflow", {})[name] = overflowing_labels(d.app.root.current_screen)
@@ -103,6 +109,7 @@ def full_flow(d):
         yield from d.tap(_main(d).next)
         yield from d.until(lambda: app.ticket.get("ticket") == "1001", what="1001 on screen")
         yield from d.until(lambda: obs.ticket() == "1001", what="the centre's 1001")
+        yield from _answered(d)
         d.check("called", {"screen": _main(d).number.text, "centre": obs.counter["ticket"]["state"],
                            "enabled": sorted(k for k, v in app.enabled.items() if v),
                            "status": app.status, "timer": app.timer})
@@ -126,6 +133,7 @@ def full_flow(d):
         yield from d.until(lambda: not app.ticket.get("ticket"), what="the ticket done")
         yield from d.until(lambda: obs.counter.get("served_today") == 1, what="the centre's served count")
         yield from d.until(lambda: app.served == "1", what="served today on screen")
+        yield from _answered(d)
         d.check("after_done", {"served": app.served, "status": app.status,
                                "centre_served": obs.counter.get("served_today")})
 
@@ -165,6 +173,7 @@ def full_flow(d):
         yield from d.until(lambda: app.root.current == "main" and not app.ticket.get("ticket"),
                            what="the ticket gone to CT")
         yield from d.until(lambda: "1003" in obs.waiting_in("CT"), what="1003 waiting in CT at the centre")
+        yield from _answered(d)
         d.check("transferred", {"CT": obs.waiting_in("CT"), "HT": obs.waiting_in("HT"), "status": app.status})
 
         # a refusal by the centre, in Vietnamese: a number that is not waiting
@@ -190,6 +199,7 @@ def full_flow(d):
         d.key(F["no_show"])
         yield from d.until(lambda: not app.ticket.get("ticket"), what="the no-show")
         yield from d.until(lambda: obs.ticket() is None, what="the centre's no-show")
+        yield from _answered(d)
         d.check("no_show", {"status": app.status, "served": obs.counter.get("served_today")})
 
         # nobody waits for HT now: "next" is disabled, and F1 says so instead of doing nothing
@@ -236,6 +246,7 @@ def full_flow(d):
         d.key(13)
         yield from d.until(lambda: app.state == "closed" and app.root.current == "signin", what="closed")
         yield from d.until(lambda: obs.counter.get("state") == "closed", what="the centre's closed counter")
+        yield from _answered(d)
         d.check("closed", {"centre": obs.counter.get("state"), "officer": obs.counter.get("officer"),
                            "served": obs.counter.get("served_today"), "status": app.status})
         yield from _shot(d, "13-closed")
@@ -265,6 +276,7 @@ def broker_down(d):
     yield from ask_test(d, "start-broker")
     yield from d.until(lambda: app.ticket.get("ticket") == "1001", timeout=20, what="1001 called after the restart")
     yield from d.until(lambda: not app.banner, timeout=10, what="the banner gone")
+    yield from _answered(d)
     d.check("after", {"status": app.status, "pending": app.pending, "banner": app.banner})
     yield from _shot(d, "03-reconnected")
 
@@ -299,5 +311,6 @@ def no_answer(d):
     app.link.ask = counted
     yield from d.tap(status.retry)
     yield from d.until(lambda: app.ticket.get("ticket") == "1001", timeout=10, what="1001 after Gửi lại")
+    yield from _answered(d)
     d.check("retried", {"ids": sorted(set(ids_sent)), "status": app.status, "pending": app.pending})
     yield from _shot(d, "02-retried")
