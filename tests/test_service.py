@@ -61,18 +61,22 @@ def test_a_lost_reply_is_asked_for_again_and_issues_nothing_twice(site, centre, 
     from motcua import protocol
     kiosk = connect("kiosk-1")
     first = kiosk.request("ticket.issue", service="HT")
+    # A slow first answer on a loaded machine may itself have been asked for twice:
+    # count only what the request under test does.
+    reasked_before = kiosk.reasked
     deliver = kiosk.client.on_message
     lost: list[bytes] = []
 
     def lose_the_first_reply(client, userdata, message):
-        if message.topic == protocol.Topics(site.id).reply("kiosk-1") and not lost:
+        if (message.topic == protocol.Topics(site.id).reply("kiosk-1") and not lost
+                and protocol.decode(bytes(message.payload), 65536).get("id") == "k1-lost"):
             lost.append(bytes(message.payload))
             return
         deliver(client, userdata, message)
     kiosk.client.on_message = lose_the_first_reply
-    t = kiosk.request("ticket.issue", service="HT", timeout=2)
+    t = kiosk.request("ticket.issue", service="HT", timeout=4, request_id="k1-lost")
     assert lost and protocol.decode(lost[0], 65536)["result"]["ticket"] == t["ticket"]
-    assert kiosk.reasked == 1
+    assert kiosk.reasked == reasked_before + 1
     assert t["number"] == first["number"] + 1
     assert kiosk.request("ticket.issue", service="HT")["number"] == t["number"] + 1  # one ticket, not two
 
