@@ -78,10 +78,12 @@ class CentreService:
         # centre restarts wait at the broker (each until its own expiry).
         self.client = make_client(site, centre, client_id=f"motcua-centre-{site.id}")
         self.client.on_connect = guarded(self._on_connect)
+        self.client.on_subscribe = guarded(self._on_subscribe)
         self.client.on_disconnect = guarded(self._on_disconnect)
         self.client.on_message = guarded(self._on_message)
         self.inbox: queue.Queue = queue.Queue()
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # connected and subscribed: requests reach the centre
+        self._subscribe_mid: int | None = None
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="motcua-centre-worker", daemon=True)
         self._published: dict[str, bytes] = {}
@@ -127,7 +129,18 @@ class CentreService:
             log.error("broker refused the centre: %s (check the centre's password in the site "
                       "file, then run `motcua broker passwords` and restart the broker)", reason_code)
             return
-        client.subscribe([(self.topics.request_all, 1), (self.topics.rating_all, 1)])
+        _, self._subscribe_mid = client.subscribe([(self.topics.request_all, 1), (self.topics.rating_all, 1)])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        # Ready only once the broker has the subscriptions: a request sent before
+        # then would be dropped by the broker, and devices would see "online" too early.
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("the broker refused the centre's subscriptions (%s): check the centre's "
+                      "lines in broker_config's ACL file, then restart the broker", ", ".join(refused))
+            return
         self.connected.set()
         self.inbox.put(_CONNECTED)
         log.info("connected to the broker at %s:%s", self.site.broker.host, self.site.broker.port)
