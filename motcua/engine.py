@@ -13,7 +13,7 @@ import bisect
 import heapq
 import statistics
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -71,7 +71,9 @@ class Ticket:
         return (self.priority is None, self.order_at, self.id)
 
     def as_row(self) -> dict:
-        return asdict(self)
+        # Every field is a plain value: a shallow copy. dataclasses.asdict deep-copies,
+        # which was a tenth of a call's time in the centre.
+        return {name: getattr(self, name) for name in _TICKET_FIELDS}
 
 
 @dataclass
@@ -87,7 +89,11 @@ class CounterState:
     updated_at: str | None = None
 
     def as_row(self) -> dict:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _COUNTER_FIELDS}
+
+
+_TICKET_FIELDS = tuple(f.name for f in fields(Ticket))
+_COUNTER_FIELDS = tuple(f.name for f in fields(CounterState))
 
 
 @dataclass
