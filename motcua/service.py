@@ -33,6 +33,8 @@ log = logging.getLogger("motcua.centre")
 BATCH_MAX = 500  # messages per transaction
 REMEMBER_REQUESTS = timedelta(days=2)
 CATALOGUE_CHECK_S = 5.0  # how soon an import beside the running centre reaches the kiosks
+HALL_EVERY_S = 0.05  # the hall view (every counter and service) at most 20 times a second
+IDLE_TICK_S = 0.5  # quiet for this long: checkpoint, expire, publish tallies
 _CONNECTED = object()  # inbox marker: (re)connected, publish all retained state
 
 
@@ -95,6 +97,11 @@ class CentreService:
                 self._prompts[row["counter"]] = rt.Prompt.from_row(row)
         self._tallies_due = True
         self._tallies_at = 0.0
+        # Calls reach the boards as events at once; the hall view, a snapshot of
+        # everything, is coalesced: building and sending it after every request
+        # delayed the next request and woke every display for each ticket.
+        self._hall_due = False
+        self._hall_at = 0.0
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> "CentreService":
@@ -157,10 +164,14 @@ class CentreService:
     def _run(self) -> None:
         self._guard(self._tick)  # start the business day before anything is published
         while not self._stop.is_set():
+            hall_wait = self._hall_at + HALL_EVERY_S - time.monotonic()
             try:
-                first = self.inbox.get(timeout=0.5)
+                first = self.inbox.get(timeout=max(0.0, hall_wait) if self._hall_due else IDLE_TICK_S)
             except queue.Empty:
-                self._guard(self._tick)
+                if self._hall_due:
+                    self._guard(self._publish_hall, True)
+                else:
+                    self._guard(self._tick)
                 continue
             batch = [first]
             while len(batch) < BATCH_MAX:
@@ -485,7 +496,17 @@ class CentreService:
         for code in sorted(services):
             self._retain(self.topics.service_state(code), protocol.service_view(e, code))
         if republish_all or counters or services or changes.calls:
-            self._retain(self.topics.hall_state, protocol.hall_view(e, list(self.recent_calls)))
+            self._hall_due = True
+        self._publish_hall(force=republish_all)
+
+    def _publish_hall(self, force: bool = False) -> None:
+        """The hall view when due, at most every HALL_EVERY_S (the worker publishes a
+        due one as soon as that time has passed, busy or not)."""
+        if not self._hall_due or (not force and time.monotonic() - self._hall_at < HALL_EVERY_S):
+            return
+        self._hall_due = False
+        self._hall_at = time.monotonic()
+        self._retain(self.topics.hall_state, protocol.hall_view(self.engine, list(self.recent_calls)))
 
     def _retain(self, topic: str, view: dict) -> None:
         body = protocol.encode(view)

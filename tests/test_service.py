@@ -129,6 +129,31 @@ def test_counter_flow_publishes_retained_state_and_call_events(site, centre, con
     assert h["recent_calls"][0]["recall"] is True
 
 
+def test_the_hall_summary_is_coalesced_but_its_last_one_is_always_sent(centre, connect):
+    """A burst of tickets: the hall summary goes out at most 20 times a second, and
+    the one left retained shows the whole burst (it is sent when the 50 ms are up,
+    even though nothing else happens)."""
+    from motcua.service import HALL_EVERY_S
+    kiosk, display = connect("kiosk-1"), connect("display-hall")
+    hall = collect(display, protocol.Topics(centre.site.id).hall_state)
+    time.sleep(0.3)  # the retained summary from start-up arrives first; not counted
+    while not hall.empty():
+        hall.get_nowait()
+    started = time.monotonic()
+    for _ in range(40):
+        kiosk.request("ticket.issue", service="HT")
+    elapsed = time.monotonic() - started
+    summaries = []
+    while not summaries or summaries[-1]["services"][0]["waiting"] < 40:
+        summaries.append(hall.get(timeout=2)[1])  # Empty here: the last one never came
+    time.sleep(0.2)
+    assert hall.empty(), "another summary after the one showing the whole burst"
+    sent = len(summaries)
+    # one at once, then at most one per HALL_EVERY_S (the last of them after the burst)
+    assert sent <= 2 + elapsed / HALL_EVERY_S, f"{sent} summaries in {elapsed:.3f} s"
+    assert sent < 40, "a summary for every ticket: not coalesced"
+
+
 def test_counter_device_may_act_only_at_its_own_counter(centre, connect):
     counter = connect("counter-1")
     with pytest.raises(RequestRefused) as exc:
