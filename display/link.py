@@ -178,12 +178,7 @@ class DisplayLink(StateLink):
 
     # -- handlers (paho's thread)
     def _on_counter(self, topic: str, data: dict) -> None:
-        if not isinstance(data.get("counter"), int):
-            return
-        with self._lock:
-            self.counters[data["counter"]] = data
-            self.last_received = time.monotonic()
-        self.on_change()
+        self._keep(self.counters, "counter", int, data)
 
     def _on_hall(self, topic: str, data: dict) -> None:
         with self._lock:

@@ -265,9 +265,13 @@ class StateLink:
         self.on_change()
 
     def _on_service(self, topic: str, data: dict) -> None:
-        if not isinstance(data.get("service"), str):
+        self._keep(self.services, "service", str, data)
+
+    def _keep(self, into: dict, key: str, kind: type, data: dict) -> None:
+        """Keep a retained state message under data[key]; one without a `kind` key is ignored."""
+        if not isinstance(data.get(key), kind):
             return
         with self._lock:
-            self.services[data["service"]] = data
+            into[data[key]] = data
             self.last_received = time.monotonic()
         self.on_change()
