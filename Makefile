@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients xvfb espeak-ng sox python3-venv zbar-tools gettext poppler-utils g++
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps venv clean bench
+.PHONY: demo test test-fast system-deps venv clean bench
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -30,6 +30,10 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+# the pure tests only: no broker, no screen (under a minute)
+test-fast: venv
+	$(PY) -m pytest -q tests/unit
 
 bench: venv
 	$(PY) benchmarks/bench_centre.py

@@ -54,7 +54,7 @@ from motcua import protocol  # noqa: E402
 from motcua.broker import mosquitto_command, write_config  # noqa: E402
 from motcua.config import load_site  # noqa: E402
 from motcua.mqtt import CentreUnavailable, DeviceClient, RequestRefused  # noqa: E402
-from conftest import free_port, wait_port  # noqa: E402  (the test fixtures' own)
+from support.broker import free_port, wait_port  # noqa: E402  (the test fixtures' own)
 from measure import python_speed_s  # noqa: E402
 
 TIMEOUT_S = 5.0  # a kiosk's request timeout in the sample site

@@ -46,7 +46,7 @@ def child(site_path: str, out: str, samples: int, calls: int, size: str) -> None
     os.environ["MOTCUA_DISPLAY_PLAYER"] = "none"
     from motcua.config import load_site
     from motcua.mqtt import DeviceClient
-    from display.app import build_app_class, configure
+    from motcua.display.app import build_app_class, configure
     w, h = (int(x) for x in size.split("x"))
     configure(False, (w, h))
     site = load_site(site_path)

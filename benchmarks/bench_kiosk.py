@@ -40,7 +40,7 @@ from measure import percentile, rss_mb, run_app_child, run_steps, software_gl_mb
 
 def child(site_path: str, out: str, taps: int, size: str) -> None:
     from motcua.config import load_site
-    from kiosk.app import build_app_class, configure
+    from motcua.kiosk.app import build_app_class, configure
     w, h = (int(x) for x in size.split("x"))
     configure(False, (w, h))
     from kivy.core.window import Window

@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import Broker, free_port, write_site  # noqa: E402
-from hardware import padproto as pp  # noqa: E402
-from hardware.pad_bridge import PadBridge  # noqa: E402
-from hardware.pad_sim import PadSimulator  # noqa: E402
+from support.broker import Broker, free_port, write_site  # noqa: E402
+from motcua.hardware import padproto as pp  # noqa: E402
+from motcua.hardware.pad_bridge import PadBridge  # noqa: E402
+from motcua.hardware.pad_sim import PadSimulator  # noqa: E402
 from motcua.config import load_site  # noqa: E402
 from motcua.mqtt import DeviceClient  # noqa: E402
 from motcua.service import CentreService  # noqa: E402

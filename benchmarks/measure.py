@@ -57,7 +57,7 @@ def run_app_child(script: str, child_args: list[str], size: str, prefix: str, ti
     import sys
     import tempfile
     import time
-    from conftest import Broker, free_port, write_site
+    from support.broker import Broker, free_port, write_site
     from motcua.config import load_site
     from motcua.service import CentreService
     work = Path(tempfile.mkdtemp(prefix=prefix))

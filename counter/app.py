@@ -33,7 +33,7 @@ MIN_SIZE = (360, 540)
 def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> None:
     """Kivy set up as for the kiosk and displays (no Escape to quit, no
     multitouch dots, no multisampling); a small 480x720 window by default."""
-    from kiosk.app import configure as configure_window
+    from motcua.kiosk.app import configure as configure_window
     configure_window(fullscreen, size or DEFAULT_SIZE)
 
 

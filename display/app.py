@@ -33,7 +33,7 @@ def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> 
     """Kivy set up as for the kiosk (one place for it: no Escape to quit, no
     multitouch dots, no cursor when fullscreen, no multisampling); 1280x720 by
     default for development."""
-    from kiosk.app import configure as configure_window
+    from motcua.kiosk.app import configure as configure_window
     configure_window(fullscreen, size or (1280, 720))
 
 

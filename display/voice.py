@@ -69,9 +69,11 @@ import unicodedata
 import wave
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from motcua.resources import package_path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from display.speller import NORTH, PAUSE, SpellStyle, announcement_text, announcement_words
+from motcua.display.speller import NORTH, PAUSE, SpellStyle, announcement_text, announcement_words
 
 __all__ = [
     "AudioFormat", "Announcement", "Announcer", "DEFAULT_PACK", "Rendered", "Segment", "Timing",
@@ -79,9 +81,9 @@ __all__ = [
     "wav_duration", "word_key", "write_wav",
 ]
 
-log = logging.getLogger("display.voice")
+log = logging.getLogger("motcua.display.voice")
 
-DEFAULT_PACK = Path(__file__).resolve().parent / "voicepack"
+DEFAULT_PACK = package_path("motcua.display", "voicepack")
 MANIFEST = "pack.toml"
 SAMPLE_WIDTH = 2  # bytes: packs are 16-bit PCM
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -765,13 +767,13 @@ class Announcer:
 # ---------------------------------------------------------------- command line
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """python -m display.voice [--pack DIR] [--out FILE] [--play PLAYER] TICKET COUNTER
-    python -m display.voice --check [--pack DIR]"""
+    """python -m motcua.display.voice [--pack DIR] [--out FILE] [--play PLAYER] TICKET COUNTER
+    python -m motcua.display.voice --check [--pack DIR]"""
     import argparse
 
-    from display.speller import VOCABULARY
+    from motcua.display.speller import VOCABULARY
 
-    ap = argparse.ArgumentParser(prog="python -m display.voice", description="Render or play an announcement, "
+    ap = argparse.ArgumentParser(prog="python -m motcua.display.voice", description="Render or play an announcement, "
                                  "or check a voice pack.")
     ap.add_argument("--pack", default=str(DEFAULT_PACK), help="voice pack folder (default: the shipped pack)")
     ap.add_argument("--check", action="store_true", help="load the pack and list the words it lacks")

@@ -28,7 +28,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from hardware import padproto as pp
+from motcua.hardware import padproto as pp
 from motcua import protocol
 from motcua.config import Site
 from motcua.mqtt import guarded, make_client, start

@@ -25,7 +25,7 @@ import time
 import tty
 from pathlib import Path
 
-from hardware import padproto as pp
+from motcua.hardware import padproto as pp
 
 log = logging.getLogger("motcua.pad_sim")
 

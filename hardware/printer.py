@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+
+from motcua.resources import package_path
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
@@ -37,7 +39,7 @@ from motcua.config import PrinterSettings
 
 log = logging.getLogger(__name__)
 
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT_DIR = package_path("motcua.hardware", "fonts")
 FONT_REGULAR = FONT_DIR / "Roboto-Regular.ttf"
 FONT_BOLD = FONT_DIR / "Roboto-Bold.ttf"
 

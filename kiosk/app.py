@@ -139,7 +139,7 @@ def build_app_class():
             self.catalogue_version = self.catalogue_sync.local_version
             self.printer = None
             self.scanner = None
-            from hardware.scanner import WedgeDetector
+            from motcua.hardware.scanner import WedgeDetector
             self.wedge = WedgeDetector()  # a keyboard-wedge scanner types fast and ends with Enter
             self.last_touch = time.monotonic()
             self._request_serial = 0
@@ -303,7 +303,7 @@ def build_app_class():
             settings = self.device.scanner
             if settings is None:
                 return
-            from hardware.scanner import SerialScanner
+            from motcua.hardware.scanner import SerialScanner
             self.scanner = SerialScanner(settings, lambda code: Clock.schedule_once(lambda dt: self.scanned(code)))
             self.scanner.start()
 
@@ -463,7 +463,7 @@ def build_app_class():
             if settings is None:
                 return
             try:
-                from hardware.printer import TicketPrinter
+                from motcua.hardware.printer import TicketPrinter
                 self.printer = TicketPrinter(settings, name=self.device.id)
             except Exception as exc:  # noqa: BLE001 - a broken printer must not stop the kiosk
                 log.error("printer %s unavailable: %s", settings.kind, exc)
@@ -479,7 +479,7 @@ def build_app_class():
             threading.Thread(target=self._print, args=(dict(ticket),), daemon=True).start()
 
         def _print(self, ticket):
-            from hardware.printer import PrinterError
+            from motcua.hardware.printer import PrinterError
             qr = protocol.ticket_qr_text(self.site.id, ticket["day"], ticket["ticket"])
             try:
                 printed = self.printer.print_ticket(ticket, self.site.name, qr, tz=self.site.timezone,
@@ -538,7 +538,7 @@ def build_app_class():
             threading.Thread(target=self._print_checklist, args=(dict(self.procedure),), daemon=True).start()
 
         def _print_checklist(self, procedure):
-            from hardware.printer import PrinterError
+            from motcua.hardware.printer import PrinterError
             try:
                 self.printer.print_checklist(procedure, self.site.name)
             except PrinterError as exc:

@@ -6,7 +6,9 @@ import gettext
 from functools import lru_cache
 from pathlib import Path
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+from motcua.resources import package_path
+
+LOCALE_DIR = package_path("motcua.kiosk", "locale")
 DOMAIN = "motcua-kiosk"
 LANGUAGES = ("vi", "en")
 

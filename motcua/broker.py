@@ -9,10 +9,12 @@ import stat
 import subprocess
 from pathlib import Path
 
+from motcua.resources import package_path
+
 from .config import Site
 from .protocol import Topics
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "broker_config"
+TEMPLATES = package_path("motcua.broker_config")
 
 
 class BrokerSetupError(RuntimeError):

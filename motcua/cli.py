@@ -380,7 +380,7 @@ def cmd_kiosk(site: Site, args) -> int:
         size = (w, h)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise CliError("no screen: run the kiosk on the kiosk's display (or under xvfb-run for a test)")
-    from kiosk.app import run
+    from motcua.kiosk.app import run
     run(site, device, fullscreen=args.fullscreen, size=size)
     return 0
 
@@ -412,7 +412,7 @@ def cmd_display(site: Site, args) -> int:
         if site.device(device).role != "display":
             raise CliError(f"{device} is not a display device (role {site.device(device).role!r})")
     else:
-        from display.app import default_device
+        from motcua.display.app import default_device
         try:
             device = default_device(site, args.board, args.counter)
         except ValueError as exc:
@@ -420,7 +420,7 @@ def cmd_display(site: Site, args) -> int:
     size = _size(args.size)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise CliError("no screen: run the display on the TV's screen (or under xvfb-run for a test)")
-    from display.app import run
+    from motcua.display.app import run
     run(site, device, board=args.board, counter=args.counter, fullscreen=args.fullscreen, size=size,
         player=args.player)
     return 0
@@ -440,7 +440,7 @@ def cmd_counter_app(site: Site, args) -> int:
                            f"{f', counter {d.counter}' if d.counter else ''}): use the counter's own "
                            "device or an admin device")
     else:
-        from counter.app import default_device
+        from motcua.counter.app import default_device
         try:
             device = default_device(site, args.counter)
         except ValueError as exc:
@@ -449,14 +449,14 @@ def cmd_counter_app(site: Site, args) -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise CliError("no screen: run the counter terminal on the officer's desktop "
                        "(or under xvfb-run for a test)")
-    from counter.app import run
+    from motcua.counter.app import run
     run(site, device, counter=args.counter, officer=args.officer, size=size)
     return 0
 
 
 def cmd_notice(site: Site, args) -> int:
     """Set (or clear) the notice the displays run along the bottom, as the admin device."""
-    from display.link import notice_payload
+    from motcua.display.link import notice_payload
     text = "" if args.clear else " ".join(args.text)
     if not text and not args.clear:
         raise CliError('give the notice text, e.g. `motcua notice "Chiều nay trung tâm nghỉ từ 16 giờ"`, '
@@ -500,7 +500,7 @@ def _demo_samples(site: Site) -> None:
 
 def cmd_pad(site: Site, args) -> int:
     """The rating pad's bridge: serial port <-> MQTT, with its journal."""
-    from hardware.pad_bridge import PadBridge
+    from motcua.hardware.pad_bridge import PadBridge
     try:
         bridge = PadBridge(site, args.counter, args.serial_port, device_id=args.device, journal=args.journal)
     except (ValueError, KeyError) as exc:
@@ -516,7 +516,7 @@ def cmd_pad(site: Site, args) -> int:
 
 def cmd_pad_sim(site: Site, args) -> int:
     """Simulated rating pads on ptys (optionally with their bridges in this process)."""
-    from hardware.pad_sim import PadSimulator, run_keyboard
+    from motcua.hardware.pad_sim import PadSimulator, run_keyboard
     pads = sorted({d.counter for d in site.devices_of("pad")})
     if args.all:
         counters = pads
@@ -540,7 +540,7 @@ def cmd_pad_sim(site: Site, args) -> int:
                   + ("" if args.bridge else f"   (bridge: motcua pad --counter {n} --port {sim.path})"),
                   flush=True)
             if args.bridge:
-                from hardware.pad_bridge import PadBridge
+                from motcua.hardware.pad_bridge import PadBridge
                 bridges.append(PadBridge(site, n, sim.path, journal=folder / f"pad-{n}.journal.sqlite").start())
         if args.no_keys:
             while True:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .reports import DossierFigures, Queue, Report, Satisfaction
 
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
+from motcua.resources import FONT_DIR  # noqa: E402
 FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
 FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 

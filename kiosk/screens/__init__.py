@@ -1,6 +1,8 @@
 """The kiosk's screens: each a small class with its kv file beside it."""
 from pathlib import Path
 
+from motcua.resources import package_path
+
 from .. import widgets  # noqa: F401  registers LongPressLabel for the kv files
 from .. import keyboard  # noqa: F401  registers KeyField and OnScreenKeyboard
 from .admin import AdminScreen, PinScreen
@@ -11,7 +13,7 @@ from .procedures import ProcedureScreen, ProceduresScreen
 from .services import ServicesScreen
 from .ticket import TicketScreen
 
-HERE = Path(__file__).resolve().parent
+HERE = package_path("motcua.kiosk.screens")
 
 SCREENS = [
     ("home", HomeScreen, HERE / "home.kv"),

@@ -1,0 +1,1 @@
+"""The broker's configuration templates, read by motcua.broker (package data)."""

@@ -1,0 +1,98 @@
+"""The officer's counter terminal (issue 6): a real Kivy window under Xvfb, driven
+by touches and F-key shortcuts, against a real broker and centre. Screenshots go
+to test-output/screens/counter-<scenario>-<size>/ (the default 480x720 and the
+smallest supported, 400x600).
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from support.ui import first_ask, run_scenario
+
+SIZES = ["480x720", "400x600"]
+
+pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (apt-get install xvfb)")
+
+
+def drive(site, scenario: str, size: str, device: str = "counter-1", timeout: int = 150,
+          on_signal=None) -> dict:
+    return run_scenario("counter", site, device, scenario, size, timeout=timeout,
+                        on_signal=on_signal, min_shot_bytes=5_000)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_action_by_touch_and_shortcut_agrees_with_the_centre(site, centre, connect, size):
+    kiosk = connect("kiosk-1")
+    first_ask(kiosk, "ticket.issue", service="HT")
+    kiosk.request("ticket.issue", service="HT")
+    kiosk.request("ticket.issue", service="HT")
+    r = drive(site, "full_flow", size)
+    c = r["checks"]
+    assert c["signed_in"] == {"state": "open", "officer": "nguyenvana", "officer_name": "Nguyễn Văn A"}
+    assert c["enabled_open"] == ["call", "close", "next", "pause"]
+    assert c["called"]["screen"] == "1001" and c["called"]["centre"] == "called"
+    assert c["called"]["enabled"] == ["done", "no_show", "recall", "start", "transfer"]
+    assert c["called"]["status"] == "Đã gọi số 1001." and c["called"]["timer"].startswith("Đã gọi")
+    assert c["recall_event"] == {"ticket": "1001", "counter": 1, "recall": True}
+    assert c["serving"]["timer"] == "Đang phục vụ  00:01" and c["serving"]["caption"] == "Đang phục vụ số"
+    assert c["serving"]["enabled"] == ["done", "next", "transfer"]
+    assert c["after_done"]["served"] == "1" and c["after_done"]["centre_served"] == 1
+    assert c["satisfaction"] == "100% (1 đánh giá · chỉ số 100)"
+    assert c["pickable"] == ["1002", "1003"]
+    assert "HT" not in c["targets"] and c["targets"][0] == "CT"
+    assert c["transferred"]["CT"] == ["1003"] and c["transferred"]["HT"] == ["1002"]
+    assert c["refused"] == "Số này không có trong hàng chờ hôm nay (đã gọi, đã xong hoặc chưa lấy)."
+    assert c["no_show"]["served"] == 1 and "vắng mặt" in c["no_show"]["status"]
+    assert c["next_disabled"]["disabled"] is True and "không dùng được" in c["next_disabled"]["status"]
+    assert c["paused"]["centre_reason"] == "Họp giao ban" and c["paused"]["pause_text"] == "Lý do: Họp giao ban"
+    assert c["paused"]["enabled"] == ["close", "resume"]
+    # a private reason stays off the displays, but the officer sees it
+    assert c["private_pause"] == {"centre_reason": None, "pause_text": "Lý do: Đi lấy hồ sơ"}
+    assert c["closed"]["centre"] == "closed" and c["closed"]["officer"] is None and c["closed"]["served"] == 1
+    assert c["closed"]["status"] == "Đã đóng quầy."
+    assert all(v == [] for v in c["overflow"].values()), c["overflow"]
+    # the centre's own record
+    assert centre.engine.state.counters[1].state == "closed"
+    day = centre.engine.state.day
+    assert centre.store.ticket(day, "1001")["state"] == "done"
+    assert centre.store.ticket(day, "1002")["state"] == "no_show"
+    assert centre.store.ticket(day, "1003")["service"] == "CT"
+
+
+def test_an_action_pressed_while_the_broker_is_down_is_done_once_it_is_back(site, broker, centre, connect):
+    kiosk = connect("kiosk-1")
+    first_ask(kiosk, "ticket.issue", service="HT")
+    admin = connect("admin")
+    admin.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+
+    def on_signal(name, out):
+        if name == "stop-broker":
+            broker.stop()
+        elif name == "start-broker":
+            broker.start()
+    r = drive(site, "broker_down", "480x720", on_signal=on_signal)
+    c = r["checks"]
+    assert "Mất kết nối" in c["banner"]
+    assert "chưa gửi" in c["queued"]["status"] and c["queued"]["cancel_visible"] == 1
+    assert c["still_queued"] == "queued"
+    assert c["after"] == {"status": "Đã gọi số 1001.", "pending": "", "banner": ""}
+    # done once: one call, of 1001, at counter 1
+    assert centre.engine.state.call_seq == 1
+    assert centre.engine.state.counters[1].ticket_id is not None
+    assert all(v == [] for v in c["overflow"].values()), c["overflow"]
+
+
+def test_a_request_without_an_answer_is_shown_failed_and_resent_with_the_same_id(site, centre, connect):
+    kiosk = connect("kiosk-1")
+    first_ask(kiosk, "ticket.issue", service="HT")
+    connect("admin").request("counter.sign_in", counter=1, officer="nguyenvana")
+    r = drive(site, "no_answer", "400x600")
+    c = r["checks"]
+    assert c["failed"]["attempts"] == 3 and len(c["failed"]["ids"]) == 1
+    assert "không trả lời" in c["failed"]["status"]
+    assert c["failed"]["retry_visible"] == 1 and c["failed"]["cancel_visible"] == 1
+    assert c["retried"]["ids"] == c["failed"]["ids"]          # the same request id, never a new one
+    assert c["retried"]["pending"] == "" and c["retried"]["status"] == "Đã gọi số 1001."
+    assert centre.engine.state.call_seq == 1
