@@ -14,10 +14,11 @@ import heapq
 import statistics
 from collections import deque
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .config import Site
+from .timefmt import parse_iso, utc_iso  # noqa: F401  (parse_iso: re-exported for the engine's callers)
 
 ACTIVE = ("waiting", "called", "serving")
 FINISHED = ("done", "no_show", "expired")
@@ -34,15 +35,7 @@ class QueueError(Exception):
         self.message = message
 
 
-def iso(dt: datetime) -> str:
-    """One sortable text form for every stored time: UTC, milliseconds."""
-    if dt.tzinfo is None:
-        raise ValueError("naive datetime: pass an aware time")
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+iso = utc_iso  # the name the engine's callers know
 
 
 @dataclass

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterable
+
+from .timefmt import utc_iso
 
 COUNTED = "counted"
 DUPLICATE = "duplicate"
@@ -36,9 +38,7 @@ RATING_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,16}:[0-9]{1,5}:[0-9]{1,10}$")
 PROMPT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,16}$")
 
 
-def _utc(dt: datetime) -> str:
-    """The store's one sortable time form (as engine.iso): UTC, milliseconds."""
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+_utc = utc_iso
 
 
 class RatingError(ValueError):

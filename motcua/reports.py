@@ -42,6 +42,7 @@ Privacy: no applicant name or ID is ever read from the database here.
 from __future__ import annotations
 
 import re
+import statistics
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ from zoneinfo import ZoneInfo
 
 from . import ratings as rt
 from .config import Site
+from . import timefmt
+from .timefmt import utc_iso
 from .vntext import fold
 from .dossiers import CLOCK_STOPPED, CLOSED, STATUSES, Apology, Dossier, Step, timeliness
 
@@ -91,26 +94,15 @@ class Period:
         return f"{self.start:%d/%m/%Y} – {self.end:%d/%m/%Y}"
 
 
-def _utc_text(dt: datetime) -> str:
-    # The store's one sortable time form (motcua.engine.iso): UTC, milliseconds.
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+_utc_text = utc_iso
 
 
 def parse_day(text: str, what: str = "date") -> date:
     """YYYY-MM-DD or dd/mm/yyyy (as Vietnamese managers write it)."""
-    value = (text or "").strip()
     try:
-        if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
-            y, m, d = (int(x) for x in value.split("-"))
-            return date(y, m, d)
-        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", value):
-            d, m, y = (int(x) for x in value.split("/"))
-            return date(y, m, d)
-    except ValueError:
-        raise ReportError(f"{what} {value!r} is not a real date; give e.g. 2026-11-01 or "
-                          "01/11/2026") from None
-    raise ReportError(f"{what} {value!r} is not a date; give it as YYYY-MM-DD (2026-11-01) or "
-                      "dd/mm/yyyy (01/11/2026)")
+        return timefmt.parse_day(text)
+    except ValueError as exc:
+        raise ReportError(f"{what} {exc}") from None
 
 
 def resolve_period(start: str | date | None, end: str | date | None, today: date) -> Period:
@@ -130,7 +122,7 @@ def resolve_period(start: str | date | None, end: str | date | None, today: date
 # -- percentiles ---------------------------------------------------------------------
 
 
-def percentile(sorted_values: list[float], p: float) -> float | None:
+def percentile(sorted_values: list[float], p: int) -> float | None:
     """The p-th percentile (0..100) of values sorted ascending, by linear
     interpolation between closest ranks: rank h = (n - 1) * p / 100, then
     v[floor h] + (h - floor h) * (v[floor h + 1] - v[floor h]). This is Excel's
@@ -139,11 +131,11 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
     n = len(sorted_values)
     if n == 0:
         return None
-    h = (n - 1) * p / 100.0
-    lo = int(h)
-    if lo >= n - 1:
+    if n == 1 or p >= 100:
         return float(sorted_values[-1])
-    return sorted_values[lo] + (h - lo) * (sorted_values[lo + 1] - sorted_values[lo])
+    if p <= 0:
+        return float(sorted_values[0])
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(p) - 1]
 
 
 # -- figures ---------------------------------------------------------------------------
