@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from motcua.config import Site
+from motcua.devices import counter_device as default_device
 
 from . import model
 
@@ -35,20 +36,6 @@ def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> 
     multitouch dots, no multisampling); a small 480x720 window by default."""
     from motcua.kiosk.app import configure as configure_window
     configure_window(fullscreen, size or DEFAULT_SIZE)
-
-
-def default_device(site: Site, counter: int) -> str:
-    """The counter's own device (role counter at that counter), else the first
-    admin device (which may act at any counter)."""
-    site.counter(counter)  # KeyError if the site has no such counter
-    for d in site.devices_of("counter"):
-        if d.counter == counter:
-            return d.id
-    admins = site.devices_of("admin")
-    if admins:
-        return admins[0].id
-    raise ValueError(f"{site.path} has no counter device at counter {counter} (and no admin device); "
-                     f"add one: [[devices]] id = \"counter-{counter}\", role = \"counter\", counter = {counter}")
 
 
 def build_app_class():
@@ -414,8 +401,4 @@ def build_app_class():
     return CounterApp
 
 
-def run(site: Site, device_id: str | None = None, counter: int | None = None, officer: str | None = None,
-        fullscreen: bool = False, size: tuple[int, int] | None = None):
-    configure(fullscreen, size)
-    CounterApp = build_app_class()
-    CounterApp(site, device_id, counter=counter, officer=officer).run()
+CounterApp = build_app_class()  # for a moment: module-level classes come next

@@ -22,6 +22,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from motcua.config import Site
+from motcua.devices import display_device as default_device
+
+from . import choose_player
 
 log = logging.getLogger("motcua.display")
 HERE = Path(__file__).resolve().parent
@@ -45,60 +48,6 @@ def parse_board(text: str | None) -> tuple[str, int | None]:
     if text.startswith("counter:") and text[8:].isdigit():
         return "counter", int(text[8:])
     raise ValueError(f"board {text!r}: give 'hall', 'tallies' or 'counter:N'")
-
-
-def _alsa_has_card() -> bool:
-    try:
-        cards = Path("/proc/asound/cards").read_text()
-    except OSError:
-        return False
-    return bool(cards.strip()) and "no soundcards" not in cards
-
-
-def choose_player(wanted: str | None = None):
-    """The player command for the announcer, or None to only render the WAV files.
-
-    `wanted` (or $MOTCUA_DISPLAY_PLAYER): 'auto' (default), 'none', a player name or a
-    command line. 'auto' picks a player only where there is somewhere to play to: a
-    PulseAudio/PipeWire server for paplay/pw-play, a sound card for aplay/play."""
-    from .voice import player_command
-    wanted = wanted or os.environ.get("MOTCUA_DISPLAY_PLAYER") or "auto"
-    if wanted.strip().lower() != "auto":
-        return player_command(wanted)
-    runtime = Path(os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}"))
-    if shutil.which("paplay") and (os.environ.get("PULSE_SERVER") or (runtime / "pulse" / "native").exists()):
-        return player_command("paplay")
-    if shutil.which("pw-play") and (runtime / "pipewire-0").exists():
-        return player_command("pw-play")
-    if _alsa_has_card():
-        for name in ("aplay", "play"):
-            if shutil.which(name):
-                return player_command(name)
-    log.warning("no audio device found (no sound card, no PulseAudio/PipeWire): announcements are "
-                "rendered to WAV but not played; set MOTCUA_DISPLAY_PLAYER to force a player")
-    return None
-
-
-def default_device(site: Site, board: str, counter: int | None) -> str:
-    """The display a board runs as: display-hall / display-counter-N when the site file has
-    them, else (hall) the display that speaks, else the first display."""
-    displays = site.devices_of("display")
-    if not displays:
-        raise ValueError(f"{site.path} has no display device; add one ([[devices]] with role = \"display\")")
-    wanted = {"hall": "display-hall", "tallies": "display-manager"}.get(board, f"display-counter-{counter}")
-    for d in displays:
-        if d.id == wanted:
-            return d.id
-    if board == "tallies":
-        # a display of its own: two boards as one device would push each other off the broker
-        spare = [d for d in displays if not d.speaks and not d.id.startswith(("display-hall", "display-counter-"))]
-        if not spare:
-            raise ValueError(f"{site.path} has no display for the managers' board; add one "
-                             "([[devices]] id = \"display-manager\", role = \"display\")")
-        return spare[0].id
-    if board == "hall":
-        return next((d.id for d in displays if d.speaks), displays[0].id)
-    return displays[0].id
 
 
 def counter_grid(n: int, width: float, height: float, digits: int = 4, chrome: float = 0.0) -> tuple[int, float]:
@@ -469,8 +418,4 @@ def build_app_class():
     return DisplayApp
 
 
-def run(site: Site, device_id: str | None = None, board: str = "hall", counter: int | None = None,
-        fullscreen: bool = False, size: tuple[int, int] | None = None, player: str | None = None):
-    configure(fullscreen, size)
-    DisplayApp = build_app_class()
-    DisplayApp(site, device_id, board=board, counter=counter, player=player).run()
+DisplayApp = build_app_class()  # for a moment: module-level classes come next

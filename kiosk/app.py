@@ -568,7 +568,4 @@ def build_app_class():
     return KioskApp
 
 
-def run(site: Site, device_id: str, fullscreen: bool = False, size: tuple[int, int] | None = None):
-    configure(fullscreen, size)
-    KioskApp = build_app_class()
-    KioskApp(site, device_id).run()
+KioskApp = build_app_class()  # for a moment: module-level classes come next

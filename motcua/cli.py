@@ -380,7 +380,7 @@ def cmd_kiosk(site: Site, args) -> int:
         size = (w, h)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise CliError("no screen: run the kiosk on the kiosk's display (or under xvfb-run for a test)")
-    from motcua.kiosk.app import run
+    from motcua.kiosk import run
     run(site, device, fullscreen=args.fullscreen, size=size)
     return 0
 
@@ -412,7 +412,7 @@ def cmd_display(site: Site, args) -> int:
         if site.device(device).role != "display":
             raise CliError(f"{device} is not a display device (role {site.device(device).role!r})")
     else:
-        from motcua.display.app import default_device
+        from motcua.devices import display_device as default_device
         try:
             device = default_device(site, args.board, args.counter)
         except ValueError as exc:
@@ -420,7 +420,7 @@ def cmd_display(site: Site, args) -> int:
     size = _size(args.size)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise CliError("no screen: run the display on the TV's screen (or under xvfb-run for a test)")
-    from motcua.display.app import run
+    from motcua.display import run
     run(site, device, board=args.board, counter=args.counter, fullscreen=args.fullscreen, size=size,
         player=args.player)
     return 0
@@ -440,7 +440,7 @@ def cmd_counter_app(site: Site, args) -> int:
                            f"{f', counter {d.counter}' if d.counter else ''}): use the counter's own "
                            "device or an admin device")
     else:
-        from motcua.counter.app import default_device
+        from motcua.devices import counter_device as default_device
         try:
             device = default_device(site, args.counter)
         except ValueError as exc:
@@ -449,7 +449,7 @@ def cmd_counter_app(site: Site, args) -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise CliError("no screen: run the counter terminal on the officer's desktop "
                        "(or under xvfb-run for a test)")
-    from motcua.counter.app import run
+    from motcua.counter import run
     run(site, device, counter=args.counter, officer=args.officer, size=size)
     return 0
 

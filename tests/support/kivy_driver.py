@@ -6,7 +6,8 @@ conditions, save screenshots. Used by the UI tests as a subprocess:
 
 A scenario is a generator function in tests/support/kiosk_scenarios.py taking a
 Driver; each `yield` hands control back to Kivy for a frame (or for a
-condition). The result (JSON) goes to OUTDIR/result.json.
+condition). The result (JSON) goes to OUTDIR/result.json. A display's board
+comes from $MOTCUA_DISPLAY_BOARD: `hall` (default), `tallies` or `counter:N`.
 """
 from __future__ import annotations
 
@@ -150,25 +151,39 @@ class Driver:
         self.result["checks"][name] = value
 
 
+def parse_board(text: str | None) -> tuple[str, int | None]:
+    """'hall' -> ('hall', None); 'counter:3' -> ('counter', 3)."""
+    text = (text or "hall").strip().lower()
+    if text in ("hall", "tallies"):
+        return text, None
+    if text.startswith("counter:") and text[8:].isdigit():
+        return "counter", int(text[8:])
+    raise ValueError(f"board {text!r}: give 'hall', 'tallies' or 'counter:N'")
+
+
 def run(kind: str, site_path: str, device_id: str, outdir: str, scenario: str, size: str) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     w, h = (int(v) for v in size.split("x"))
     import importlib
+    import os
     from motcua.config import load_site
+    from motcua.ui.bootstrap import configure
+    configure(fullscreen=False, size=(w, h))  # before anything imports Kivy
     site = load_site(site_path)
+    from kivy.clock import Clock
     if kind == "kiosk":
-        from motcua.kiosk import app as appmod
-    elif kind == "display":
-        from motcua.display import app as appmod
+        from motcua.kiosk.app import KioskApp
+        app = KioskApp(site, device_id)
+    elif kind == "display":  # the board comes from the test: $MOTCUA_DISPLAY_BOARD
+        from motcua.display.app import DisplayApp
+        board, counter = parse_board(os.environ.get("MOTCUA_DISPLAY_BOARD"))
+        app = DisplayApp(site, device_id, board=board, counter=counter)
     elif kind == "counter":  # the officer's counter terminal, at the device's own counter
-        from motcua.counter import app as appmod
+        from motcua.counter.app import CounterApp
+        app = CounterApp(site, device_id)
     else:
         raise SystemExit(f"unknown app kind {kind}")
-    appmod.configure(fullscreen=False, size=(w, h))
-    from kivy.clock import Clock
-    App = appmod.build_app_class()
-    app = App(site, device_id)
     scenarios = importlib.import_module(f"support.{kind}_scenarios")
     driver = Driver(app, out)
     state = {"gen": None, "error": None}

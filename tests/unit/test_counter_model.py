@@ -260,7 +260,7 @@ def test_counter_app_command_explains_bad_arguments(monkeypatch, capsys):
 
 
 def test_the_terminal_runs_as_the_counters_own_device(site):
-    from motcua.counter.app import default_device
-    assert default_device(site, 3) == "counter-3"
+    from motcua.devices import counter_device
+    assert counter_device(site, 3) == "counter-3"
     with pytest.raises(KeyError):
-        default_device(site, 99)
+        counter_device(site, 99)

@@ -108,11 +108,11 @@ def test_notice_payload():
 
 
 def test_the_player_falls_back_to_render_only_without_audio(monkeypatch, tmp_path):
-    from motcua.display.app import choose_player
+    from motcua.display import choose_player
     monkeypatch.delenv("MOTCUA_DISPLAY_PLAYER", raising=False)
     monkeypatch.delenv("PULSE_SERVER", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no pulse or pipewire socket here
-    import motcua.display.app as appmod
+    import motcua.display as appmod
     monkeypatch.setattr(appmod, "_alsa_has_card", lambda: False)
     assert choose_player() is None
     assert choose_player("none") is None
@@ -149,5 +149,5 @@ def test_tallies_board_rows_take_tallies_of_today_only(site):
 
 
 def test_tallies_board_needs_a_display_of_its_own(site, capsys):
-    from motcua.display.app import default_device
-    assert default_device(site, "tallies", None) == "display-manager"
+    from motcua.devices import display_device
+    assert display_device(site, "tallies", None) == "display-manager"
