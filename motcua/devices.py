@@ -39,3 +39,23 @@ def counter_device(site: Site, counter: int) -> str:
         return admins[0].id
     raise ValueError(f"{site.path} has no counter device at counter {counter} (and no admin device); "
                      f"add one: [[devices]] id = \"counter-{counter}\", role = \"counter\", counter = {counter}")
+
+
+def device_for(site: Site, role: str, explicit: str | None = None, counter: int | None = None) -> str:
+    """The device a command stands for: the one named (it must be in the site file),
+    else the first of the role (for a counter, the device at that counter), else the
+    first admin device."""
+    if explicit:
+        try:
+            site.device(explicit)
+        except KeyError:
+            raise ValueError(f"no device {explicit!r} in {site.path}") from None
+        return explicit
+    for d in site.devices_of(role):
+        if counter is None or d.counter == counter:
+            return d.id
+    admins = site.devices_of("admin")
+    if admins:
+        return admins[0].id
+    raise ValueError(f"{site.path} has no {role} device{f' at counter {counter}' if counter else ''} "
+                     "and no admin device to act as; add one")
