@@ -1,0 +1,638 @@
+"""Manager reports (`motcua report`): the figures. Satisfaction, queue and dossiers
+over a period of local dates, beside the previous period of the same length.
+
+The functional core: figures from plain rows, no database and no printing. A
+loader reads one centre's records into the rows below (TicketRow, RatingCount,
+ReceivedCount, DossierRow) through a ReportSource; report_from() turns them into a
+Report. The centre's SQLite loader is motcua.report_sqlite (build_report); the
+terminal table, XLSX, CSV and chart are motcua.report_output; motcua.reports gathers
+the public names. Definitions of every figure are in docs/reports.md; in short:
+
+Period
+    `start` to `end`, both inclusive, local dates in the site's time zone
+    (Asia/Ho_Chi_Minh). A ticket belongs to the day (and hour) it was issued, a
+    rating to the day and hour it was pressed, a dossier to the day it was
+    received (received) or the day it reached its outcome (settled). The
+    previous period has the same number of days and ends the day before `start`.
+
+Satisfaction (table `ratings`)
+    Only `counted` ratings make the figures; `unprompted` and `duplicate` presses
+    are counted apart. Share satisfied = motcua.ratings.satisfied_share (the two
+    most satisfied levels over all counted ratings, 0..100). Index = the mean of
+    the counted ratings' stored weights (0..100, as motcua.ratings.tally).
+    Response rate = counted ratings / tickets served (`done`), 0..100 (by hour:
+    the tickets finished in that hour).
+
+Queue (table `tickets`)
+    Issued = tickets of the period; served = ended `done`; no-show; transferred =
+    moved to another service at least once; expired = never called before the day
+    ended; open = still waiting, called or being served. Waiting time = first
+    call - issue (every ticket that was called); service time = finish - start
+    (served tickets). Medians and 90th percentiles by `percentile()`.
+
+Dossiers (tables `dossiers`, `dossier_steps`, `dossier_apologies`)
+    Each dossier is taken as it stood at the end of the period (steps and apology
+    recorded before then) and judged by motcua.dossiers.timeliness(). Received in
+    the period; settled in the period (an outcome reached: early, on time or
+    late); pending at the end (within the time limit or overdue); waiting for the
+    citizen (supplement requested). Missed the original date = settled after, or
+    still pending past, the due date first set (before any apology); of those,
+    with an apology letter, and with one issued at least one day before that
+    original due date (the rule of Nghị định 118/2025).
+
+Privacy: no applicant name or ID is in the rows (no loader may read them).
+"""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from itertools import compress
+from typing import Any, Iterable, NamedTuple, Protocol, Sequence
+from zoneinfo import ZoneInfo
+
+from . import ratings as rt
+from .config import Site
+from . import timefmt
+from .timefmt import utc_iso
+from .vntext import fold
+from .dossiers import CLOCK_STOPPED, Apology, Dossier, Step, timeliness
+
+BY_CHOICES = ("counter", "officer", "service", "day", "hour")
+# An outcome reached: the dossier is settled (supplement_requested only waits for the citizen).
+OUTCOMES = frozenset(CLOCK_STOPPED - {"supplement_requested"})
+WEEKDAYS_VI = ("T2", "T3", "T4", "T5", "T6", "T7", "CN")
+
+
+class ReportError(ValueError):
+    """Bad report input (dates, grouping); the message says what to do."""
+
+
+# -- periods -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> "Period":
+        """The period of the same length that ends the day before this one starts."""
+        end = self.start - timedelta(days=1)
+        return Period(end - timedelta(days=self.days - 1), end)
+
+    def utc_bounds(self, tz: ZoneInfo) -> tuple[str, str]:
+        """[local midnight of start, local midnight after end) as the store's UTC text."""
+        return (_utc_text(datetime.combine(self.start, time(), tz)),
+                _utc_text(datetime.combine(self.end + timedelta(days=1), time(), tz)))
+
+    def label(self) -> str:
+        return f"{self.start:%d/%m/%Y} – {self.end:%d/%m/%Y}"
+
+
+_utc_text = utc_iso
+
+
+def parse_day(text: str, what: str = "date") -> date:
+    """YYYY-MM-DD or dd/mm/yyyy (as Vietnamese managers write it)."""
+    try:
+        return timefmt.parse_day(text)
+    except ValueError as exc:
+        raise ReportError(f"{what} {exc}") from None
+
+
+def resolve_period(start: str | date | None, end: str | date | None, today: date) -> Period:
+    """The report's period from --from / --to. Defaults: --to today; --from the
+    first day of --to's month (so, with neither, this month up to today)."""
+    end_d = end if isinstance(end, date) else (parse_day(end, "--to") if end else today)
+    start_d = (start if isinstance(start, date) else
+               parse_day(start, "--from") if start else end_d.replace(day=1))
+    if start_d > end_d:
+        raise ReportError(f"--from {start_d.isoformat()} is after --to {end_d.isoformat()}; "
+                          "give the earlier date to --from")
+    if (end_d - start_d).days >= 3660:
+        raise ReportError("a report covers at most ten years; give a shorter period")
+    return Period(start_d, end_d)
+
+
+# -- percentiles ---------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: int) -> float | None:
+    """The p-th percentile (0..100) of values sorted ascending, by linear
+    interpolation between closest ranks: rank h = (n - 1) * p / 100, then
+    v[floor h] + (h - floor h) * (v[floor h + 1] - v[floor h]). This is Excel's
+    PERCENTILE.INC, numpy's default and R's type 7; p = 50 is the usual median
+    (the mean of the two middle values when n is even). None for no values."""
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    if n == 1 or p >= 100:
+        return float(sorted_values[-1])
+    if p <= 0:
+        return float(sorted_values[0])
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(p) - 1]
+
+
+# -- figures ---------------------------------------------------------------------------
+
+
+@dataclass
+class Satisfaction:
+    levels: list[int]              # counted ratings per level, most satisfied first
+    counted: int = 0
+    duplicate: int = 0
+    unprompted: int = 0
+    weight_sum: float = 0.0        # of counted ratings
+    served: int = 0                # tickets served, for the response rate
+    rate_known: bool = True        # False: no rating at all in the period (no pads in use)
+
+    @property
+    def share_satisfied(self) -> float | None:
+        return rt.satisfied_share(self.levels)
+
+    @property
+    def index(self) -> float | None:
+        return self.weight_sum / self.counted if self.counted else None
+
+    @property
+    def response_rate(self) -> float | None:
+        if not self.served or not self.rate_known:
+            return None
+        return 100.0 * self.counted / self.served
+
+    def add(self, status: str, level: int, n: int, weight_sum: float) -> None:
+        if status == rt.COUNTED:
+            while len(self.levels) < level:
+                self.levels.append(0)  # a level of an older, longer scale
+            self.levels[level - 1] += n
+            self.counted += n
+            self.weight_sum += weight_sum
+        elif status == rt.DUPLICATE:
+            self.duplicate += n
+        else:
+            self.unprompted += n
+
+
+@dataclass
+class Queue:
+    issued: int = 0
+    served: int = 0
+    no_show: int = 0
+    transferred: int = 0
+    expired: int = 0
+    open: int = 0                  # still waiting, called or being served
+    waits: list[float] = field(default_factory=list, repr=False)      # seconds
+    services: list[float] = field(default_factory=list, repr=False)   # seconds
+    wait_median: float | None = None
+    wait_p90: float | None = None
+    service_median: float | None = None
+    service_p90: float | None = None
+    waited: int = 0                # tickets with a waiting time (called)
+
+    def finish(self) -> "Queue":
+        self.waits.sort()
+        self.services.sort()
+        self.waited = len(self.waits)
+        self.wait_median, self.wait_p90 = percentile(self.waits, 50), percentile(self.waits, 90)
+        self.service_median = percentile(self.services, 50)
+        self.service_p90 = percentile(self.services, 90)
+        return self
+
+
+@dataclass
+class DossierFigures:
+    received: int = 0
+    settled: int = 0
+    early: int = 0
+    on_time: int = 0
+    late: int = 0
+    pending: int = 0
+    pending_overdue: int = 0
+    waiting_citizen: int = 0
+    missed_original: int = 0       # settled after / pending past the first due date
+    with_apology: int = 0          # of missed_original
+    apology_day_before: int = 0    # of with_apology: issued >= 1 day before the first due date
+
+    @property
+    def settled_on_time(self) -> int:
+        return self.early + self.on_time
+
+    @property
+    def share_on_time(self) -> float | None:
+        return 100.0 * self.settled_on_time / self.settled if self.settled else None
+
+    @property
+    def pending_in_time(self) -> int:
+        return self.pending - self.pending_overdue
+
+
+@dataclass
+class Group:
+    key: Any
+    label: str
+    satisfaction: Satisfaction
+    queue: Queue
+
+
+@dataclass
+class HourRow:
+    hour: int
+    issued: int
+    issued_previous: int
+    wait_median: float | None
+    wait_p90: float | None
+
+
+@dataclass
+class DayRow:
+    day: date
+    issued: int
+    counted: int
+    index: float | None
+
+
+@dataclass
+class DossierGroup:
+    key: str
+    label: str
+    field: str
+    figures: DossierFigures
+
+
+@dataclass
+class Report:
+    site_name: str
+    period: Period
+    previous: Period
+    by: str | None
+    generated_at: datetime
+    level_names: list[str]
+    satisfaction: Satisfaction
+    satisfaction_previous: Satisfaction
+    queue: Queue
+    queue_previous: Queue
+    groups: list[Group]
+    hours: list[HourRow]
+    days: list[DayRow]
+    dossiers: DossierFigures
+    dossiers_previous: DossierFigures
+    dossiers_by_field: list[DossierGroup]
+    dossiers_by_procedure: list[DossierGroup]
+    has_dossier_tables: bool = True
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# -- the rows a loader gives ---------------------------------------------------------------
+#
+# The figures are computed from plain rows, never from a database: a loader (the
+# centre's SQLite, motcua.report_sqlite; another database for another report) reads
+# its tables into these shapes and hands them over through a ReportSource. A row is
+# any tuple in the field order below (a loader may return its driver's rows as they
+# come, or build these named tuples). Moments are aware datetimes, days dates, hours
+# local hours 0..23 in the site's time zone.
+
+
+class TicketRow(NamedTuple):
+    """One ticket issued in the period."""
+    key: Any                   # its group of `by` (counter, officer, service, day ISO text, local hour of issue), None without `by`
+    hour: int                  # local hour of issue
+    day: str                   # day of issue, ISO text (YYYY-MM-DD)
+    state: str                 # waiting, called, serving, done, no_show, expired
+    transferred: bool          # moved to another service at least once
+    wait: float | None         # seconds, first call - issue (None: never called)
+    service: float | None      # seconds, finish - start, for served (`done`) tickets only
+    finished_hour: int | None  # local hour it was finished, served tickets and `by` hour only
+
+
+class RatingCount(NamedTuple):
+    """The ratings of one group, day, status and level of a period, counted."""
+    key: Any                   # the rating's own group of `by` (None without `by`)
+    day: str                   # day of the press, ISO text
+    status: str                # motcua.ratings COUNTED, DUPLICATE or UNPROMPTED
+    level: int                 # 1 = most satisfied
+    n: int                     # ratings
+    weight_sum: float          # the sum of their stored weights
+
+
+class ReceivedCount(NamedTuple):
+    """The dossiers of one procedure received in the period, counted."""
+    procedure_code: str
+    procedure_name: str
+    field: str                 # '' when the dossier names none
+    n: int
+
+
+class DossierRow(NamedTuple):
+    """A dossier that may count in the period, as it stood at the end of it: every
+    dossier with an outcome step in the period, not closed now, or changed since the
+    end (any other one was closed before the period began)."""
+    procedure_code: str
+    procedure_name: str
+    field: str                 # '' when the dossier names none
+    received_at: datetime
+    due_at: date               # the due date first set
+    new_due_at: date | None    # the apology's new due date, if one was issued before the end
+    apology_issued_at: datetime | None
+    status: str                # its last step before the end
+    run_step: str | None       # the first step after the last one that kept the clock running
+    run_at: datetime | None    # and when it was taken
+    outcome_at: datetime | None  # the first outcome in that run (None: no outcome yet)
+
+
+class ReportSource(Protocol):
+    """What a report reads: one centre's records over a period, as plain rows. Each
+    method returns None when the database has no such records at all (an older
+    database without the dossier tables, say), which the report shows apart from
+    an empty period."""
+
+    def tickets(self, period: Period, by: str | None) -> Sequence[TicketRow] | None: ...
+
+    def rating_counts(self, period: Period, by: str | None) -> Iterable[RatingCount] | None: ...
+
+    def dossiers_received(self, period: Period) -> Iterable[ReceivedCount] | None: ...
+
+    def dossier_states(self, period: Period) -> Iterable[DossierRow] | None: ...
+
+    def officer_names(self) -> dict[str, str]: ...
+
+
+# -- figures from rows ------------------------------------------------------------------------
+
+
+def _queues(keys, states, transferred, waits, services) -> dict[Any, Queue]:
+    """Queue figures per key, from the columns of the period's tickets (C-speed
+    counting: a year's report must not loop over tickets more than it has to)."""
+    out: dict[Any, Queue] = {}
+    for (k, state), n in Counter(zip(keys, states)).items():
+        q = out.get(k)
+        if q is None:
+            q = out[k] = Queue()
+        q.issued += n
+        if state == "done":
+            q.served += n
+        elif state == "no_show":
+            q.no_show += n
+        elif state == "expired":
+            q.expired += n
+        else:
+            q.open += n
+    for k, n in Counter(compress(keys, transferred)).items():
+        out[k].transferred += n
+    for k, w in zip(keys, waits):
+        if w is not None:
+            out[k].waits.append(w)
+    for k, s in zip(keys, services):
+        if s is not None:
+            out[k].services.append(s)
+    for q in out.values():
+        q.finish()
+    return out
+
+
+def queue_figures(rows: Sequence[TicketRow], by: str | None, detail: bool = True):
+    """The queue figures of a period's tickets: (total, per group of `by`, per local
+    hour of issue, tickets issued per day, and by hour tickets served per hour they
+    were finished in). Without `detail` (the previous period), the hours have only
+    their number of tickets issued."""
+    if not rows:
+        return Queue().finish(), {}, {}, Counter(), Counter()
+    keys, hours, days, states, transferred, waits, services, finished = zip(*rows)
+    cols = (states, transferred, waits, services)
+    total = _queues([None] * len(rows), *cols)[None]
+    groups = _queues(keys, *cols) if by else {}
+    if detail:
+        per_hour = _queues(hours, *cols)
+    else:
+        per_hour = {h: Queue(issued=n) for h, n in Counter(hours).items()}
+    served_in_hour = Counter(h for h in finished if h is not None)
+    return total, groups, per_hour, Counter(days), served_in_hour
+
+
+def satisfaction_figures(rows: Iterable[RatingCount], by: str | None, nlevels: int):
+    """(total, per group of `by`, per day) satisfaction of a period's rating counts;
+    served not yet set."""
+    total = Satisfaction([0] * nlevels)
+    groups: dict[Any, Satisfaction] = {}
+    days: dict[str, Satisfaction] = {}
+    for k, day, status, level, n, wsum in rows:
+        total.add(status, level, n, wsum)
+        if by:
+            s = groups.get(k)
+            if s is None:
+                s = groups[k] = Satisfaction([0] * nlevels)
+            s.add(status, level, n, wsum)
+        if status == rt.COUNTED:
+            s = days.get(day)
+            if s is None:
+                s = days[day] = Satisfaction([0] * nlevels)
+            s.add(status, level, n, wsum)
+    return total, groups, days
+
+
+def dossier_figures(received: Iterable[ReceivedCount], states: Iterable[DossierRow],
+                    tz: ZoneInfo, period: Period, as_of: datetime):
+    """Dossier figures of a period: (total, by field, by procedure). Each dossier is
+    judged by motcua.dossiers.timeliness() as it stood at the end of the period (the
+    rows), at `as_of` if that is earlier."""
+    start = datetime.combine(period.start, time(), tz)
+    end = datetime.combine(period.end + timedelta(days=1), time(), tz)
+    total = DossierFigures()
+    by_field: dict[str, DossierFigures] = {}
+    by_proc: dict[tuple[str, str], DossierFigures] = {}
+    names: dict[tuple[str, str], str] = {}
+    buckets_of: dict[tuple[str, str], list[DossierFigures]] = {}
+
+    def buckets(proc: str, fld: str, name: str) -> list[DossierFigures]:
+        b = buckets_of.get((proc, fld))
+        if b is None:
+            names[(proc, fld)] = name
+            b = buckets_of[(proc, fld)] = [total, by_field.setdefault(fld, DossierFigures()),
+                                           by_proc.setdefault((proc, fld), DossierFigures())]
+        return b
+
+    for proc, name, fld, n in received:
+        for f in buckets(proc, fld, name):
+            f.received += n
+
+    now_local = as_of.astimezone(tz)
+    for (proc, name, fld, received_at, due, new_due, issued, status, run_step, run_at,
+         outcome_at) in states:
+        if outcome_at is not None and not start <= outcome_at < end:
+            continue  # its outcome was reached before the period
+        steps = [Step("received", received_at)]
+        if run_step is not None:
+            steps.append(Step(run_step, run_at))
+        apology = None if new_due is None else Apology("", new_due, issued)
+        d = Dossier(code="", procedure_code=proc, procedure_name=name, field=fld, applicant_name="",
+                    received_at=received_at, due_at=due, status=status, steps=tuple(steps),
+                    apology=apology)
+        t = timeliness(d, now_local, tz)
+        if t.clock_stopped_on is None:
+            state, end_day = "pending", now_local.date()
+        elif outcome_at is not None:
+            state, end_day = "settled", t.clock_stopped_on
+        else:
+            state, end_day = "waiting", None   # supplement requested: the citizen must act
+        missed = end_day is not None and end_day > due
+        for f in buckets(proc, fld, name):
+            if state == "settled":
+                f.settled += 1
+                if t.code == "late":
+                    f.late += 1
+                elif t.code == "on_time":
+                    f.on_time += 1
+                else:
+                    f.early += 1
+            elif state == "pending":
+                f.pending += 1
+                if t.late:
+                    f.pending_overdue += 1
+            else:
+                f.waiting_citizen += 1
+            if missed:
+                f.missed_original += 1
+                if apology is not None:
+                    f.with_apology += 1
+                    if apology.issued_at.astimezone(tz).date() <= due - timedelta(days=1):
+                        f.apology_day_before += 1
+
+    fields = [DossierGroup(k, k or "(không ghi lĩnh vực)", k, f)
+              for k, f in sorted(by_field.items(), key=lambda kv: _vn_key(kv[0]))]
+    procs = [DossierGroup(p, f"{p} {names[(p, fld)]}".strip(), fld, f)
+             for (p, fld), f in sorted(by_proc.items(),
+                                       key=lambda kv: (_vn_key(kv[0][1]), _vn_key(names[kv[0]])))]
+    return total, fields, procs
+
+def _vn_key(text: str) -> tuple[str, str]:
+    """Vietnamese alphabetical order, near enough: Đ among the Ds, marks after the letter."""
+    return fold(text or ""), text or ""
+
+
+# -- labels --------------------------------------------------------------------------------
+
+
+def _group_label(site: Site, by: str, key: Any, officer_names: dict[str, str]) -> str:
+    if key is None:
+        return {"counter": "(chưa gọi tới quầy)", "officer": "(không rõ cán bộ)",
+                "service": "(không rõ lĩnh vực)"}.get(by, "(không rõ)")
+    if by == "counter":
+        try:
+            return site.counter(int(key)).name
+        except (KeyError, ValueError):
+            return f"Quầy {key}"
+    if by == "officer":
+        name = officer_names.get(key)
+        return f"{key} ({name})" if name else str(key)
+    if by == "service":
+        try:
+            return f"{key} – {site.service(key).name_vi}"
+        except KeyError:
+            return str(key)
+    if by == "day":
+        d = date.fromisoformat(key)
+        return f"{d:%d/%m/%Y} ({WEEKDAYS_VI[d.weekday()]})"
+    return f"{int(key):02d}:00–{int(key):02d}:59"
+
+
+def _group_order(by: str, key: Any, site: Site) -> tuple:
+    if key is None:
+        return (1, 0, "", "")
+    if by == "service":
+        codes = [s.code for s in site.services]
+        return (0, codes.index(key) if key in codes else len(codes), str(key), "")
+    if by in ("counter", "hour"):
+        return (0, int(key), "", "")
+    return (0, 0, *_vn_key(str(key)))
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def report_from(source: ReportSource, site: Site, period: Period, by: str | None = None,
+                now: datetime | None = None) -> Report:
+    """The report of `period` and of the period before it, from one centre's rows
+    (`source`: its loader); `by`: one of BY_CHOICES or None for totals only."""
+    if by is not None and by not in BY_CHOICES:
+        raise ReportError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    tz = site.tz
+    now = now or datetime.now(timezone.utc)
+    previous = period.previous()
+    nlevels = len(site.rating_levels)
+
+    tickets = source.tickets(period, by)
+    if tickets is not None:
+        queue, q_groups, q_hours, q_days, served_in_hour = queue_figures(tickets, by)
+        del tickets
+        queue_prev, _, prev_hours, _, _ = queue_figures(source.tickets(previous, None), None,
+                                                        detail=False)
+    else:
+        queue, q_groups, q_hours, q_days, served_in_hour = Queue().finish(), {}, {}, Counter(), Counter()
+        queue_prev, prev_hours = Queue().finish(), {}
+    ratings = source.rating_counts(period, by)
+    if ratings is not None:
+        sat, s_groups, s_days = satisfaction_figures(ratings, by, nlevels)
+        sat_prev, _, _ = satisfaction_figures(source.rating_counts(previous, None), None, nlevels)
+    else:
+        sat, s_groups, s_days = Satisfaction([0] * nlevels), {}, {}
+        sat_prev = Satisfaction([0] * nlevels)
+
+    # The response rate: counted ratings over tickets served, in the same group.
+    rated_at_all = bool(sat.counted or sat.duplicate or sat.unprompted)
+    sat.served, sat.rate_known = queue.served, rated_at_all
+    sat_prev.served = queue_prev.served
+    sat_prev.rate_known = bool(sat_prev.counted or sat_prev.duplicate or sat_prev.unprompted)
+
+    officer_names = source.officer_names() if by == "officer" else {}
+    groups = []
+    if by:
+        keys = set(q_groups) | set(s_groups)
+        for key in sorted(keys, key=lambda k: _group_order(by, k, site)):
+            q = q_groups.get(key) or Queue().finish()
+            s = s_groups.get(key) or Satisfaction([0] * nlevels)
+            s.served = served_in_hour[key] if by == "hour" else q.served
+            s.rate_known = rated_at_all
+            groups.append(Group(key, _group_label(site, by, key, officer_names), s, q))
+
+    hours = [HourRow(h, q_hours[h].issued if h in q_hours else 0,
+                     prev_hours[h].issued if h in prev_hours else 0,
+                     q_hours[h].wait_median if h in q_hours else None,
+                     q_hours[h].wait_p90 if h in q_hours else None)
+             for h in sorted(set(q_hours) | set(prev_hours))]
+    days = []
+    d = period.start
+    while d <= period.end:
+        s = s_days.get(d.isoformat())
+        days.append(DayRow(d, q_days[d.isoformat()], s.counted if s else 0, s.index if s else None))
+        d += timedelta(days=1)
+
+    received = source.dossiers_received(period)
+    has_dossiers = received is not None
+    if has_dossiers:
+        end_moment = datetime.combine(period.end + timedelta(days=1), time(), tz) - timedelta(microseconds=1)
+        prev_end = datetime.combine(previous.end + timedelta(days=1), time(), tz) - timedelta(microseconds=1)
+        dossiers, d_fields, d_procs = dossier_figures(received, source.dossier_states(period), tz,
+                                                      period, min(end_moment, now))
+        dossiers_prev, _, _ = dossier_figures(source.dossiers_received(previous),
+                                              source.dossier_states(previous), tz, previous,
+                                              min(prev_end, now))
+    else:
+        dossiers, d_fields, d_procs, dossiers_prev = DossierFigures(), [], [], DossierFigures()
+
+    return Report(site_name=site.name, period=period, previous=previous, by=by, generated_at=now,
+                  level_names=[lv.name_vi for lv in site.rating_levels] + [
+                      f"Mức {i}" for i in range(nlevels + 1, len(sat.levels) + 1)],
+                  satisfaction=sat, satisfaction_previous=sat_prev, queue=queue,
+                  queue_previous=queue_prev, groups=groups, hours=hours, days=days,
+                  dossiers=dossiers, dossiers_previous=dossiers_prev, dossiers_by_field=d_fields,
+                  dossiers_by_procedure=d_procs, has_dossier_tables=has_dossiers,
+                  timezone=site.timezone)
