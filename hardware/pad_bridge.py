@@ -1,6 +1,6 @@
 """The rating pad's bridge: the pad's serial port on one side, MQTT on the other.
 
-`motcua pad --port /dev/ttyUSB0 --counter N` runs one per counter host. It
+`motcua pad --serial /dev/ttyUSB0 --counter N` runs one per counter host. It
 
 * speaks docs/pad-protocol.md to the pad: WHO when the port opens, PING every
   heartbeat, PROMPT when the centre prompts the counter's pad (retained

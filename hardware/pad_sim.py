@@ -3,7 +3,7 @@
 `PadSimulator` opens a pty pair (os.openpty), runs the pad's state machine
 exactly as the firmware does (the same frames, retransmissions, lock-out,
 heartbeat) on the master side and leaves the slave side to the bridge, like a
-USB serial port: `motcua pad --port <the simulator's path>`. With `link` the
+USB serial port: `motcua pad --serial <the simulator's path>`. With `link` the
 slave's path is also a symlink at a fixed place, moved to the new pty when the
 simulated cable is plugged in again (`reconnect()`).
 

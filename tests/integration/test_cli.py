@@ -1,26 +1,35 @@
-"""The `motcua` command acting through MQTT like the devices it stands for."""
+"""The `motcua` command acting through MQTT like the devices it stands for,
+run in this process (motcua.cli.main); the demo runs as its own process."""
 from __future__ import annotations
 
 import subprocess
+import sys
+from types import SimpleNamespace
 
 import pytest
-import sys
 
+from motcua.cli import main
 from support.broker import ROOT
 
 
-def motcua(site, *args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "motcua", "--site", str(site.path), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+@pytest.fixture
+def motcua(capsys):
+    """`motcua --site SITE ARGS...` in this process: its return code, stdout and stderr."""
+    def run(site, *args):
+        capsys.readouterr()
+        code = main(["--site", str(site.path), *args])
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+    return run
 
 
-def test_ticket_counter_and_status_commands(site, centre):
+def test_ticket_counter_and_status_commands(site, centre, motcua):
     r = motcua(site, "ticket", "HT")
     assert r.returncode == 0, r.stderr
     assert "Số thứ tự / Ticket: 1001" in r.stdout
     r = motcua(site, "ticket", "HT", "--priority", "co_thai")
     assert "1002" in r.stdout and "co_thai" in r.stdout
-    r = motcua(site, "counter", "2", "signin", "tranthib", "--name", "Trần Thị B")
+    r = motcua(site, "counter", "2", "sign_in", "tranthib", "--name", "Trần Thị B")
     assert r.returncode == 0, r.stderr
     r = motcua(site, "counter", "2", "next")
     assert "1002 [HT] called" in r.stdout  # the priority ticket first
@@ -37,19 +46,19 @@ def test_ticket_counter_and_status_commands(site, centre):
     assert "#1 1002 → quầy 2" in r.stdout
 
 
-def test_a_centre_that_does_not_answer_is_said_plainly(site, broker):
+def test_a_centre_that_does_not_answer_is_said_plainly(site, broker, motcua):
     r = motcua(site, "ticket", "HT")
     assert r.returncode == 2
     assert "the centre did not answer" in r.stderr and "motcua centre" in r.stderr
 
 
-def test_no_broker_is_said_plainly(site):
+def test_no_broker_is_said_plainly(site, motcua):
     r = motcua(site, "counter", "1", "next")
     assert r.returncode == 2
     assert "cannot reach the MQTT broker" in r.stderr and "motcua broker" in r.stderr
 
 
-def test_demo_starts_broker_and_centre_and_stops_them(workdir):
+def test_demo_starts_broker_and_centre_and_stops_them(workdir, motcua):
     import signal
     import time
 
@@ -64,7 +73,7 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir):
     screen = f":{free_port() % 5000 + 100}"  # a display number nobody else uses
     xvfb = subprocess.Popen(["Xvfb", screen, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
     env = {**os.environ, "DISPLAY": screen}
-    proc = subprocess.Popen([sys.executable, "-m", "motcua", "--site", str(site.path), "--port", str(port), "demo"],
+    proc = subprocess.Popen([sys.executable, "-m", "motcua", "--site", str(site.path), "--broker-port", str(port), "demo"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
     try:
         wait_port(port)
@@ -96,3 +105,14 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir):
     import socket
     with socket.socket() as s:  # the broker is gone with the demo
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_broker_port_overrides_the_site_files(site, centre, workdir, capsys):
+    """`--broker-port` reaches the broker the site file does not name."""
+    from support.broker import free_port, write_site
+    (workdir / "elsewhere").mkdir()
+    elsewhere = write_site(workdir / "elsewhere", free_port())  # the same site, another broker port
+    assert main(["--site", str(elsewhere), "counter", "1", "next"]) == 2
+    assert "cannot reach the MQTT broker" in capsys.readouterr().err
+    assert main(["--site", str(elsewhere), "--broker-port", str(site.broker.port), "status"]) == 0
+    assert site.name in capsys.readouterr().out

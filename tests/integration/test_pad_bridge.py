@@ -314,7 +314,7 @@ def test_the_cli_simulator_and_bridge_work_together(site, centre, workdir, conne
     sim = subprocess.Popen(base + ["pad-sim", "--counter", "1", "--link", str(link), "--lockout-ms", "300"],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            cwd=ROOT, text=True)
-    bridge = subprocess.Popen(base + ["pad", "--counter", "1", "--port", str(link), "--journal",
+    bridge = subprocess.Popen(base + ["pad", "--counter", "1", "--serial", str(link), "--journal",
                                       str(workdir / "cli-journal.sqlite")],
                               stdout=open(workdir / "bridge.log", "ab"), stderr=subprocess.STDOUT, cwd=ROOT)
     try:
