@@ -26,14 +26,11 @@ from fpdf.enums import XPos, YPos
 
 from .dossiers import DEFAULT_TIMEZONE, STATUSES, Dossier, DossierError, DossierStore
 from .pdfdoc import VnDocument, nfc, place_and_date, vn_date
+from .timefmt import vn_date as short_date   # 23/11/2026; vn_date: "ngày 23 tháng 11 năm 2026"
 
 FORM_NAME = "Mẫu số 04 – Phụ lục I, Thông tư 03/2025/TT-VPCP"
 TITLE = "VĂN BẢN XIN LỖI VÀ ĐỀ NGHỊ GIA HẠN THỜI GIAN GIẢI QUYẾT"
 NUMBER_LINE = "Số: ..............."   # filled in by the agency's clerk (văn thư)
-
-
-def short_date(d) -> str:
-    return d.strftime("%d/%m/%Y")
 
 
 def letter_filename(code: str) -> str:

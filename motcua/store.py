@@ -5,6 +5,9 @@ and current-state tables (`tickets`, `counters`, `sequences`, `meta`) that are
 what the log adds up to. Both are written in one transaction together with the
 reply to the request that caused them, so a reply that left the centre is
 always on disk (WAL, synchronous=FULL: a commit survives a power cut).
+
+Every table of the database, the dossier mirror's and the catalogue's too, is
+made and brought up to date by motcua.migrations when a Store opens the file.
 """
 from __future__ import annotations
 
@@ -17,84 +20,10 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from .engine import ACTIVE, Changes, CounterState, QueueState, Ticket, parse_iso
+from .migrations import CENTRE, MIGRATIONS, migrate  # noqa: F401 (MIGRATIONS: for callers)
 
-SCHEMA_VERSION = 4
-
-
-def _migrate_1(db: sqlite_utils.Database) -> None:
-    db["events"].create({"seq": int, "at": str, "type": str, "ticket_id": int, "counter": int,
-                         "data": str}, pk="seq")
-    db["events"].create_index(["at"])
-    db["events"].create_index(["ticket_id"])
-    db["tickets"].create({
-        "id": int, "day": str, "service": str, "number": int, "label": str, "priority": str,
-        "state": str, "issued_at": str, "order_at": str, "device": str, "called_at": str,
-        "first_called_at": str, "started_at": str, "finished_at": str, "counter": int,
-        "officer": str, "recalls": int, "transfers": int, "original_service": str,
-    }, pk="id", not_null={"day", "service", "number", "label", "state", "issued_at", "order_at"})
-    # The database itself refuses a second ticket with the same number on the same day.
-    db["tickets"].create_index(["day", "service", "number"], unique=True)
-    db["tickets"].create_index(["day", "label"])
-    db["tickets"].create_index(["state"])
-    db["counters"].create({
-        "number": int, "state": str, "officer": str, "officer_name": str, "ticket_id": int,
-        "pause_reason": str, "pause_public": int, "priority_run": int, "updated_at": str,
-    }, pk="number")
-    db["sequences"].create({"day": str, "service": str, "last_number": int}, pk=("day", "service"))
-    db["requests"].create({"device": str, "request_id": str, "at": str, "reply": str},
-                          pk=("device", "request_id"))
-    db["requests"].create_index(["at"])
-    db["meta"].create({"key": str, "value": str}, pk="key")
-
-
-def _migrate_2(db: sqlite_utils.Database) -> None:
-    """Satisfaction ratings (issue 5): the pads' prompts and the ratings, append-only."""
-    db["pad_prompts"].create({
-        "id": str, "counter": int, "ticket_id": int, "ticket": str, "day": str, "service": str,
-        "officer": str, "issued_at": str, "expires_at": str, "ended": str,
-    }, pk="id", not_null={"counter", "ticket_id", "issued_at", "expires_at"})
-    db["pad_prompts"].create_index(["counter", "issued_at"])
-    db["ratings"].create({
-        "rating_id": str, "pad": str, "boot": int, "seq": int, "counter": int, "prompt": str,
-        "status": str, "ticket_id": int, "ticket": str, "officer": str, "service": str,
-        "level": int, "level_code": str, "weight": float, "pressed_at": str, "received_at": str,
-        "day": str, "hour": int,
-    }, pk="rating_id", not_null={"counter", "status", "level", "weight", "pressed_at", "received_at", "day"})
-    db["ratings"].create_index(["day"])
-    # The database itself refuses a second counted rating for one ticket.
-    db.execute("CREATE UNIQUE INDEX ratings_counted_ticket ON ratings(ticket_id) WHERE status = 'counted'")
-
-
-def _migrate_3(db: sqlite_utils.Database) -> None:
-    """Manager reports (issue 6): indexes that find a month's ratings and dossiers
-    among years of them (motcua.reports). The dossier mirror's tables are created
-    here if they are not there yet, exactly as DossierStore creates them on first
-    use (it checks for them and keeps them), so that the indexes always exist."""
-    from .dossiers import DossierStore
-    DossierStore(db)
-    db["dossiers"].create_index(["received_at"], if_not_exists=True)
-    db["dossiers"].create_index(["status"], if_not_exists=True)
-    # Covers the search for the steps of a period (when, which step, which dossier).
-    db["dossier_steps"].create_index(["at", "step", "code"], if_not_exists=True)
-    # Covers a report's ratings query (ratings are append-only: never updated, so
-    # the index costs one insert per rating).
-    db["ratings"].create_index(["day", "status", "level", "weight", "counter", "officer", "service",
-                                "hour"], index_name="ratings_report", if_not_exists=True)
-
-
-def _migrate_4(db: sqlite_utils.Database) -> None:
-    """tickets.first_called_at (waiting time ends at the first call, not a recall)
-    joined the schema of version 1 after centres had already made databases
-    with it; those get the column now, filled from the event log."""
-    if "first_called_at" in db["tickets"].columns_dict:
-        return
-    db.execute("ALTER TABLE tickets ADD COLUMN first_called_at TEXT")
-    # (a transferred ticket waits again with called_at empty, but was called before)
-    db.execute("UPDATE tickets SET first_called_at = (SELECT min(e.at) FROM events e WHERE "
-               "e.ticket_id = tickets.id AND e.type = 'ticket_called')")
-
-
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
+# The tables and their versions: motcua.migrations (names kept here for callers).
+SCHEMA_VERSION = CENTRE.version
 
 
 # A commit of a few requests writes a few pages: about SQLite's own 1,000-page threshold.
@@ -138,14 +67,9 @@ class Store:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self) -> None:
-        current = self.version
-        if current > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} has schema version {current}, newer than this motcua "
-                               f"({SCHEMA_VERSION}); upgrade motcua or use a matching database")
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            with self.db.atomic():
-                MIGRATIONS[version](self.db)
-                self.db.execute(f"PRAGMA user_version={version}")
+        """Every table of the centre's database, created or brought up to date
+        (motcua.migrations); a newer database is refused."""
+        migrate(self.db, CENTRE, str(self.path))
 
     # -- writing ------------------------------------------------------------------
     def commit(self, events: list[dict], changes: Changes,

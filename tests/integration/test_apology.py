@@ -17,7 +17,8 @@ import sqlite_utils
 
 from motcua import apology_letter
 from motcua.config import DossierSettings
-from motcua.dossiers import Apology, DossierError, DossierStore, mask_name, overdue, public_view
+from motcua.dossiers import (Apology, DossierError, DossierStore, create_tables, mask_name, overdue,
+                             public_view)
 from motcua.store import Store
 
 from support.broker import ROOT
@@ -84,7 +85,9 @@ def import_records(store: DossierStore, records: list[dict], folder: Path) -> No
 
 @pytest.fixture
 def store(tmp_path):
-    s = DossierStore(sqlite_utils.Database(memory=True), SETTINGS)
+    db = sqlite_utils.Database(memory=True)
+    create_tables(db)       # the dossier mirror's step of the centre's migrations
+    s = DossierStore(db, SETTINGS)
     import_records(s, realistic(NOW.date()), tmp_path)
     return s
 

@@ -17,9 +17,9 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from motcua.config import DossierSettings, load_site
 from motcua.dossiers import (LOOKUP_ALPHABET, STATUSES, Apology, Dossier, DossierError,
-                             DossierStore, Step, dossier_from_record, lookup_code, mask_name,
-                             parse_code, public_view, qr_text, timeliness, verified_code,
-                             verify_lookup, verify_qr)
+                             DossierStore, Step, create_tables, dossier_from_record, lookup_code,
+                             mask_name, parse_code, public_view, qr_text, timeliness,
+                             verified_code, verify_lookup, verify_qr)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "dossiers.json"
@@ -49,9 +49,17 @@ def raises(code: str):
     return _Check()
 
 
+def dossier_db() -> sqlite_utils.Database:
+    """A database holding the dossier mirror's tables only, made by its step of
+    the centre's migrations (motcua.migrations)."""
+    db = sqlite_utils.Database(memory=True)
+    create_tables(db)
+    return db
+
+
 @pytest.fixture
 def db():
-    return sqlite_utils.Database(memory=True)
+    return dossier_db()
 
 
 @pytest.fixture
@@ -323,7 +331,7 @@ def test_timeliness_uses_the_apology_date():
 
 def test_example_file_imports_cleanly_with_a_mix_of_cases(store):
     site = load_site(ROOT / "examples" / "site.toml")
-    s = DossierStore(sqlite_utils.Database(memory=True), site.dossiers, site.timezone)
+    s = DossierStore(dossier_db(), site.dossiers, site.timezone)
     report = s.import_file(EXAMPLES)
     assert report.errors == [] and report.updated == 0
     assert 15 <= report.imported <= 25
