@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .schema import Context, Field, Invalid, Schema, Wording
+
 ROLES = ("centre", "kiosk", "display", "counter", "pad", "admin", "integration")
 SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -195,62 +197,258 @@ class Site:
         return self.data_dir / "centre.db"
 
 
-class _Reader:
-    """Walks the parsed TOML and reports errors with the dotted key path."""
+# -- the site file's schema ----------------------------------------------------------
+# Every key a site file may hold, in the order it is checked; the first problem
+# is reported as "<file>: <key>: <what is wrong; what to do>".
 
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, what: str) -> SiteConfigError:
-        return SiteConfigError(f"{self.path}: {key}: {what}")
-
-    def table(self, data: dict, key: str, required: bool = True) -> dict:
-        value = data.get(key.rsplit(".", 1)[-1])
-        if value is None:
-            if required:
-                raise self.fail(key, "missing table; add it (see examples/site.toml)")
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, not {type(value).__name__}")
-        return value
-
-    def array_of_tables(self, data: dict, key: str) -> list[dict]:
-        value = data.get(key)
-        if value is None:
-            raise self.fail(key, f"missing; add at least one [[{key}]] entry (see examples/site.toml)")
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(key, f"must be written as [[{key}]] tables")
-        if not value:
-            raise self.fail(key, "needs at least one entry")
-        return value
-
-    def get(self, data: dict, key: str, kind, default=..., where: str = "") -> object:
-        full = f"{where}.{key}" if where else key
-        if key not in data:
-            if default is ...:
-                raise self.fail(full, "missing; this key is required")
-            return default
-        value = data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        # TOML booleans are ints in Python; never accept one for the other.
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(full, f"must be {_kind_name(kinds)}, not a boolean")
-        if not isinstance(value, kinds):
-            raise self.fail(full, f"must be {_kind_name(kinds)}, not {type(value).__name__} {value!r}")
-        if isinstance(value, str) and not value.strip() and default is ...:
-            raise self.fail(full, "must not be empty")
-        return value
+# Keys the schema does not declare are ignored for now (a later issue refuses them:
+# "ignore" -> "refuse" here makes every table name the nearest known key).
+UNKNOWN_KEYS = "ignore"
+WORDING = Wording(
+    missing_table="missing table; add it (see examples/site.toml)",
+    missing_tables="missing; add at least one [[{name}]] entry (see examples/site.toml)",
+    count="needs at least one entry",
+)
 
 
-def _kind_name(kinds: tuple) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+def _table(**fields: Field) -> dict:
+    """A table of the site file: its fields, and how the site file words refusals."""
+    return {"fields": fields, "unknown": UNKNOWN_KEYS, "wording": WORDING, "blank_ok": False}
+
+
+def _schema(build=None, check=None, **fields: Field) -> Schema:
+    return Schema(**_table(**fields), build=build, check=check)
+
+
+def _optional(schema: Schema, **kw) -> Field:
+    """A table the file may leave out: then every key of it takes its default."""
+    return Field(table=schema, default=schema.check({}), **kw)
+
+
+def _text(required: bool = True, default=None, **kw) -> Field:
+    return Field(str, required=required, default=default, **kw)
+
+
+def _number(default, lo, hi, says: str) -> Field:
+    """A number of seconds, minutes...: int or float, read as float."""
+    return Field((int, float), default=float(default), range=(lo, hi), convert=float,
+                 says={"out_of_range": says})
+
+
+def _timezone(name: str, ctx: Context) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r}; use e.g. 'Asia/Ho_Chi_Minh'"
+    return None
+
+
+def _tls(values: dict, ctx: Context) -> None:
+    if values["tls_port"] and not (values["tls_cafile"] and values["tls_certfile"] and values["tls_keyfile"]):
+        raise ctx.refuse("a TLS listener needs tls_cafile, tls_certfile and tls_keyfile", "tls_port")
+
+
+def _more_than_zero(value: float, ctx: Context) -> str | None:
+    return "must be more than 0" if value <= 0 else None
+
+
+def _port(default) -> Field:
+    return Field(int, default=default, range=(1, 65535),
+                 says={"out_of_range": "{value} is not a TCP port (1-65535)"})
+
+
+def _block(end: int, ctx: Context) -> None:
+    start = ctx.values["start"]
+    if not 0 <= start < end <= 999_999:
+        raise ctx.refuse(f"number block {start}-{end} must satisfy 0 <= start < end <= 999999", "start")
+
+
+def _no_overlap(values: dict, ctx: Context) -> None:
+    for other in ctx.earlier:
+        if other["prefix"] == values["prefix"] and values["start"] <= other["end"] and other["start"] <= values["end"]:
+            raise ctx.refuse(f"number block {values['prefix']}{values['start']}-{values['end']} overlaps "
+                             f"service {other['code']}'s {other['prefix']}{other['start']}-{other['end']}; two "
+                             "tickets would share a number", "start")
+
+
+def _served(services: list, ctx: Context) -> str | None:
+    if not services:
+        return "a counter must serve at least one service"
+    codes = {s.code for s in ctx.root["services"]}
+    for s in services:
+        if s not in codes:
+            return f"unknown service {s!r}; known: {', '.join(sorted(codes))}"
+    return None
+
+
+def _descending(levels: tuple, ctx: Context) -> str | None:
+    weights = [lv.weight for lv in levels]
+    if weights != sorted(weights, reverse=True):
+        return "list the levels from most to least satisfied (weights descending)"
+    return None
+
+
+def _code_pattern(pattern: str, ctx: Context) -> str | None:
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        return f"not a regular expression: {exc}"
+    if not {"agency", "date", "seq"} <= set(compiled.groupindex):
+        return "needs the named groups agency, date and seq"
+    return None
+
+
+PRINTER_KINDS = ("usb", "serial", "network", "file")
+PRINTER_NEEDS = {"usb": ("usb_vendor", "usb_product"), "serial": ("port",), "network": ("host",), "file": ("port",)}
+
+
+def _printer_complete(values: dict, ctx: Context) -> None:
+    kind = values["kind"]
+    for key in PRINTER_NEEDS[kind]:
+        if values[key] is None:
+            raise ctx.refuse(f"a {kind} printer needs {key}", key)
+    if not 256 <= values["width_px"] <= 1024:
+        raise ctx.refuse("must be between 256 and 1024 dots (576 for 80 mm, 384 for 58 mm)", "width_px")
+
+
+def _password(password: str, ctx: Context) -> str | None:
+    if len(password) < 8:
+        return "must be at least 8 characters"
+    # Mosquitto's password file holds `id:password` lines: mosquitto_passwd cuts
+    # at a second ':' and trims blanks, so it would hash another password.
+    if any(c in password for c in ":\r\n\0") or password != password.strip(" \t\v\f"):
+        return ("must not contain ':' or line breaks, nor start or end "
+                "with a space (Mosquitto's password file cannot hold it); choose another")
+    return None
+
+
+def _bound_counter(counter: int | None, ctx: Context) -> str | None:
+    role = ctx.values["role"]
+    if role in ("counter", "pad"):
+        if counter is None:
+            return f"a {role} device must name the counter it stands at"
+        if counter not in {c.number for c in ctx.root["counters"]}:
+            return f"there is no counter {counter} in [[counters]]"
+    elif counter is not None:
+        return f"only counter and pad devices are bound to a counter, not {role}"
+    return None
+
+
+def _kiosk_only(scanner, ctx: Context) -> None:
+    if (ctx.values["printer"] or scanner) and ctx.values["role"] != "kiosk":
+        raise ctx.refuse("only kiosks have a printer or a scanner")
+
+
+def _speaks(speaks: bool, ctx: Context) -> str | None:
+    return "only displays speak" if speaks and ctx.values["role"] != "display" else None
+
+
+def _one_centre(devices: tuple, ctx: Context) -> str | None:
+    centres = [d for d in devices if d.role == "centre"]
+    if len(centres) != 1:
+        return f"needs exactly one device with role = \"centre\" (found {len(centres)})"
+    return None
+
+
+PRINTER = _schema(
+    build=lambda v: PrinterSettings(**v), check=_printer_complete,
+    kind=_text(choices=PRINTER_KINDS, says={"not_a_choice": f"{{value!r}} is not one of {', '.join(PRINTER_KINDS)}"}),
+    usb_vendor=Field(int), usb_product=Field(int), port=Field(str), baudrate=Field(int, default=19200),
+    host=Field(str), tcp_port=Field(int, default=9100), width_px=Field(int, default=576),
+    timeout_s=Field((int, float), default=3.0, convert=float))
+
+SCANNER = _schema(build=lambda v: ScannerSettings(**v), port=_text(), baudrate=Field(int, default=9600))
+
+SERVICE = _schema(
+    build=lambda v: Service(**v), check=_no_overlap,
+    code=_text(pattern=SERVICE_CODE_RE, unique=True,
+               says={"no_match": "{value!r} must be 1-16 letters, digits or '_'",
+                     "duplicate": "{value!r} is used by two services; codes must be unique"}),
+    prefix=_text(False, "", pattern=PREFIX_RE, says={"no_match": "{value!r} must be 0-3 capital letters (A-Z)"}),
+    start=Field(int, required=True), end=Field(int, required=True, check=_block),
+    digits=Field(int, default=0, range=(0, 6)),
+    name_vi=_text(), name_en=_text())
+
+COUNTER = _schema(
+    build=lambda v: Counter(number=v["number"], services=tuple(v["services"]),
+                            name=f"Quầy {v['number']}" if v["name"] is None else v["name"]),
+    number=Field(int, required=True, range=(1, 999), unique=True,
+                 says={"duplicate": "counter {value} is listed twice"}),
+    services=Field(list, required=True, check=_served),
+    name=_text(False))
+
+PRIORITY = _schema(build=lambda v: Priority(**v), code=_text(unique=True), name_vi=_text(), name_en=_text())
+
+RATING_LEVEL = _schema(build=lambda v: RatingLevel(**v),
+                       weight=Field((int, float), required=True, range=(0, 100), convert=float),
+                       code=_text(), name_vi=_text(), name_en=_text())
+
+DEVICE = _schema(
+    build=lambda v: Device(**v),
+    id=_text(pattern=DEVICE_ID_RE, unique=True,
+             says={"no_match": "{value!r} must be lower-case letters, digits, '-' or '_' (it is the MQTT user name)",
+                   "duplicate": "device {value!r} is listed twice"}),
+    role=_text(choices=ROLES, says={"not_a_choice": f"{{value!r}} is not a role; use one of {', '.join(ROLES)}"}),
+    password=_text(check=_password),
+    counter=Field(int, check=_bound_counter),
+    printer=Field(table=PRINTER,
+                  says={"not_a_table": "must be a table, e.g. printer = {{ kind = \"serial\", port = \"/dev/ttyUSB0\" }}"}),
+    scanner=Field(table=SCANNER, check=_kiosk_only,
+                  says={"not_a_table": "must be a table, e.g. scanner = {{ port = \"/dev/ttyACM0\" }}"}),
+    speaks=Field(bool, default=False, check=_speaks),
+    name=_text(False, ""))
+
+SITE = _schema(
+    site=Field(required=True, table=_schema(
+        id=_text(pattern=SITE_ID_RE, says={"no_match": "{value!r} must be lower-case letters, digits and '-' "
+                                                       "(it becomes the MQTT topic root), at most 40 characters"}),
+        name=_text(), name_en=_text(False),
+        timezone=_text(False, "Asia/Ho_Chi_Minh", check=_timezone))),
+    centre=_optional(_schema(
+        data_dir=_text(False, "var"),
+        request_timeout_s=_number(5.0, 0.5, 60, "must be between 0.5 and 60 seconds"),
+        max_payload_bytes=Field(int, default=16384, range=(512, 1_048_576)))),
+    broker=_optional(_schema(
+        build=lambda v: BrokerSettings(**v), check=_tls,
+        host=_text(False, "127.0.0.1"), port=_port(1883), tls_port=_port(None),
+        tls_cafile=Field(str), tls_certfile=Field(str), tls_keyfile=Field(str))),
+    queue=_optional(_schema(
+        build=lambda v: QueueRules(**v),
+        priority_max_consecutive=Field(int, default=3, range=(1, None), says={
+            "out_of_range": "must be at least 1 (ordinary citizens get a turn after this many priority "
+                            "calls in a row)"}),
+        default_service_minutes=Field((int, float), default=6.0, convert=float, check=_more_than_zero),
+        estimate_window=Field(int, default=20, range=(1, None), says={"out_of_range": "must be at least 1"}))),
+    services=Field(required=True, items=SERVICE, min_items=1, convert=tuple),
+    counters=Field(required=True, items=COUNTER, min_items=1, convert=tuple),
+    priorities=Field(items=PRIORITY, convert=tuple,
+                     default=tuple(Priority(**p) for p in DEFAULT_PRIORITIES)),
+    rating=_optional(_schema(
+        levels=Field(items=RATING_LEVEL, min_items=2, max_items=9, convert=tuple, check=_descending,
+                     default=tuple(RatingLevel(**lv) for lv in DEFAULT_RATING_LEVELS),
+                     says={"not_tables": "must be a list of tables with code, name_vi, name_en, weight",
+                           "count": "has {count} levels; a pad supports 2 to 9 buttons"}),
+        prompt_timeout_s=_number(60, 5, 3600, "must be between 5 and 3600 seconds"))),
+    devices=Field(required=True, items=DEVICE, min_items=1, convert=tuple, check=_one_centre),
+    kiosk=_optional(_schema(
+        build=lambda v: KioskSettings(**v),
+        idle_seconds=Field(int, default=60, range=(10, 3600)),
+        admin_pin=_text(False, "0000", pattern=r"\d{4,8}\Z", says={"no_match": "must be 4 to 8 digits"}),
+        language=_text(False, "vi", choices=("vi", "en"), says={"not_a_choice": "must be \"vi\" or \"en\""}))),
+    dossiers=Field(table=_schema(
+        build=lambda v: DossierSettings(**v),
+        secret=_text(check=lambda s, ctx: "must be at least 16 characters (it signs receipt QR codes)"
+                     if len(s) < 16 else None),
+        code_pattern=_text(False, DossierSettings.code_pattern, check=_code_pattern),
+        lookup_code_length=Field(int, default=6, range=(4, 12)),
+        agency_code=_text(),
+        place=_text(False, "", convert=str.strip)), absent_if_empty=True, default=DossierSettings()),
+)
 
 
 def load_site(path: str | Path) -> Site:
     """Read and validate a site file. Raises SiteConfigError naming file, key and problem."""
     path = Path(path)
-    r = _Reader(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -262,290 +460,28 @@ def load_site(path: str | Path) -> Site:
         raise SiteConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise SiteConfigError(f"{path}: not valid TOML: {exc}") from None
-
-    site_t = r.table(data, "site")
-    site_id = r.get(site_t, "id", str, where="site")
-    if not SITE_ID_RE.match(site_id):
-        raise r.fail("site.id", f"{site_id!r} must be lower-case letters, digits and '-' "
-                     "(it becomes the MQTT topic root), at most 40 characters")
-    name = r.get(site_t, "name", str, where="site")
-    name_en = r.get(site_t, "name_en", str, default=name, where="site")
-    tz_name = r.get(site_t, "timezone", str, default="Asia/Ho_Chi_Minh", where="site")
     try:
-        ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise r.fail("site.timezone", f"unknown time zone {tz_name!r}; use e.g. 'Asia/Ho_Chi_Minh'") from None
+        v = SITE.check(data)
+    except Invalid as exc:
+        raise SiteConfigError(f"{path}: {exc.path}: {exc.message}") from None
 
-    centre_t = r.table(data, "centre", required=False)
-    data_dir = Path(r.get(centre_t, "data_dir", str, default="var", where="centre"))
+    site_t, centre_t, rating_t = v["site"], v["centre"], v["rating"]
+    data_dir = Path(centre_t["data_dir"])
     if not data_dir.is_absolute():
         data_dir = (path.parent / data_dir).resolve()
-    request_timeout = float(r.get(centre_t, "request_timeout_s", (int, float), default=5.0, where="centre"))
-    if not 0.5 <= request_timeout <= 60:
-        raise r.fail("centre.request_timeout_s", "must be between 0.5 and 60 seconds")
-    max_payload = r.get(centre_t, "max_payload_bytes", int, default=16384, where="centre")
-    if not 512 <= max_payload <= 1_048_576:
-        raise r.fail("centre.max_payload_bytes", "must be between 512 and 1048576")
-
-    broker_t = r.table(data, "broker", required=False)
-    broker = BrokerSettings(
-        host=r.get(broker_t, "host", str, default="127.0.0.1", where="broker"),
-        port=_port(r, broker_t, "port", 1883),
-        tls_port=_port(r, broker_t, "tls_port", None),
-        tls_cafile=r.get(broker_t, "tls_cafile", str, default=None, where="broker"),
-        tls_certfile=r.get(broker_t, "tls_certfile", str, default=None, where="broker"),
-        tls_keyfile=r.get(broker_t, "tls_keyfile", str, default=None, where="broker"),
-    )
-    if broker.tls_port and not (broker.tls_cafile and broker.tls_certfile and broker.tls_keyfile):
-        raise r.fail("broker.tls_port", "a TLS listener needs tls_cafile, tls_certfile and tls_keyfile")
-
-    queue_t = r.table(data, "queue", required=False)
-    rules = QueueRules(
-        priority_max_consecutive=r.get(queue_t, "priority_max_consecutive", int, default=3, where="queue"),
-        default_service_minutes=float(r.get(queue_t, "default_service_minutes", (int, float), default=6.0, where="queue")),
-        estimate_window=r.get(queue_t, "estimate_window", int, default=20, where="queue"),
-    )
-    if rules.priority_max_consecutive < 1:
-        raise r.fail("queue.priority_max_consecutive", "must be at least 1 (ordinary citizens "
-                     "get a turn after this many priority calls in a row)")
-    if rules.default_service_minutes <= 0:
-        raise r.fail("queue.default_service_minutes", "must be more than 0")
-    if rules.estimate_window < 1:
-        raise r.fail("queue.estimate_window", "must be at least 1")
-
-    services = _services(r, data)
-    codes = {s.code for s in services}
-    counters = _counters(r, data, codes)
-    priorities = _priorities(r, data)
-    levels = _rating_levels(r, data)
-    devices = _devices(r, data, {c.number for c in counters})
-
-    return Site(path=path, id=site_id, name=name, name_en=name_en, timezone=tz_name,
-                data_dir=data_dir, broker=broker, queue=rules, services=services,
-                counters=counters, priorities=priorities, rating_levels=levels,
-                devices=devices, request_timeout_s=request_timeout,
-                max_payload_bytes=max_payload, kiosk=_kiosk(r, data), dossiers=_dossiers(r, data),
-                rating_prompt_timeout_s=_prompt_timeout(r, data))
+    return Site(path=path, id=site_t["id"], name=site_t["name"],
+                name_en=site_t["name"] if site_t["name_en"] is None else site_t["name_en"],
+                timezone=site_t["timezone"], data_dir=data_dir, broker=v["broker"], queue=v["queue"],
+                services=v["services"], counters=v["counters"], priorities=v["priorities"],
+                rating_levels=rating_t["levels"], devices=tuple(_near_the_file(d, path) for d in v["devices"]),
+                request_timeout_s=centre_t["request_timeout_s"],
+                max_payload_bytes=centre_t["max_payload_bytes"], kiosk=v["kiosk"], dossiers=v["dossiers"],
+                rating_prompt_timeout_s=rating_t["prompt_timeout_s"])
 
 
-def _prompt_timeout(r: _Reader, data: dict) -> float:
-    t = r.table(data, "rating", required=False)
-    value = float(r.get(t, "prompt_timeout_s", (int, float), default=60, where="rating"))
-    if not 5 <= value <= 3600:
-        raise r.fail("rating.prompt_timeout_s", "must be between 5 and 3600 seconds")
-    return value
-
-
-def _kiosk(r: _Reader, data: dict) -> KioskSettings:
-    t = r.table(data, "kiosk", required=False)
-    idle = r.get(t, "idle_seconds", int, default=60, where="kiosk")
-    if not 10 <= idle <= 3600:
-        raise r.fail("kiosk.idle_seconds", "must be between 10 and 3600")
-    pin = r.get(t, "admin_pin", str, default="0000", where="kiosk")
-    if not re.fullmatch(r"\d{4,8}", pin):
-        raise r.fail("kiosk.admin_pin", "must be 4 to 8 digits")
-    lang = r.get(t, "language", str, default="vi", where="kiosk")
-    if lang not in ("vi", "en"):
-        raise r.fail("kiosk.language", "must be \"vi\" or \"en\"")
-    return KioskSettings(idle_seconds=idle, admin_pin=pin, language=lang)
-
-
-def _dossiers(r: _Reader, data: dict) -> DossierSettings:
-    t = r.table(data, "dossiers", required=False)
-    if not t:
-        return DossierSettings()
-    secret = r.get(t, "secret", str, where="dossiers")
-    if len(secret) < 16:
-        raise r.fail("dossiers.secret", "must be at least 16 characters (it signs receipt QR codes)")
-    pattern = r.get(t, "code_pattern", str, default=DossierSettings.code_pattern, where="dossiers")
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise r.fail("dossiers.code_pattern", f"not a regular expression: {exc}") from None
-    if not {"agency", "date", "seq"} <= set(compiled.groupindex):
-        raise r.fail("dossiers.code_pattern", "needs the named groups agency, date and seq")
-    length = r.get(t, "lookup_code_length", int, default=6, where="dossiers")
-    if not 4 <= length <= 12:
-        raise r.fail("dossiers.lookup_code_length", "must be between 4 and 12")
-    return DossierSettings(agency_code=r.get(t, "agency_code", str, where="dossiers"), secret=secret,
-                           code_pattern=pattern, lookup_code_length=length,
-                           place=r.get(t, "place", str, default="", where="dossiers").strip())
-
-
-PRINTER_KINDS = ("usb", "serial", "network", "file")
-
-
-def _printer(r: _Reader, t, where: str) -> PrinterSettings | None:
-    if t is None:
-        return None
-    if not isinstance(t, dict):
-        raise r.fail(where, "must be a table, e.g. printer = { kind = \"serial\", port = \"/dev/ttyUSB0\" }")
-    kind = r.get(t, "kind", str, where=where)
-    if kind not in PRINTER_KINDS:
-        raise r.fail(f"{where}.kind", f"{kind!r} is not one of {', '.join(PRINTER_KINDS)}")
-    p = PrinterSettings(
-        kind=kind, usb_vendor=r.get(t, "usb_vendor", int, default=None, where=where),
-        usb_product=r.get(t, "usb_product", int, default=None, where=where),
-        port=r.get(t, "port", str, default=None, where=where),
-        baudrate=r.get(t, "baudrate", int, default=19200, where=where),
-        host=r.get(t, "host", str, default=None, where=where),
-        tcp_port=r.get(t, "tcp_port", int, default=9100, where=where),
-        width_px=r.get(t, "width_px", int, default=576, where=where),
-        timeout_s=float(r.get(t, "timeout_s", (int, float), default=3.0, where=where)))
-    if kind == "file" and p.port and not Path(p.port).is_absolute():
-        p = replace(p, port=str((r.path.parent / p.port).resolve()))
-    needs = {"usb": ("usb_vendor", "usb_product"), "serial": ("port",), "network": ("host",), "file": ("port",)}
-    for key in needs[kind]:
-        if getattr(p, key) is None:
-            raise r.fail(f"{where}.{key}", f"a {kind} printer needs {key}")
-    if not 256 <= p.width_px <= 1024:
-        raise r.fail(f"{where}.width_px", "must be between 256 and 1024 dots (576 for 80 mm, 384 for 58 mm)")
-    return p
-
-
-def _scanner(r: _Reader, t, where: str) -> ScannerSettings | None:
-    if t is None:
-        return None
-    if not isinstance(t, dict):
-        raise r.fail(where, "must be a table, e.g. scanner = { port = \"/dev/ttyACM0\" }")
-    return ScannerSettings(port=r.get(t, "port", str, where=where),
-                           baudrate=r.get(t, "baudrate", int, default=9600, where=where))
-
-
-def _port(r: _Reader, t: dict, key: str, default):
-    value = r.get(t, key, int, default=default, where="broker")
-    if value is not None and not 1 <= value <= 65535:
-        raise r.fail(f"broker.{key}", f"{value} is not a TCP port (1-65535)")
-    return value
-
-
-def _services(r: _Reader, data: dict) -> tuple[Service, ...]:
-    out: list[Service] = []
-    for i, t in enumerate(r.array_of_tables(data, "services")):
-        where = f"services[{i}]"
-        code = r.get(t, "code", str, where=where)
-        if not SERVICE_CODE_RE.match(code):
-            raise r.fail(f"{where}.code", f"{code!r} must be 1-16 letters, digits or '_'")
-        if any(s.code == code for s in out):
-            raise r.fail(f"{where}.code", f"{code!r} is used by two services; codes must be unique")
-        prefix = r.get(t, "prefix", str, default="", where=where)
-        if not PREFIX_RE.match(prefix):
-            raise r.fail(f"{where}.prefix", f"{prefix!r} must be 0-3 capital letters (A-Z)")
-        start = r.get(t, "start", int, where=where)
-        end = r.get(t, "end", int, where=where)
-        if not 0 <= start < end <= 999_999:
-            raise r.fail(f"{where}.start", f"number block {start}-{end} must satisfy 0 <= start < end <= 999999")
-        digits = r.get(t, "digits", int, default=0, where=where)
-        if not 0 <= digits <= 6:
-            raise r.fail(f"{where}.digits", "must be between 0 and 6")
-        svc = Service(code=code, name_vi=r.get(t, "name_vi", str, where=where),
-                      name_en=r.get(t, "name_en", str, where=where),
-                      start=start, end=end, prefix=prefix, digits=digits)
-        for other in out:
-            if other.prefix == svc.prefix and svc.start <= other.end and other.start <= svc.end:
-                raise r.fail(f"{where}.start", f"number block {svc.prefix}{start}-{end} overlaps "
-                             f"service {other.code}'s {other.prefix}{other.start}-{other.end}; two "
-                             "tickets would share a number")
-        out.append(svc)
-    return tuple(out)
-
-
-def _counters(r: _Reader, data: dict, codes: set[str]) -> tuple[Counter, ...]:
-    out: list[Counter] = []
-    for i, t in enumerate(r.array_of_tables(data, "counters")):
-        where = f"counters[{i}]"
-        number = r.get(t, "number", int, where=where)
-        if not 1 <= number <= 999:
-            raise r.fail(f"{where}.number", "must be between 1 and 999")
-        if any(c.number == number for c in out):
-            raise r.fail(f"{where}.number", f"counter {number} is listed twice")
-        services = r.get(t, "services", list, where=where)
-        if not services:
-            raise r.fail(f"{where}.services", "a counter must serve at least one service")
-        for s in services:
-            if s not in codes:
-                raise r.fail(f"{where}.services", f"unknown service {s!r}; known: {', '.join(sorted(codes))}")
-        out.append(Counter(number=number, name=r.get(t, "name", str, default=f"Quầy {number}", where=where),
-                           services=tuple(services)))
-    return tuple(out)
-
-
-def _priorities(r: _Reader, data: dict) -> tuple[Priority, ...]:
-    rows = data.get("priorities", list(DEFAULT_PRIORITIES))
-    if not isinstance(rows, list) or not all(isinstance(v, dict) for v in rows):
-        raise r.fail("priorities", "must be written as [[priorities]] tables")
-    out = []
-    for i, t in enumerate(rows):
-        where = f"priorities[{i}]"
-        p = Priority(code=r.get(t, "code", str, where=where), name_vi=r.get(t, "name_vi", str, where=where),
-                     name_en=r.get(t, "name_en", str, where=where))
-        if any(o.code == p.code for o in out):
-            raise r.fail(f"{where}.code", f"{p.code!r} is listed twice")
-        out.append(p)
-    return tuple(out)
-
-
-def _rating_levels(r: _Reader, data: dict) -> tuple[RatingLevel, ...]:
-    rating_t = r.table(data, "rating", required=False)
-    rows = rating_t.get("levels", list(DEFAULT_RATING_LEVELS))
-    if not isinstance(rows, list) or not all(isinstance(v, dict) for v in rows):
-        raise r.fail("rating.levels", "must be a list of tables with code, name_vi, name_en, weight")
-    if not 2 <= len(rows) <= 9:
-        raise r.fail("rating.levels", f"has {len(rows)} levels; a pad supports 2 to 9 buttons")
-    out = []
-    for i, t in enumerate(rows):
-        where = f"rating.levels[{i}]"
-        weight = float(r.get(t, "weight", (int, float), where=where))
-        if not 0 <= weight <= 100:
-            raise r.fail(f"{where}.weight", "must be between 0 and 100")
-        out.append(RatingLevel(code=r.get(t, "code", str, where=where), name_vi=r.get(t, "name_vi", str, where=where),
-                               name_en=r.get(t, "name_en", str, where=where), weight=weight))
-    weights = [lv.weight for lv in out]
-    if weights != sorted(weights, reverse=True):
-        raise r.fail("rating.levels", "list the levels from most to least satisfied (weights descending)")
-    return tuple(out)
-
-
-def _devices(r: _Reader, data: dict, counter_numbers: set[int]) -> tuple[Device, ...]:
-    out: list[Device] = []
-    for i, t in enumerate(r.array_of_tables(data, "devices")):
-        where = f"devices[{i}]"
-        dev_id = r.get(t, "id", str, where=where)
-        if not DEVICE_ID_RE.match(dev_id):
-            raise r.fail(f"{where}.id", f"{dev_id!r} must be lower-case letters, digits, '-' or '_' "
-                         "(it is the MQTT user name)")
-        if any(d.id == dev_id for d in out):
-            raise r.fail(f"{where}.id", f"device {dev_id!r} is listed twice")
-        role = r.get(t, "role", str, where=where)
-        if role not in ROLES:
-            raise r.fail(f"{where}.role", f"{role!r} is not a role; use one of {', '.join(ROLES)}")
-        password = r.get(t, "password", str, where=where)
-        if len(password) < 8:
-            raise r.fail(f"{where}.password", "must be at least 8 characters")
-        # Mosquitto's password file holds `id:password` lines: mosquitto_passwd cuts
-        # at a second ':' and trims blanks, so it would hash another password.
-        if any(c in password for c in ":\r\n\0") or password != password.strip(" \t\v\f"):
-            raise r.fail(f"{where}.password", "must not contain ':' or line breaks, nor start or end "
-                         "with a space (Mosquitto's password file cannot hold it); choose another")
-        counter = r.get(t, "counter", int, default=None, where=where)
-        if role in ("counter", "pad"):
-            if counter is None:
-                raise r.fail(f"{where}.counter", f"a {role} device must name the counter it stands at")
-            if counter not in counter_numbers:
-                raise r.fail(f"{where}.counter", f"there is no counter {counter} in [[counters]]")
-        elif counter is not None:
-            raise r.fail(f"{where}.counter", f"only counter and pad devices are bound to a counter, not {role}")
-        printer = _printer(r, t.get("printer"), f"{where}.printer")
-        scanner = _scanner(r, t.get("scanner"), f"{where}.scanner")
-        if (printer or scanner) and role != "kiosk":
-            raise r.fail(where, "only kiosks have a printer or a scanner")
-        speaks = r.get(t, "speaks", bool, default=False, where=where)
-        if speaks and role != "display":
-            raise r.fail(f"{where}.speaks", "only displays speak")
-        out.append(Device(id=dev_id, role=role, password=password, counter=counter,
-                          name=r.get(t, "name", str, default="", where=where),
-                          printer=printer, scanner=scanner, speaks=speaks))
-    centres = [d for d in out if d.role == "centre"]
-    if len(centres) != 1:
-        raise r.fail("devices", f"needs exactly one device with role = \"centre\" (found {len(centres)})")
-    return tuple(out)
+def _near_the_file(device: Device, path: Path) -> Device:
+    """A file printer's relative port is relative to the site file."""
+    p = device.printer
+    if p is None or p.kind != "file" or not p.port or Path(p.port).is_absolute():
+        return device
+    return replace(device, printer=replace(p, port=str((path.parent / p.port).resolve())))

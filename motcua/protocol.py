@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .schema import Field, Invalid, Schema, Wording
+
 SCHEMA_VERSION = 1
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -169,30 +171,50 @@ def availability(online: bool, **extra) -> bytes:
     return encode({"state": "online" if online else "offline", **extra})
 
 
-# Argument shapes of each request operation: name -> (type, required)
-_COUNTER = {"counter": (int, True)}
-OPERATIONS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
-    "ticket.issue": {"service": (str, True), "priority": ((str, type(None)), False)},
-    "ticket.status": {"ticket": (str, True), "day": (str, False)},
-    "counter.sign_in": {**_COUNTER, "officer": (str, True), "officer_name": ((str, type(None)), False)},
-    "counter.next": _COUNTER,
-    "counter.call": {**_COUNTER, "ticket": (str, True)},
-    "counter.recall": _COUNTER,
-    "counter.start": _COUNTER,
-    "counter.done": _COUNTER,
-    "counter.no_show": _COUNTER,
-    "counter.transfer": {**_COUNTER, "service": (str, True)},
-    "counter.pause": {**_COUNTER, "reason": (str, True), "public": (bool, False)},
-    "counter.resume": _COUNTER,
-    "counter.close": _COUNTER,
+# Argument shapes of each request operation: name -> Field (type, required; it
+# unpacks as that pair, the two columns docs/protocol.md shows). Every text
+# argument is at most MAX_ARG_CHARS long; unknown arguments are refused.
+MAX_ARG_CHARS = 500
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ARG_WORDING = Wording(unknown="{context} takes no argument {key!r}",
+                       missing="{context} needs argument {name!r}",
+                       wrong_type="argument {name!r} of {context} has the wrong type",
+                       too_long="argument {name!r} is too long")
+
+
+def _arg(kind: type | tuple, required: bool = False, **kw) -> Field:
+    return Field(kind, required=required, max_len=MAX_ARG_CHARS, **kw)
+
+
+def _args(**fields: Field) -> Schema:
+    return Schema(fields, unknown="refuse", wording=_ARG_WORDING)
+
+
+_COUNTER = {"counter": _arg(int, True)}
+_TEXT_OR_NULL = (str, type(None))
+OPERATIONS: dict[str, Schema] = {
+    "ticket.issue": _args(service=_arg(str, True), priority=_arg(_TEXT_OR_NULL)),
+    "ticket.status": _args(ticket=_arg(str, True), day=_arg(str, pattern=DAY_RE, says={
+        "no_match": "argument 'day' must be written YYYY-MM-DD"})),
+    "counter.sign_in": _args(**_COUNTER, officer=_arg(str, True), officer_name=_arg(_TEXT_OR_NULL)),
+    "counter.next": _args(**_COUNTER),
+    "counter.call": _args(**_COUNTER, ticket=_arg(str, True)),
+    "counter.recall": _args(**_COUNTER),
+    "counter.start": _args(**_COUNTER),
+    "counter.done": _args(**_COUNTER),
+    "counter.no_show": _args(**_COUNTER),
+    "counter.transfer": _args(**_COUNTER, service=_arg(str, True)),
+    "counter.pause": _args(**_COUNTER, reason=_arg(str, True), public=_arg(bool)),
+    "counter.resume": _args(**_COUNTER),
+    "counter.close": _args(**_COUNTER),
     # A citizen's dossier, from a scanned receipt QR or a typed code with its lookup code.
-    "dossier.status": {"qr": (str, False), "code": (str, False), "lookup": (str, False)},
+    "dossier.status": _args(qr=_arg(str), code=_arg(str), lookup=_arg(str)),
     # The integration point for the one-stop software: one status update.
-    "dossier.update": {"code": (str, True), "status": (str, True), "at": (str, True),
-                       "note": ((str, type(None)), False), "due_at": ((str, type(None)), False),
-                       "apology": ((dict, type(None)), False)},
+    "dossier.update": _args(code=_arg(str, True), status=_arg(str, True), at=_arg(str, True),
+                            note=_arg(_TEXT_OR_NULL), due_at=_arg(_TEXT_OR_NULL),
+                            apology=_arg((dict, type(None)))),
     # One page of the procedure catalogue, for a kiosk's local copy.
-    "catalogue.page": {"page": (int, True), "version": (str, True)},
+    "catalogue.page": _args(page=_arg(int, True), version=_arg(str, True)),
 }
 # Reads whose answers are not kept for repeated ids: asking again is harmless,
 # and a catalogue page is too big to store once per kiosk and sync.
@@ -235,9 +257,6 @@ def request_id_of(data: dict) -> str:
     return request_id
 
 
-DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 def parse_request(device: str, data: dict) -> Request:
     """Check a decoded request. The id is checked first so that later errors can
     be answered to the device instead of leaving it to time out."""
@@ -249,23 +268,10 @@ def parse_request(device: str, data: dict) -> Request:
     args = data.get("args", {})
     if not isinstance(args, dict):
         raise BadRequest(request_id, "bad_arguments", "'args' must be a JSON object")
-    shape = OPERATIONS[op]
-    for name in args:
-        if name not in shape:
-            raise BadRequest(request_id, "bad_arguments", f"{op} takes no argument {name!r}")
-    for name, (kind, required) in shape.items():
-        if name not in args:
-            if required:
-                raise BadRequest(request_id, "bad_arguments", f"{op} needs argument {name!r}")
-            continue
-        value = args[name]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-            raise BadRequest(request_id, "bad_arguments", f"argument {name!r} of {op} has the wrong type")
-        if isinstance(value, str) and len(value) > 500:
-            raise BadRequest(request_id, "bad_arguments", f"argument {name!r} is too long")
-    if "day" in args and not DAY_RE.match(args["day"]):
-        raise BadRequest(request_id, "bad_arguments", "argument 'day' must be written YYYY-MM-DD")
+    try:
+        OPERATIONS[op].check(args, context=op)
+    except Invalid as exc:
+        raise BadRequest(request_id, "bad_arguments", exc.message) from None
     return Request(device=device, id=request_id, op=op, args=args)
 
 

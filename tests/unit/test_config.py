@@ -37,6 +37,25 @@ CASES = [
     ("weight = 100 }", "weight = 10 }", "rating.levels", "weights descending"),
     ('id = "pad-1"\nrole = "pad"\ncounter = 1', 'id = "pad-1"\nrole = "pad"\ncounter = 99',
      "devices[{pad-1}].counter", "no counter 99"),
+    # the words of every kind of refusal (the shared checker keeps them)
+    ('name = "Trung tâm Phục vụ hành chính công phường Demo"', 'name = "  "', "site.name", "must not be empty"),
+    ("request_timeout_s = 5", "request_timeout_s = 0.1", "centre.request_timeout_s",
+     "must be between 0.5 and 60 seconds"),
+    ("# tls_port = 8883", "tls_port = 8883", "broker.tls_port", "needs tls_cafile, tls_certfile and tls_keyfile"),
+    ('code = "HT"', 'code = "H T"', "services[0].code", "'H T' must be 1-16 letters, digits or '_'"),
+    ('services = ["HT"]', "services = []", "counters[0].services", "must serve at least one service"),
+    ("prompt_timeout_s = 60", "prompt_timeout_s = true", "rating.prompt_timeout_s",
+     "must be an integer or a number, not a boolean"),
+    ('printer = { kind = "file", port = "../var/kiosk-1-printer.bin", width_px = 576 }', 'printer = "lp0"',
+     "devices[{kiosk-1}].printer", "must be a table, e.g. printer = { kind"),
+    ('kind = "file", port = "../var/kiosk-1-printer.bin"', 'kind = "network"', "devices[{kiosk-1}].printer.host",
+     "a network printer needs host"),
+    ("width_px = 576", "width_px = 100", "devices[{kiosk-1}].printer.width_px", "between 256 and 1024 dots"),
+    ('id = "kiosk-2"\nrole = "kiosk"', 'id = "kiosk-2"\nrole = "kiosk"\ncounter = 1',
+     "devices[{kiosk-2}].counter", "only counter and pad devices are bound to a counter, not kiosk"),
+    ('admin_pin = "246810"', 'admin_pin = "24a"', "kiosk.admin_pin", "must be 4 to 8 digits"),
+    ('secret = "demo-change-this-dossier-secret"', 'secret = "short"', "dossiers.secret", "at least 16 characters"),
+    ('agency_code = "000.00.31.H12"', "", "dossiers.agency_code", "missing; this key is required"),
 ]
 
 

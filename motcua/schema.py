@@ -1,0 +1,333 @@
+"""Declared shapes for structured input, and the one checker that holds input to them.
+
+The site file, the arguments of protocol requests, procedure records and dossier
+records are each declared as a `Schema`: named `Field`s with their type(s),
+whether they are required, a default, allowed values, a range, a pattern, a
+length limit, nested tables and arrays of tables, and a custom check for what
+is particular to them. `Schema.check` walks the input in the declared order
+and refuses it with `Invalid`, whose problems are (path, message) pairs such as
+("counters[2].services", "a counter must serve at least one service"); the
+caller prefixes its file or wraps the problem in its own error. Each kind of
+input keeps its own words (what is wrong, what to do) through a `Wording` and
+a field's `says`.
+
+A schema may refuse keys it does not declare (`unknown="refuse"`), naming the
+nearest known key: "unknown key admin-pin in [kiosk]; did you mean admin_pin?".
+
+Pure Python (no Kivy, paho or sqlite): every program may import it.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from dataclasses import field as _field
+from typing import Any
+
+# How a type is named in "must be ..., not ..." messages.
+KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
+
+
+def kinds_in_words(kinds: tuple) -> str:
+    """(int, float) -> "an integer or a number"."""
+    return " or ".join(KIND_NAMES.get(k, k.__name__) for k in kinds)
+
+
+class Invalid(ValueError):
+    """Input that does not fit its schema. `problems` lists (path, message), in
+    the order they were found; `path` and `message` are the first one's."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.problems))
+
+    @property
+    def path(self) -> str:
+        return self.problems[0][0]
+
+    @property
+    def message(self) -> str:
+        return self.problems[0][1]
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What a kind of input says when it refuses something: str.format templates.
+
+    Placeholders: {name} the key, {path} its full path, {context} what the caller
+    passed as context (e.g. the operation), {value} the value (use {value!r}),
+    {type} its type's name, {got} "a boolean" or "<type> <repr>", {kinds} the
+    wanted types in words, {lo} {hi} a range or a count's bounds, {max_len},
+    {choices} the allowed values, {count} how many entries there are and {bounds}
+    how many there may be ("at least 1", "2 to 9"); for
+    unknown keys {key}, {table} ("[kiosk]"), {known} and {hint} (the nearest
+    known key as "did you mean …?", else the known keys). A field's `says`
+    overrides any of them for that field.
+    """
+    missing: str = "missing; this key is required"
+    blank: str = "must not be empty"
+    wrong_type: str = "must be {kinds}, not {got}"
+    too_long: str = "longer than {max_len} characters"
+    not_a_choice: str = "{value!r} is not one of {choices}"
+    out_of_range: str = "must be between {lo} and {hi}"
+    no_match: str = "{value!r} is not written the expected way"
+    duplicate: str = "{value!r} is listed twice"
+    missing_table: str = "missing table; add it"
+    not_a_table: str = "must be a table, not {type}"
+    missing_tables: str = "missing; add at least one [[{name}]] entry"
+    not_tables: str = "must be written as [[{name}]] tables"
+    count: str = "has {count} entries; give {bounds}"
+    unknown: str = "unknown key {key} in {table}; {hint}"
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """One key of a table.
+
+    The checks run in this order, the first refusal winning: present (else
+    `required` refuses it, or `default` is taken), type (a boolean is never taken
+    for a number), non-blank (a required string, when its schema has
+    `blank_ok=False`), `max_len`, `choices`, `range` (inclusive; None for an
+    open end), `pattern` (re.match: anchor it), `unique` (among the tables of
+    the same array), the nested `table` or array of `items` tables, then the
+    custom `check`, and last `convert`. The built-in checks look only at a
+    given value (defaults are trusted); `check` also sees the default.
+
+    `check(value, ctx)` returns None, or a message for this field, or raises
+    `ctx.refuse(message, key)` to point at another key of the same table.
+    A field unpacks as (type, required), the two columns docs/protocol.md shows.
+    """
+    type: type | tuple[type, ...] = object
+    required: bool = False
+    default: Any = None
+    choices: tuple | None = None
+    range: tuple[Any, Any] | None = None
+    pattern: re.Pattern | str | None = None
+    max_len: int | None = None
+    unique: bool = False
+    table: Schema | None = None          # a nested table
+    items: Schema | None = None          # an array of tables
+    min_items: int = 0
+    max_items: int | None = None
+    absent_if_empty: bool = False          # an empty nested table counts as absent (default)
+    check: Callable[[Any, Context], str | None] | None = None
+    convert: Callable[[Any], Any] | None = None
+    says: Mapping[str, str] = _field(default_factory=dict)
+
+    def __post_init__(self):
+        kind = dict if self.table is not None else list if self.items is not None else self.type
+        object.__setattr__(self, "type", kind)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        object.__setattr__(self, "kinds", kinds)
+        # true and false are ints in Python; never take one for a number
+        object.__setattr__(self, "no_bool", bool not in kinds and object not in kinds)
+        if isinstance(self.pattern, str):
+            object.__setattr__(self, "pattern", re.compile(self.pattern))
+
+    def __iter__(self) -> Iterator:
+        yield self.type
+        yield self.required
+
+
+@dataclass
+class Context:
+    """What a custom check may look at: the table being checked (its path and
+    the values accepted so far), the checked tables before it in the same array,
+    the top table's values so far, and the caller's context."""
+    path: str
+    values: dict
+    earlier: list
+    root: dict
+    context: str = ""
+
+    def at(self, key: str = "") -> str:
+        """The path of a key of this table ("" for the table itself)."""
+        if not key:
+            return self.path
+        return f"{self.path}.{key}" if self.path else key
+
+    def refuse(self, message: str, key: str = "") -> Invalid:
+        return Invalid([(self.at(key), message)])
+
+
+class Schema(Mapping):
+    """The declared keys of one table, in the order they are checked (a mapping
+    of name -> Field).
+
+    unknown: "ignore" keys that are not declared, or "refuse" them (wording
+    `unknown`, at the table's path). blank_ok=False refuses blank required
+    strings. null_is_absent: a null (None) value counts as absent. check(values,
+    ctx) runs once every field passed; build(values) makes the checked table
+    into what the caller wants (a dataclass...).
+    """
+
+    def __init__(self, fields: Mapping[str, Field] | None = None, *, unknown: str = "ignore",
+                 wording: Wording = Wording(), blank_ok: bool = True, null_is_absent: bool = False,
+                 check: Callable[[dict, Context], str | None] | None = None,
+                 build: Callable[[dict], Any] | None = None, **more: Field):
+        if unknown not in ("ignore", "refuse"):
+            raise ValueError(f"unknown must be 'ignore' or 'refuse', not {unknown!r}")
+        self.fields: dict[str, Field] = {**(fields or {}), **more}
+        self.unknown = unknown
+        self.wording = wording
+        self.blank_ok = blank_ok
+        self.null_is_absent = null_is_absent
+        self.table_check = check
+        self.build = build
+
+    def __getitem__(self, name: str) -> Field:
+        return self.fields[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __repr__(self) -> str:
+        return f"Schema({', '.join(self.fields)})"
+
+    def check(self, data: Any, *, path: str = "", context: str = "", all_problems: bool = False) -> Any:
+        """The checked (and built) table, or Invalid: at the first problem, or
+        with every problem found when all_problems (a field that fails takes its
+        default and the walk goes on)."""
+        run = _Run(all_problems, context)
+        if not isinstance(data, dict):
+            run.refuse(path, self.wording.not_a_table.format(**_info(self.wording, path, path, data)))
+            raise Invalid(run.problems)
+        out = run.table(self, data, path, [])
+        if run.problems:
+            raise Invalid(run.problems)
+        return out
+
+
+def _info(w: Wording, name: str, path: str, value: Any = None, context: str = "", **more) -> dict:
+    got = "a boolean" if isinstance(value, bool) else f"{type(value).__name__} {value!r}"
+    return {"name": name, "path": path, "context": context, "value": value,
+            "type": type(value).__name__, "got": got, "kinds": "", "lo": None, "hi": None,
+            "max_len": None, "choices": "", "count": None, "bounds": "", "key": "", "table": "", "known": "",
+            "hint": "", **more}
+
+
+class _Run:
+    """One walk of the input: fails fast, or collects every problem."""
+
+    def __init__(self, collect: bool, context: str):
+        self.collect = collect
+        self.context = context
+        self.problems: list[tuple[str, str]] = []
+        self.root: dict | None = None
+
+    def refuse(self, path: str, message: str) -> None:
+        if not self.collect:
+            raise Invalid([(path, message)])
+        self.problems.append((path, message))
+
+    def caught(self, exc: Invalid) -> None:
+        if not self.collect:
+            raise exc
+        self.problems.extend(exc.problems)
+
+    def table(self, schema: Schema, data: dict, path: str, earlier: list) -> Any:
+        values: dict = {}
+        if self.root is None:
+            self.root = values
+        ctx = Context(path, values, earlier, self.root, self.context)
+        before = len(self.problems)
+        if schema.unknown == "refuse":
+            self.unknown_keys(schema, data, path)
+        for name, f in schema.fields.items():
+            values[name] = self.field(schema, f, name, data, ctx)
+        if schema.table_check is not None and len(self.problems) == before:
+            self.custom(schema.table_check, values, ctx, path)
+        earlier.append(values)
+        if len(self.problems) > before:
+            return None
+        return schema.build(values) if schema.build is not None else values
+
+    def unknown_keys(self, schema: Schema, data: dict, path: str) -> None:
+        known = list(schema.fields)
+        for key, value in data.items():
+            if key in schema.fields:
+                continue
+            near = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {near[0]}?" if near else f"the keys here are {', '.join(known)}"
+            table = f"[{path}]" if path else "the top level"
+            self.refuse(path, schema.wording.unknown.format(**_info(
+                schema.wording, str(key), path, value, self.context, key=key, table=table,
+                known=", ".join(known), hint=hint)))
+
+    def custom(self, fn: Callable, value: Any, ctx: Context, path: str) -> bool:
+        try:
+            message = fn(value, ctx)
+        except Invalid as exc:
+            self.caught(exc)
+            return False
+        if message is not None:
+            self.refuse(path, message)
+            return False
+        return True
+
+    def field(self, schema: Schema, f: Field, name: str, data: dict, ctx: Context) -> Any:
+        w = schema.wording
+        path = ctx.at(name)
+
+        def fail(kind: str, value: Any = None, **more) -> Any:
+            text = f.says.get(kind) or getattr(w, kind)
+            self.refuse(path, text.format(**_info(w, name, path, value, self.context, **more)))
+            return f.default
+
+        present = name in data and not (schema.null_is_absent and data[name] is None)
+        if not present:
+            if f.required:
+                return fail("missing_table" if f.table is not None else
+                            "missing_tables" if f.items is not None else "missing")
+            if f.check is not None:
+                self.custom(f.check, f.default, ctx, path)
+            return f.default
+        value = data[name]
+
+        if f.table is not None:
+            if not isinstance(value, dict):
+                return fail("not_a_table", value)
+            if f.absent_if_empty and not value:
+                return f.default
+            before = len(self.problems)
+            value = self.table(f.table, value, path, [])
+            if len(self.problems) > before:
+                return f.default
+        elif f.items is not None:
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                return fail("not_tables", value)
+            if len(value) < f.min_items or (f.max_items is not None and len(value) > f.max_items):
+                bounds = (f"at least {f.min_items}" if f.max_items is None else
+                          f"{f.min_items} to {f.max_items}" if f.min_items else f"at most {f.max_items}")
+                return fail("count", value, count=len(value), lo=f.min_items, hi=f.max_items, bounds=bounds)
+            before = len(self.problems)
+            checked: list = []
+            out = [self.table(f.items, item, f"{path}[{i}]", checked) for i, item in enumerate(value)]
+            if len(self.problems) > before:
+                return f.default
+            value = out
+        else:
+            if (value.__class__ is bool and f.no_bool) or not isinstance(value, f.kinds):
+                return fail("wrong_type", value, kinds=kinds_in_words(f.kinds))
+            if value.__class__ is str:
+                if f.required and not schema.blank_ok and not value.strip():
+                    return fail("blank", value)
+                if f.max_len is not None and len(value) > f.max_len:
+                    return fail("too_long", value, max_len=f.max_len)
+            if f.choices is not None and value not in f.choices:
+                return fail("not_a_choice", value, choices=", ".join(map(str, f.choices)))
+            if f.range is not None:
+                lo, hi = f.range
+                if (lo is not None and value < lo) or (hi is not None and value > hi):
+                    return fail("out_of_range", value, lo=lo, hi=hi)
+            if f.pattern is not None and not f.pattern.match(value):
+                return fail("no_match", value)
+            if f.unique and any(e.get(name) == value for e in ctx.earlier):
+                return fail("duplicate", value)
+        if f.check is not None and not self.custom(f.check, value, ctx, path):
+            return f.default
+        return f.convert(value) if f.convert is not None else value

@@ -1,0 +1,185 @@
+"""The shared checker (motcua.schema): declared fields, refusals with the path of
+the key and the words of the input's own kind, and the per-schema switch that
+refuses unknown keys naming the nearest known one."""
+from __future__ import annotations
+
+import pytest
+
+from motcua import config, protocol
+from motcua.schema import Context, Field, Invalid, Schema, Wording
+
+
+def refusal(schema: Schema, data, **kw) -> tuple[str, str]:
+    with pytest.raises(Invalid) as exc:
+        schema.check(data, **kw)
+    return exc.value.path, exc.value.message
+
+
+COUNTER = Schema(number=Field(int, required=True, range=(1, 999), unique=True,
+                              says={"duplicate": "counter {value} is listed twice"}),
+                 services=Field(list, required=True),
+                 name=Field(str, default=""))
+SITE = Schema(centre=Field(table=Schema(port=Field(int, default=1883, range=(1, 65535)),
+                                        timeout_s=Field((int, float), default=5.0, convert=float))),
+              counters=Field(items=COUNTER, min_items=1, required=True))
+
+
+def test_a_valid_table_gets_its_defaults_and_conversions():
+    out = SITE.check({"centre": {"timeout_s": 2}, "counters": [{"number": 1, "services": ["HT"]}]})
+    assert out == {"centre": {"port": 1883, "timeout_s": 2.0},
+                   "counters": [{"number": 1, "services": ["HT"], "name": ""}]}
+    assert isinstance(out["centre"]["timeout_s"], float)
+
+
+@pytest.mark.parametrize("data,path,message", [
+    ({"counters": []}, "counters", "has 0 entries; give at least 1"),
+    ({}, "counters", "missing; add at least one [[counters]] entry"),
+    ({"counters": {"number": 1}}, "counters", "must be written as [[counters]] tables"),
+    ({"counters": [{"number": 1, "services": []}, {"number": 2}]}, "counters[1].services",
+     "missing; this key is required"),
+    ({"counters": [{"number": 1, "services": []}, {"number": 1, "services": []}]}, "counters[1].number",
+     "counter 1 is listed twice"),
+    ({"counters": [{"number": 0, "services": []}]}, "counters[0].number", "must be between 1 and 999"),
+    ({"counters": [{"number": "1", "services": []}]}, "counters[0].number", "must be an integer, not str '1'"),
+    ({"counters": [{"number": True, "services": []}]}, "counters[0].number",
+     "must be an integer, not a boolean"),
+    ({"centre": 3, "counters": [{"number": 1, "services": []}]}, "centre", "must be a table, not int"),
+    ({"centre": {"timeout_s": False}, "counters": []}, "centre.timeout_s",
+     "must be an integer or a number, not a boolean"),
+])
+def test_a_refusal_names_the_path_of_the_key(data, path, message):
+    assert refusal(SITE, data) == (path, message)
+
+
+def test_the_first_problem_wins_unless_every_problem_is_asked_for():
+    data = {"centre": {"port": 0}, "counters": [{"number": "x"}]}
+    assert refusal(SITE, data) == ("centre.port", "must be between 1 and 65535")
+    with pytest.raises(Invalid) as exc:
+        SITE.check(data, all_problems=True)
+    assert exc.value.problems == [("centre.port", "must be between 1 and 65535"),
+                                  ("counters[0].number", "must be an integer, not str 'x'"),
+                                  ("counters[0].services", "missing; this key is required")]
+    assert str(exc.value).startswith("centre.port: must be between 1 and 65535; counters[0].number")
+
+
+def test_choices_patterns_lengths_and_blank_strings():
+    schema = Schema(code=Field(str, required=True, pattern=r"[A-Z]{2}\Z", max_len=4),
+                    kind=Field(str, default="usb", choices=("usb", "file")), blank_ok=False)
+    assert refusal(schema, {"code": " "}) == ("code", "must not be empty")
+    assert refusal(schema, {"code": "ABCDE"}) == ("code", "longer than 4 characters")
+    assert refusal(schema, {"code": "AB1"}) == ("code", "'AB1' is not written the expected way")
+    assert refusal(schema, {"code": "AB", "kind": "lpt"}) == ("kind", "'lpt' is not one of usb, file")
+    assert schema.check({"code": "AB"}) == {"code": "AB", "kind": "usb"}
+    # a blank string is taken where blanks are allowed
+    assert Schema(code=Field(str, required=True)).check({"code": ""}) == {"code": ""}
+
+
+def test_custom_checks_see_the_table_the_earlier_tables_and_the_top():
+    def block(end: int, ctx: Context):
+        if end <= ctx.values["start"]:
+            raise ctx.refuse("the block ends before it starts", "start")
+
+    def no_overlap(values: dict, ctx: Context):
+        for other in ctx.earlier:
+            if values["start"] <= other["end"] and other["start"] <= values["end"]:
+                return f"overlaps {other['code']}"
+        return None
+
+    def known(code: str, ctx: Context):
+        return None if code in {s["code"] for s in ctx.root["services"]} else f"unknown service {code!r}"
+
+    service = Schema(code=Field(str, required=True), start=Field(int, required=True),
+                     end=Field(int, required=True, check=block), check=no_overlap)
+    schema = Schema(services=Field(items=service), counter=Field(table=Schema(serves=Field(str, check=known))))
+    ok = {"services": [{"code": "HT", "start": 1, "end": 9}, {"code": "CT", "start": 10, "end": 19}],
+          "counter": {"serves": "CT"}}
+    assert schema.check(ok)["counter"] == {"serves": "CT"}
+    assert refusal(schema, {"services": [{"code": "HT", "start": 5, "end": 1}]}) == \
+        ("services[0].start", "the block ends before it starts")
+    assert refusal(schema, {"services": [ok["services"][0], {"code": "CT", "start": 5, "end": 12}]}) == \
+        ("services[1]", "overlaps HT")
+    assert refusal(schema, {**ok, "counter": {"serves": "XX"}}) == ("counter.serves", "unknown service 'XX'")
+
+
+def test_a_custom_check_also_judges_a_default():
+    schema = Schema(role=Field(str, required=True),
+                    counter=Field(int, check=lambda v, ctx: "a counter device must name its counter"
+                                  if ctx.values["role"] == "counter" and v is None else None))
+    assert schema.check({"role": "kiosk"}) == {"role": "kiosk", "counter": None}
+    assert refusal(schema, {"role": "counter"}) == ("counter", "a counter device must name its counter")
+
+
+def test_build_makes_the_checked_table_into_an_object():
+    schema = Schema(items=Field(items=Schema(n=Field(int, required=True), build=lambda v: v["n"] * 2),
+                                convert=tuple))
+    assert schema.check({"items": [{"n": 1}, {"n": 2}]}) == {"items": (2, 4)}
+
+
+def test_an_empty_table_may_count_as_absent():
+    inner = Schema(secret=Field(str, required=True))
+    schema = Schema(dossiers=Field(table=inner, absent_if_empty=True, default="defaults"))
+    assert schema.check({}) == {"dossiers": "defaults"}
+    assert schema.check({"dossiers": {}}) == {"dossiers": "defaults"}
+    assert refusal(schema, {"dossiers": {"place": "Hà Nội"}}) == ("dossiers.secret", "missing; this key is required")
+
+
+def test_each_kind_of_input_keeps_its_own_words():
+    words = Wording(missing="{context} needs argument {name!r}",
+                    wrong_type="argument {name!r} of {context} has the wrong type")
+    schema = Schema(service=Field(str, required=True), wording=words)
+    assert refusal(schema, {}, context="ticket.issue") == ("service", "ticket.issue needs argument 'service'")
+    assert refusal(schema, {"service": 7}, context="ticket.issue") == \
+        ("service", "argument 'service' of ticket.issue has the wrong type")
+
+
+# -- unknown keys: a switch per schema ----------------------------------------------------------
+
+KIOSK = Schema(idle_seconds=Field(int, default=60), admin_pin=Field(str, default="0000"),
+               language=Field(str, default="vi"))
+
+
+def test_unknown_keys_are_ignored_unless_the_schema_refuses_them():
+    assert KIOSK.check({"admin-pin": "1234"}) == {"idle_seconds": 60, "admin_pin": "0000", "language": "vi"}
+    strict = Schema(KIOSK.fields, unknown="refuse")
+    site = Schema(kiosk=Field(table=strict))
+    assert refusal(site, {"kiosk": {"admin-pin": "1234"}}) == \
+        ("kiosk", "unknown key admin-pin in [kiosk]; did you mean admin_pin?")
+    assert refusal(strict, {"colour": "red"}) == \
+        ("", "unknown key colour in the top level; the keys here are idle_seconds, admin_pin, language")
+    with pytest.raises(ValueError):
+        Schema(KIOSK.fields, unknown="warn")
+
+
+def test_the_site_file_schema_can_be_switched_to_refuse_unknown_keys():
+    """The site file still ignores unknown keys (a later issue switches them off);
+    its tables, made strict, name the nearest key in the site file's words."""
+    kiosk = config.SITE["kiosk"].table
+    assert kiosk.unknown == config.UNKNOWN_KEYS == "ignore"
+    strict = Schema(kiosk.fields, unknown="refuse", wording=config.WORDING, blank_ok=False, build=kiosk.build)
+    with pytest.raises(Invalid) as exc:
+        strict.check({"admin-pin": "1234"}, path="kiosk")
+    assert (exc.value.path, exc.value.message) == \
+        ("kiosk", "unknown key admin-pin in [kiosk]; did you mean admin_pin?")
+    assert strict.check({"admin_pin": "1234"}) == config.KioskSettings(admin_pin="1234")
+
+
+# -- the protocol's arguments are declared with it ----------------------------------------------
+
+def test_request_arguments_are_schemas_whose_fields_unpack_as_type_and_required():
+    shape = protocol.OPERATIONS["ticket.issue"]
+    assert isinstance(shape, Schema) and shape.unknown == "refuse"
+    assert [(name, *field) for name, field in shape.items()] == \
+        [("service", str, True), ("priority", (str, type(None)), False)]
+
+
+@pytest.mark.parametrize("op,args,message", [
+    ("ticket.issue", {"service": "HT", "colour": 1}, "ticket.issue takes no argument 'colour'"),
+    ("ticket.issue", {}, "ticket.issue needs argument 'service'"),
+    ("counter.next", {"counter": True}, "argument 'counter' of counter.next has the wrong type"),
+    ("counter.pause", {"counter": 1, "reason": "x" * 501}, "argument 'reason' is too long"),
+    ("ticket.status", {"ticket": "1001", "day": "6/12/2026"}, "argument 'day' must be written YYYY-MM-DD"),
+])
+def test_a_bad_request_is_refused_with_todays_words(op, args, message):
+    with pytest.raises(protocol.BadRequest) as exc:
+        protocol.parse_request("kiosk-1", {"v": 1, "id": "r1", "op": op, "args": args})
+    assert (exc.value.request_id, exc.value.code, exc.value.message) == ("r1", "bad_arguments", message)
