@@ -47,8 +47,8 @@ def add_commands(sub) -> None:
                        example=["motcua --site site.toml broker",
                                 "motcua --site site.toml --broker-port 18830 broker config --out deploy/"])
     b.add_argument("--out", help=out_help)
-    b.set_defaults(fn=cmd_broker, action="run")
     actions = b.add_subparsers(dest="action", metavar="ACTION", title="actions (default: run)")
+    b.set_defaults(fn=cmd_broker, action="run")  # after the sub-parsers, whose own default is None
     for name, what, example in (
             ("run", "run Mosquitto with a configuration written for the site", "motcua broker run"),
             ("config", "write mosquitto.conf with its passwd and acl, and stop",

@@ -81,7 +81,7 @@ def test_every_example_is_a_command_line_the_parser_takes(path, parser):
     for example in parser.examples:
         argv = shlex.split(example)
         assert argv[0] == "motcua"
-        args = build_parser().parse_args(argv[1:])
+        build_parser().parse_args(argv[1:])
         if path:  # the example is of this command
             assert path[0] in argv, example
 
@@ -178,6 +178,14 @@ def test_the_broker_port_and_a_serial_device_never_share_a_flag(capsys, no_site)
     refuse(capsys, ["--serial", "/dev/ttyUSB0", "pad", "--counter", "1"])  # not a top-level flag
     flags = {o for _, p in TREE for o in _options(p)}
     assert "--port" not in flags and {"--broker-port", "--serial"} <= flags
+
+
+def test_broker_runs_mosquitto_unless_told_otherwise():
+    parse = build_parser().parse_args
+    assert (parse(["broker"]).action, parse(["broker"]).out) == ("run", None)
+    assert (parse(["broker", "--out", "d"]).action, parse(["broker", "--out", "d"]).out) == ("run", "d")
+    args = parse(["broker", "passwords", "--out", "d"])
+    assert (args.action, args.out) == ("passwords", "d")
 
 
 def test_counter_actions_send_the_protocols_request(monkeypatch, capsys):
