@@ -269,65 +269,73 @@ class _Run:
             return False
         return True
 
-    def field(self, schema: Schema, f: Field, name: str, data: dict, ctx: Context) -> Any:
-        w = schema.wording
+    def fail(self, schema: Schema, f: Field, name: str, ctx: Context, kind: str, value: Any = None,
+             **more) -> Any:
+        """Refuse a field in its schema's words (or the field's own), and give its default."""
         path = ctx.at(name)
+        text = f.says.get(kind) or getattr(schema.wording, kind)
+        self.refuse(path, text.format(**_info(schema.wording, name, path, value, self.context, **more)))
+        return f.default
 
-        def fail(kind: str, value: Any = None, **more) -> Any:
-            text = f.says.get(kind) or getattr(w, kind)
-            self.refuse(path, text.format(**_info(w, name, path, value, self.context, **more)))
-            return f.default
-
-        present = name in data and not (schema.null_is_absent and data[name] is None)
-        if not present:
+    def field(self, schema: Schema, f: Field, name: str, data: dict, ctx: Context) -> Any:
+        if name not in data or (schema.null_is_absent and data[name] is None):
             if f.required:
-                return fail("missing_table" if f.table is not None else
-                            "missing_tables" if f.items is not None else "missing")
+                return self.fail(schema, f, name, ctx, "missing_table" if f.table is not None else
+                                 "missing_tables" if f.items is not None else "missing")
             if f.check is not None:
-                self.custom(f.check, f.default, ctx, path)
+                self.custom(f.check, f.default, ctx, ctx.at(name))
             return f.default
         value = data[name]
-
         if f.table is not None:
             if not isinstance(value, dict):
-                return fail("not_a_table", value)
+                return self.fail(schema, f, name, ctx, "not_a_table", value)
             if f.absent_if_empty and not value:
                 return f.default
             before = len(self.problems)
-            value = self.table(f.table, value, path, [])
+            value = self.table(f.table, value, ctx.at(name), [])
             if len(self.problems) > before:
                 return f.default
         elif f.items is not None:
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-                return fail("not_tables", value)
+                return self.fail(schema, f, name, ctx, "not_tables", value)
             if len(value) < f.min_items or (f.max_items is not None and len(value) > f.max_items):
                 bounds = (f"at least {f.min_items}" if f.max_items is None else
                           f"{f.min_items} to {f.max_items}" if f.min_items else f"at most {f.max_items}")
-                return fail("count", value, count=len(value), lo=f.min_items, hi=f.max_items, bounds=bounds)
+                return self.fail(schema, f, name, ctx, "count", value, count=len(value), lo=f.min_items,
+                                 hi=f.max_items, bounds=bounds)
             before = len(self.problems)
-            checked: list = []
-            out = [self.table(f.items, item, f"{path}[{i}]", checked) for i, item in enumerate(value)]
+            path, checked = ctx.at(name), []
+            value = [self.table(f.items, item, f"{path}[{i}]", checked) for i, item in enumerate(value)]
             if len(self.problems) > before:
                 return f.default
-            value = out
         else:
-            if (value.__class__ is bool and f.no_bool) or not isinstance(value, f.kinds):
-                return fail("wrong_type", value, kinds=kinds_in_words(f.kinds))
-            if value.__class__ is str:
-                if f.required and not schema.blank_ok and not value.strip():
-                    return fail("blank", value)
-                if f.max_len is not None and len(value) > f.max_len:
-                    return fail("too_long", value, max_len=f.max_len)
-            if f.choices is not None and value not in f.choices:
-                return fail("not_a_choice", value, choices=", ".join(map(str, f.choices)))
-            if f.range is not None:
-                lo, hi = f.range
-                if (lo is not None and value < lo) or (hi is not None and value > hi):
-                    return fail("out_of_range", value, lo=lo, hi=hi)
-            if f.pattern is not None and not f.pattern.match(value):
-                return fail("no_match", value)
-            if f.unique and any(e.get(name) == value for e in ctx.earlier):
-                return fail("duplicate", value)
-        if f.check is not None and not self.custom(f.check, value, ctx, path):
+            wrong = _scalar(schema, f, name, value, ctx)
+            if wrong is not None:
+                kind, value, more = wrong
+                return self.fail(schema, f, name, ctx, kind, value, **more)
+        if f.check is not None and not self.custom(f.check, value, ctx, ctx.at(name)):
             return f.default
         return f.convert(value) if f.convert is not None else value
+
+
+def _scalar(schema: Schema, f: Field, name: str, value: Any, ctx: Context) -> tuple | None:
+    """What is wrong with a given value by the field's built-in checks: (wording, value,
+    details), or None."""
+    if (value.__class__ is bool and f.no_bool) or not isinstance(value, f.kinds):
+        return "wrong_type", value, {"kinds": kinds_in_words(f.kinds)}
+    if value.__class__ is str:
+        if f.required and not schema.blank_ok and not value.strip():
+            return "blank", value, {}
+        if f.max_len is not None and len(value) > f.max_len:
+            return "too_long", value, {"max_len": f.max_len}
+    if f.choices is not None and value not in f.choices:
+        return "not_a_choice", value, {"choices": ", ".join(map(str, f.choices))}
+    if f.range is not None:
+        lo, hi = f.range
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return "out_of_range", value, {"lo": lo, "hi": hi}
+    if f.pattern is not None and not f.pattern.match(value):
+        return "no_match", value, {}
+    if f.unique and any(e.get(name) == value for e in ctx.earlier):
+        return "duplicate", value, {}
+    return None
