@@ -6,6 +6,7 @@ whose package list is written out by hand; these tests catch a package or a
 data file left out of it, and anything generic installed at the top level."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,9 +25,19 @@ DATA_SUFFIXES = {".py", ".kv", ".ttf", ".wav", ".mo", ".in", ".png"}
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of the working tree's files: setuptools builds in the
+    # source folder's build/, where files removed since an earlier build would
+    # linger and be packed.
+    source = tmp_path_factory.mktemp("source")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    for name in files:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     # no build isolation: the venv's own setuptools, nothing fetched
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                        "-q", "-w", str(out), str(ROOT)], capture_output=True, text=True, timeout=300)
+                        "-q", "-w", str(out), str(source)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     (whl,) = out.glob("motcua-*.whl")
     return whl
