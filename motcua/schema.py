@@ -77,6 +77,7 @@ class Wording:
     not_a_table: str = "must be a table, not {type}"
     missing_tables: str = "missing; add at least one [[{name}]] entry"
     not_tables: str = "must be written as [[{name}]] tables"
+    not_a_list: str = "must be a list, not {type}"
     count: str = "has {count} entries; give {bounds}"
     unknown: str = "unknown key {key} in {table}; {hint}"
 
@@ -87,10 +88,11 @@ class Field:
 
     The checks run in this order, the first refusal winning: present (else
     `required` refuses it, or `default` is taken), type (a boolean is never taken
-    for a number), non-blank (a required string, when its schema has
-    `blank_ok=False`), `max_len`, `choices`, `range` (inclusive; None for an
-    open end), `pattern` (re.match: anchor it), `unique` (among the tables of
-    the same array), the nested `table` or array of `items` tables, then the
+    for a number), then a string is tidied by `clean` and must be non-blank (if
+    required and its schema has `blank_ok=False`) and at most `max_len` long;
+    `choices`, `range` (inclusive; None for an open end), `pattern` (re.match:
+    anchor it), `unique` (among the tables of the same array), the nested
+    `table`, array of `items` tables or array of values held to `each`, then the
     custom `check`, and last `convert`. The built-in checks look only at a
     given value (defaults are trusted); `check` also sees the default.
 
@@ -108,15 +110,18 @@ class Field:
     unique: bool = False
     table: Schema | None = None          # a nested table
     items: Schema | None = None          # an array of tables
+    each: Field | None = None            # an array of values, each held to this field
     min_items: int = 0
     max_items: int | None = None
-    absent_if_empty: bool = False          # an empty nested table counts as absent (default)
+    per_item: bool = False               # refuse a non-table entry alone (not_a_table at its index)
+    absent_if_empty: bool = False        # an empty nested table counts as absent (default)
+    clean: Callable[[str], str] | None = None   # tidies a string before its value is judged
     check: Callable[[Any, Context], str | None] | None = None
     convert: Callable[[Any], Any] | None = None
     says: Mapping[str, str] = _field(default_factory=dict)
 
     def __post_init__(self):
-        kind = dict if self.table is not None else list if self.items is not None else self.type
+        kind = dict if self.table is not None else list if (self.items or self.each) is not None else self.type
         object.__setattr__(self, "type", kind)
         kinds = kind if isinstance(kind, tuple) else (kind,)
         object.__setattr__(self, "kinds", kinds)
@@ -155,8 +160,8 @@ class Schema(Mapping):
     """The declared keys of one table, in the order they are checked (a mapping
     of name -> Field).
 
-    unknown: "ignore" keys that are not declared, or "refuse" them (wording
-    `unknown`, at the table's path). blank_ok=False refuses blank required
+    unknown: "ignore" keys that are not declared, or "refuse" each of them
+    (wording `unknown`, at the key's own path). blank_ok=False refuses blank required
     strings. null_is_absent: a null (None) value counts as absent. check(values,
     ctx) runs once every field passed; build(values) makes the checked table
     into what the caller wants (a dataclass...).
@@ -254,8 +259,9 @@ class _Run:
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {near[0]}?" if near else f"the keys here are {', '.join(known)}"
             table = f"[{path}]" if path else "the top level"
-            self.refuse(path, schema.wording.unknown.format(**_info(
-                schema.wording, str(key), path, value, self.context, key=key, table=table,
+            at = f"{path}.{key}" if path else str(key)
+            self.refuse(at, schema.wording.unknown.format(**_info(
+                schema.wording, str(key), at, value, self.context, key=key, table=table,
                 known=", ".join(known), hint=hint)))
 
     def custom(self, fn: Callable, value: Any, ctx: Context, path: str) -> bool:
@@ -285,7 +291,10 @@ class _Run:
             if f.check is not None:
                 self.custom(f.check, f.default, ctx, ctx.at(name))
             return f.default
-        value = data[name]
+        return self.value(schema, f, name, data[name], ctx)
+
+    def value(self, schema: Schema, f: Field, name: str, value: Any, ctx: Context) -> Any:
+        """A given value of a field, checked, checked further by `check`, converted."""
         if f.table is not None:
             if not isinstance(value, dict):
                 return self.fail(schema, f, name, ctx, "not_a_table", value)
@@ -296,7 +305,7 @@ class _Run:
             if len(self.problems) > before:
                 return f.default
         elif f.items is not None:
-            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            if not isinstance(value, list) or not (f.per_item or all(isinstance(v, dict) for v in value)):
                 return self.fail(schema, f, name, ctx, "not_tables", value)
             if len(value) < f.min_items or (f.max_items is not None and len(value) > f.max_items):
                 bounds = (f"at least {f.min_items}" if f.max_items is None else
@@ -305,10 +314,21 @@ class _Run:
                                  hi=f.max_items, bounds=bounds)
             before = len(self.problems)
             path, checked = ctx.at(name), []
-            value = [self.table(f.items, item, f"{path}[{i}]", checked) for i, item in enumerate(value)]
+            value = [self.table(f.items, item, f"{path}[{i}]", checked) if isinstance(item, dict) else
+                     self.fail(schema, f, f"{name}[{i}]", ctx, "not_a_table", item)
+                     for i, item in enumerate(value)]
+            if len(self.problems) > before:
+                return f.default
+        elif f.each is not None:
+            if not isinstance(value, list):
+                return self.fail(schema, f, name, ctx, "not_a_list", value)
+            before = len(self.problems)
+            value = [self.value(schema, f.each, f"{name}[{i}]", item, ctx) for i, item in enumerate(value)]
             if len(self.problems) > before:
                 return f.default
         else:
+            if f.clean is not None and value.__class__ is str:
+                value = f.clean(value)
             wrong = _scalar(schema, f, name, value, ctx)
             if wrong is not None:
                 kind, value, more = wrong

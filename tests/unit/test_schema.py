@@ -109,6 +109,22 @@ def test_a_custom_check_also_judges_a_default():
     assert refusal(schema, {"role": "counter"}) == ("counter", "a counter device must name its counter")
 
 
+def test_lists_of_values_and_entries_refused_one_by_one():
+    text = Field(str, clean=str.strip, says={"wrong_type": "must be text, not {got}"})
+    schema = Schema(steps=Field(each=text, convert=lambda xs: tuple(x for x in xs if x)),
+                    docs=Field(items=Schema(name=Field(str, required=True)), per_item=True,
+                               says={"not_a_table": "must be an object, not {type}"}),
+                    null_is_absent=True)
+    assert schema.check({"steps": [" a ", "", "b"], "docs": None}) == {"steps": ("a", "b"), "docs": None}
+    with pytest.raises(Invalid) as exc:
+        schema.check({"steps": ["a", 2, None], "docs": [3, {"name": "x"}, {}]}, all_problems=True)
+    assert exc.value.problems == [("steps[1]", "must be text, not int 2"),
+                                  ("steps[2]", "must be text, not NoneType None"),
+                                  ("docs[0]", "must be an object, not int"),
+                                  ("docs[2].name", "missing; this key is required")]
+    assert refusal(schema, {"steps": "a"}) == ("steps", "must be a list, not str")
+
+
 def test_build_makes_the_checked_table_into_an_object():
     schema = Schema(items=Field(items=Schema(n=Field(int, required=True), build=lambda v: v["n"] * 2),
                                 convert=tuple))
@@ -143,9 +159,9 @@ def test_unknown_keys_are_ignored_unless_the_schema_refuses_them():
     strict = Schema(KIOSK.fields, unknown="refuse")
     site = Schema(kiosk=Field(table=strict))
     assert refusal(site, {"kiosk": {"admin-pin": "1234"}}) == \
-        ("kiosk", "unknown key admin-pin in [kiosk]; did you mean admin_pin?")
+        ("kiosk.admin-pin", "unknown key admin-pin in [kiosk]; did you mean admin_pin?")
     assert refusal(strict, {"colour": "red"}) == \
-        ("", "unknown key colour in the top level; the keys here are idle_seconds, admin_pin, language")
+        ("colour", "unknown key colour in the top level; the keys here are idle_seconds, admin_pin, language")
     with pytest.raises(ValueError):
         Schema(KIOSK.fields, unknown="warn")
 
@@ -159,7 +175,7 @@ def test_the_site_file_schema_can_be_switched_to_refuse_unknown_keys():
     with pytest.raises(Invalid) as exc:
         strict.check({"admin-pin": "1234"}, path="kiosk")
     assert (exc.value.path, exc.value.message) == \
-        ("kiosk", "unknown key admin-pin in [kiosk]; did you mean admin_pin?")
+        ("kiosk.admin-pin", "unknown key admin-pin in [kiosk]; did you mean admin_pin?")
     assert strict.check({"admin_pin": "1234"}) == config.KioskSettings(admin_pin="1234")
 
 
