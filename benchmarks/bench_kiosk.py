@@ -40,13 +40,14 @@ from measure import percentile, rss_mb, run_app_child, run_steps, software_gl_mb
 
 def child(site_path: str, out: str, taps: int, size: str) -> None:
     from motcua.config import load_site
-    from motcua.kiosk.app import build_app_class, configure
+    from motcua.ui.bootstrap import configure
     w, h = (int(x) for x in size.split("x"))
     configure(False, (w, h))
     from kivy.core.window import Window
     from kivy.tests.common import UnitTestTouch
+    from motcua.kiosk.app import KioskApp
     site = load_site(site_path)
-    app = build_app_class()(site, "kiosk-1")
+    app = KioskApp(site, "kiosk-1")
     result: dict = {"taps_ms": [], "request_ms": [], "to_screen_ms": []}
     marks: dict = {}
     issue = app.link.issue

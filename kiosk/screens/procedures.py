@@ -137,5 +137,3 @@ CHANNELS = {"truc_tiep": N_("Nộp trực tiếp"), "truc_tuyen": N_("Nộp tr�
             "buu_chinh": N_("Nộp qua bưu chính")}
 ORIGINAL_OR_COPY = {"ban_chinh": N_("Bản chính"), "ban_sao": N_("Bản sao"),
                     "ban_chinh_hoac_ban_sao": N_("Bản chính hoặc bản sao")}
-ONLINE_LEVELS = {"toan_trinh": N_("Dịch vụ công trực tuyến toàn trình"),
-                 "mot_phan": N_("Dịch vụ công trực tuyến một phần")}
