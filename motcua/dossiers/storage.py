@@ -190,8 +190,8 @@ class DossierStore:
         return self.import_records(read_records(path), str(path))
 
     def apply_update(self, payload: dict) -> Dossier:
-        """Apply one status update from the one-stop software (shape in the module
-        docstring) and return the dossier as it now is."""
+        """Apply one status update from the one-stop software (its shape and
+        checks: motcua.dossiers.records) and return the dossier as it now is."""
         u = check_update(payload, self.tz)
         status, at, note = u.status, u.at, u.note
         with self.db.atomic():

@@ -91,7 +91,9 @@ def all_dicts(value):
 
 def error_codes_in_code() -> dict[str, set[str]]:
     """Every error code the code can answer with, read from the source."""
-    src = {name: (ROOT / "motcua" / f"{name}.py").read_text(encoding="utf-8")
+    # a module's file, or every file of a package (motcua/dossiers/)
+    src = {name: "\n".join(f.read_text(encoding="utf-8") for f in sorted(
+               (ROOT / "motcua" / name).glob("*.py")) or [ROOT / "motcua" / f"{name}.py"])
            for name in ("engine", "service", "protocol", "dossiers")}
     queue_error = re.compile(r'QueueError\(\s*"([a-z_]+)"')
     return {
