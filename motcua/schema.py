@@ -116,6 +116,7 @@ class Field:
     per_item: bool = False               # refuse a non-table entry alone (not_a_table at its index)
     absent_if_empty: bool = False        # an empty nested table counts as absent (default)
     clean: Callable[[str], str] | None = None   # tidies a string before its value is judged
+    null_is_absent: bool | None = None   # None: as the schema says
     check: Callable[[Any, Context], str | None] | None = None
     convert: Callable[[Any], Any] | None = None
     says: Mapping[str, str] = _field(default_factory=dict)
@@ -284,7 +285,8 @@ class _Run:
         return f.default
 
     def field(self, schema: Schema, f: Field, name: str, data: dict, ctx: Context) -> Any:
-        if name not in data or (schema.null_is_absent and data[name] is None):
+        if name not in data or (data[name] is None and (
+                schema.null_is_absent if f.null_is_absent is None else f.null_is_absent)):
             if f.required:
                 return self.fail(schema, f, name, ctx, "missing_table" if f.table is not None else
                                  "missing_tables" if f.items is not None else "missing")

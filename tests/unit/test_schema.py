@@ -125,6 +125,13 @@ def test_lists_of_values_and_entries_refused_one_by_one():
     assert refusal(schema, {"steps": "a"}) == ("steps", "must be a list, not str")
 
 
+def test_null_counts_as_absent_where_the_schema_or_the_field_says_so():
+    schema = Schema(name=Field(str, default=""), count=Field(int, default=1, null_is_absent=False),
+                    null_is_absent=True)
+    assert schema.check({"name": None}) == {"name": "", "count": 1}
+    assert refusal(schema, {"count": None}) == ("count", "must be an integer, not NoneType None")
+
+
 def test_build_makes_the_checked_table_into_an_object():
     schema = Schema(items=Field(items=Schema(n=Field(int, required=True), build=lambda v: v["n"] * 2),
                                 convert=tuple))
