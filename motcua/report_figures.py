@@ -57,7 +57,8 @@ from .config import Site
 from . import timefmt
 from .timefmt import utc_iso
 from .vntext import fold
-from .dossiers import CLOCK_STOPPED, Apology, Dossier, Step, timeliness
+from .dossiers.model import CLOCK_STOPPED, Apology, Dossier, Step
+from .dossiers.rules import timeliness
 
 BY_CHOICES = ("counter", "officer", "service", "day", "hour")
 # An outcome reached: the dossier is settled (supplement_requested only waits for the citizen).
@@ -444,8 +445,8 @@ def dossier_figures(received: Iterable[ReceivedCount], states: Iterable[DossierR
     """Dossier figures of a period: (total, by field, by procedure). Each dossier is
     judged by motcua.dossiers.timeliness() as it stood at the end of the period (the
     rows), at `as_of` if that is earlier."""
-    start = datetime.combine(period.start, time(), tz)
-    end = datetime.combine(period.end + timedelta(days=1), time(), tz)
+    start = datetime.combine(period.start, time(), tz).astimezone(timezone.utc)
+    end = datetime.combine(period.end + timedelta(days=1), time(), tz).astimezone(timezone.utc)
     total = DossierFigures()
     by_field: dict[str, DossierFigures] = {}
     by_proc: dict[tuple[str, str], DossierFigures] = {}

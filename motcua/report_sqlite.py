@@ -128,11 +128,11 @@ class SqliteSource:
              outcome_at) in self.conn.execute(sql, {"s": s_utc, "e": e_utc}):
             if outcome_at is not None and outcome_at < s_utc:
                 continue  # its outcome was reached before the period (the figures skip it too)
-            yield DossierRow(proc, name, fld, fromiso(received_at), day(due_at),
-                             None if new_due is None else day(new_due),
-                             None if issued is None else fromiso(issued), status, run_step,
-                             None if run_at is None else fromiso(run_at),
-                             None if outcome_at is None else fromiso(outcome_at))
+            yield (proc, name, fld, fromiso(received_at), day(due_at),  # a DossierRow
+                   None if new_due is None else day(new_due),
+                   None if issued is None else fromiso(issued), status, run_step,
+                   None if run_at is None else fromiso(run_at),
+                   None if outcome_at is None else fromiso(outcome_at))
 
     def officer_names(self) -> dict[str, str]:
         if "counters" not in self.tables:
