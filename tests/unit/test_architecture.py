@@ -44,17 +44,21 @@ def installed_layout(dest: Path) -> Path:
     cfg = configparser.ConfigParser()
     cfg.read(CONFIG, encoding="utf-8")
     mapping = dict(line.split("=", 1) for line in cfg["options"]["package_dir"].strip().splitlines())
-    for name, folder in sorted((k.strip(), v.strip()) for k, v in mapping.items()):
+    mapping = {k.strip(): v.strip() for k, v in mapping.items()}
+    for name, folder in mapping.items():
         src = ROOT / folder
         target = dest.joinpath(*name.split("."))
+        # A subpackage mapped to its own folder comes from there, not from one of the
+        # same name inside its parent's folder (as setuptools installs it).
+        mapped_below = {tuple(other[len(name) + 1:].split(".")) for other in mapping
+                        if other.startswith(name + ".")}
         for path in src.rglob("*.py"):
             rel = path.relative_to(src)
-            if "__pycache__" in rel.parts:
+            if "__pycache__" in rel.parts or any(rel.parts[:len(m)] == m for m in mapped_below):
                 continue
             out = target / rel
-            if not out.exists():  # a mapped subpackage's own folder wins over a same-named copy
-                out.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out)
     return dest
 
 
