@@ -42,15 +42,57 @@ from measure import percentile, rss_mb, run_app_child, run_steps, software_gl_mb
 
 # -- the child: the real hall board, measuring itself ------------------------------------
 
+def measured_display_class():
+    """The shipped DisplayApp, with what the benchmark measures: for each call
+    event, the time from its arrival to the first frame drawn with it; the last
+    call drawn (its seq, and when); the frames drawn."""
+    import collections
+
+    from kivy.core.window import Window
+    from motcua.display.app import DisplayApp
+
+    class MeasuredDisplay(DisplayApp):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.call_latencies: collections.deque = collections.deque(maxlen=20000)
+            self.drawn_seq, self.drawn_at = 0, 0.0
+            self.frames = 0
+
+        def build(self):
+            root = super().build()
+            Window.bind(on_flip=self._counted)
+            return root
+
+        def _counted(self, *args):
+            self.frames += 1
+
+        def _refresh(self, dt):
+            calls = list(self._pending_calls)
+            super()._refresh(dt)
+            if not calls:
+                return
+            received = [t for _, t in calls]
+            top = max((c.get("seq") or 0) for c, _ in calls)
+
+            def flipped(*args):
+                Window.unbind(on_flip=flipped)
+                now = time.monotonic()
+                self.call_latencies.extend(now - t for t in received)
+                self.drawn_seq, self.drawn_at = max(self.drawn_seq, top), now
+            Window.bind(on_flip=flipped)
+
+    return MeasuredDisplay
+
+
 def child(site_path: str, out: str, samples: int, calls: int, size: str) -> None:
     os.environ["MOTCUA_DISPLAY_PLAYER"] = "none"
     from motcua.config import load_site
     from motcua.mqtt import DeviceClient
-    from motcua.display.app import build_app_class, configure
+    from motcua.ui.bootstrap import configure
     w, h = (int(x) for x in size.split("x"))
     configure(False, (w, h))
     site = load_site(site_path)
-    app = build_app_class()(site, "display-hall", board="hall")
+    app = measured_display_class()(site, "display-hall", board="hall")
     result: dict = {"e2e_ms": [], "event_to_frame_ms": []}
     admin = DeviceClient(site, "admin").start()
     work: dict = {"done": None, "error": None}

@@ -1,404 +1,353 @@
-"""The officer's counter terminal (Kivy): a small window beside the one-stop
-software. `run(site, device_id, counter=N)` is what `motcua counter-app N` calls.
-
-As in the kiosk, `configure()` must run before anything imports
-kivy.core.window. Without arguments (the UI tests' driver) the counter is the
-device's own.
+"""The officer's counter terminal (Kivy): `CounterApp`, a small window beside
+the one-stop software. `motcua counter-app N` starts it through
+motcua.counter.run(), which sets the window up before this module imports Kivy.
 
 Every action is a request to the centre over MQTT (counter/link.py). What the
 terminal shows is the centre's retained state and its replies, never a guess;
 an action pressed while the centre cannot be reached waits in the outbox
 (counter/model.py) and is sent, with its request id, when the link is back.
-Sizes are in `app.u`, one hundredth of the window's shorter side.
+Sizes are in `app.u`, one hundredth of the window's width or of two thirds of
+its height.
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
-from zoneinfo import ZoneInfo
+
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import DictProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from motcua.config import Site
-from motcua.devices import counter_device as default_device
+from motcua.devices import counter_device
+from motcua.resources import package_path
+from motcua.ui.app import MotcuaApp
 
 from . import model
+from .link import CentreUnavailable, CounterLink, RequestRefused
+from .screens import SCREENS
 
 log = logging.getLogger("motcua.counter")
-HERE = Path(__file__).resolve().parent
-DEFAULT_SIZE = (480, 720)
 MIN_SIZE = (360, 540)
 
 
-def configure(fullscreen: bool = False, size: tuple[int, int] | None = None) -> None:
-    """Kivy set up as for the kiosk and displays (no Escape to quit, no
-    multitouch dots, no multisampling); a small 480x720 window by default."""
-    from motcua.kiosk.app import configure as configure_window
-    configure_window(fullscreen, size or DEFAULT_SIZE)
+class CounterApp(MotcuaApp):
+    u = NumericProperty(5)
+    counter_title = StringProperty("")
+    officer_text = StringProperty("")
+    state = StringProperty("closed")        # the centre's: closed | open | paused
+    state_text = StringProperty("")
+    status = StringProperty("")             # the last answer, refusal or what waits
+    status_kind = StringProperty("")        # info | error | queued | sending | failed
+    pending = StringProperty("")            # the outbox's request: "", queued, sending, failed
+    ticket = DictProperty({})               # the current ticket, as shown
+    timer = StringProperty("")
+    caption = StringProperty("")
+    enabled = DictProperty({})              # action key -> bool
+    waiting = ListProperty([])              # rows of model.waiting_rows, with their text
+    served = StringProperty("—")
+    satisfaction_text = StringProperty("")
+    pause_text = StringProperty("")
+    idle_hint = StringProperty("")          # open, no ticket: what to do
+    officer_id = StringProperty("")         # the sign-in screen's suggestion
+    officer_name = StringProperty("")       # the signed-in officer's name (or id)
 
+    clear_colour = (0.94, 0.95, 0.97, 1)
+    clock_interval = 0.5                    # the timer never skips a second
 
-def build_app_class():
-    """Import Kivy only now (after configure())."""
-    from kivy.app import App
-    from kivy.clock import Clock, mainthread
-    from kivy.core.text import LabelBase
-    from kivy.core.window import Window
-    from kivy.lang import Builder
-    from kivy.properties import (DictProperty, ListProperty, NumericProperty, StringProperty)
-    from kivy.resources import resource_find
-    from kivy.uix.screenmanager import NoTransition, ScreenManager
+    def __init__(self, site: Site, device_id: str | None = None, counter: int | None = None,
+                 officer: str | None = None, **kwargs):
+        super().__init__(site, **kwargs)
+        if counter is None and device_id is not None:
+            counter = site.device(device_id).counter
+        if counter is None:
+            raise ValueError("the counter terminal needs its counter number")
+        self.counter = counter
+        self.conf = site.counter(counter)
+        self.device_id = device_id or counter_device(site, counter)
+        self.names = {s.code: s.name_vi for s in site.services}
+        self.counter_title = self.conf.name or f"Quầy {counter}"
+        self.title = f"{self.counter_title} — motcua"
+        self.officer_id = officer or ""
+        self.refresh_soon = self.trigger(self._refresh)  # from any thread: once, at the next frame
+        self.link = CounterLink(site, self.device_id, counter, on_change=self.refresh_soon)
+        self.outbox = model.Outbox()
+        self.view: dict | None = None       # the counter, newest of retained state and replies
+        self.private_reason = ""            # a private pause reason, from our own reply
+        self.snap: dict = {}
+        self.state_text = model.STATE_TEXT["closed"]
 
-    from .link import CentreUnavailable, CounterLink, RequestRefused
-    from .screens import SCREENS
+    # -- Kivy life cycle
+    def load_kv_files(self):
+        Builder.load_file(str(package_path("motcua.counter", "widgets.kv")))
+        loaded = set()
+        for name, cls, kv in SCREENS:
+            if kv not in loaded:
+                Builder.load_file(str(kv))
+                loaded.add(kv)
 
-    class CounterApp(App):
-        u = NumericProperty(5)
-        counter_title = StringProperty("")
-        officer_text = StringProperty("")
-        state = StringProperty("closed")        # the centre's: closed | open | paused
-        state_text = StringProperty("")
-        banner = StringProperty("")             # the link to the centre is down
-        status = StringProperty("")             # the last answer, refusal or what waits
-        status_kind = StringProperty("")        # info | error | queued | sending | failed
-        pending = StringProperty("")            # the outbox's request: "", queued, sending, failed
-        clock_text = StringProperty("")
-        ticket = DictProperty({})               # the current ticket, as shown
-        timer = StringProperty("")
-        caption = StringProperty("")
-        enabled = DictProperty({})              # action key -> bool
-        waiting = ListProperty([])              # rows of model.waiting_rows, with their text
-        served = StringProperty("—")
-        satisfaction_text = StringProperty("")
-        pause_text = StringProperty("")
-        idle_hint = StringProperty("")          # open, no ticket: what to do
-        officer_id = StringProperty("")         # the sign-in screen's suggestion
-        officer_name = StringProperty("")       # the signed-in officer's name (or id)
+    def build_root(self):
+        sm = ScreenManager(transition=NoTransition())
+        for name, cls, kv in SCREENS:
+            sm.add_widget(cls(name=name))
+        Window.minimum_width, Window.minimum_height = MIN_SIZE
+        Window.bind(on_key_down=self._key_down)
+        return sm
 
-        def __init__(self, site: Site, device_id: str | None = None, counter: int | None = None,
-                     officer: str | None = None, **kwargs):
-            super().__init__(**kwargs)
-            if counter is None and device_id is not None:
-                counter = site.device(device_id).counter
-            if counter is None:
-                raise ValueError("the counter terminal needs its counter number")
-            self.site = site
-            self.counter = counter
-            self.conf = site.counter(counter)
-            self.device_id = device_id or default_device(site, counter)
-            self.tz = ZoneInfo(site.timezone)
-            self.names = {s.code: s.name_vi for s in site.services}
-            self.counter_title = self.conf.name or f"Quầy {counter}"
-            self.title = f"{self.counter_title} — motcua"
-            self.officer_id = officer or ""
-            self.link = CounterLink(site, self.device_id, counter, on_change=self._changed)
-            self.outbox = model.Outbox()
-            self.view: dict | None = None       # the counter, newest of retained state and replies
-            self.private_reason = ""            # a private pause reason, from our own reply
-            self.snap: dict = {}
-            self._refresh_scheduled = False
-            self.state_text = model.STATE_TEXT["closed"]
+    def on_start(self):
+        self.link.start()
+        self.start_clock()
+        self._refresh(0)
 
-        # -- Kivy life cycle
-        def build(self):
-            fonts = HERE.parent / "motcua" / "fonts"
-            LabelBase.register("DejaVuSans", str(fonts / "DejaVuSans.ttf"),
-                               fn_bold=str(fonts / "DejaVuSans-Bold.ttf"))
-            LabelBase.register("Numbers", resource_find("data/fonts/Roboto-Bold.ttf"))
-            Builder.load_file(str(HERE / "widgets.kv"))
-            sm = ScreenManager(transition=NoTransition())
-            loaded = set()
-            for name, cls, kv in SCREENS:
-                if kv not in loaded:
-                    Builder.load_file(str(kv))
-                    loaded.add(kv)
-                sm.add_widget(cls(name=name))
-            Window.clearcolor = (0.94, 0.95, 0.97, 1)
-            Window.minimum_width, Window.minimum_height = MIN_SIZE
-            Window.bind(size=self._resize, on_key_down=self._key_down)
-            self._resize(Window, Window.size)
-            return sm
+    def on_stop(self):
+        self.link.stop()
 
-        def on_start(self):
-            self.link.start()
-            Clock.schedule_interval(self._every_second, 0.5)  # the timer never skips a second
-            self._every_second(0)
-            self._refresh(0)
+    def unit(self, width, height):
+        return min(width, height / 1.5) / 100.0
 
-        def on_stop(self):
-            self.link.stop()
+    # -- kv helpers
+    @staticmethod
+    def action_text(key: str, tone: str = "", disabled: bool = False) -> str:
+        """The button's text: its shortcut, small and soft, then what it does."""
+        a = model.BY_KEY.get(key)
+        if a is None:  # while kv builds the button, before its action is set
+            return ""
+        soft = "#9aa3ad" if disabled else ("#d6e2f5" if tone else "#4d6488")
+        return f"[size=12sp][color={soft}]{a.shortcut}[/color][/size]  {a.label}"
 
-        def _resize(self, window, size):
-            w, h = size
-            self.u = min(w, h / 1.5) / 100.0
-
-        # -- kv helpers
-        @staticmethod
-        def field(data, key, default=""):
-            """kv reads dict values through this, with the dict as an argument, so the
-            text is recomputed whenever the dict property is replaced."""
-            return (data or {}).get(key, default)
-
-        @staticmethod
-        def action_text(key: str, tone: str = "", disabled: bool = False) -> str:
-            """The button's text: its shortcut, small and soft, then what it does."""
-            a = model.BY_KEY.get(key)
-            if a is None:  # while kv builds the button, before its action is set
-                return ""
-            soft = "#9aa3ad" if disabled else ("#d6e2f5" if tone else "#4d6488")
-            return f"[size=12sp][color={soft}]{a.shortcut}[/color][/size]  {a.label}"
-
-        def go(self, name: str):
-            self.root.current = name
-
-        # -- from the link (paho's thread): hop to the UI thread, coalesced
-        def _changed(self):
-            if not self._refresh_scheduled:
-                self._refresh_scheduled = True
-                Clock.schedule_once(self._refresh, 0)
-
-        def _refresh(self, dt):
-            self._refresh_scheduled = False
-            snap = self.link.snapshot()
-            self.snap = snap
-            if model.newer(self.view, snap["counter"]):
-                self._take_view(snap["counter"])
-            self.banner = model.connection_text(snap["broker_connected"], snap["centre_online"])
-            self._update_actions()
-            today = datetime.now(self.tz).date().isoformat()
-            self.satisfaction_text = model.satisfaction(snap["tallies"], self.counter, today)["text"]
-            if self.link.usable:
-                req = self.outbox.link_up(time.monotonic())
-                if req is not None:
-                    log.info("link back: sending %s (%s)", req.op, req.id)
-                    self._send(req)
-                else:
-                    self._show_outbox()
+    def _refresh(self, dt):
+        snap = self.link.snapshot()
+        self.snap = snap
+        if model.newer(self.view, snap["counter"]):
+            self._take_view(snap["counter"])
+        self.banner = model.connection_text(snap["broker_connected"], snap["centre_online"])
+        self._update_actions()
+        today = datetime.now(self.tz).date().isoformat()
+        self.satisfaction_text = model.satisfaction(snap["tallies"], self.counter, today)["text"]
+        if self.link.usable:
+            req = self.outbox.link_up(time.monotonic())
+            if req is not None:
+                log.info("link back: sending %s (%s)", req.op, req.id)
+                self._send(req)
             else:
                 self._show_outbox()
-            screen = self.root.current_screen
-            refresh = getattr(screen, "refresh", None)
-            if refresh:
-                refresh()
+        else:
+            self._show_outbox()
+        screen = self.root.current_screen
+        refresh = getattr(screen, "refresh", None)
+        if refresh:
+            refresh()
 
-        def _update_actions(self):
-            """Waiting figures, and the buttons that make sense: after every change of
-            the counter (a reply) or of the services (retained state)."""
-            rows = model.waiting_rows(self.conf.services, (self.snap or {}).get("services") or {}, self.names)
-            self.waiting = [{**r, "text": model.waiting_text(r)} for r in rows]
-            total = model.waiting_total(rows)
-            self.enabled = {a.key: a.key in model.enabled_actions(self.view, total) for a in model.ACTIONS}
-            self.idle_hint = model.idle_hint(self.view, total)
+    def _update_actions(self):
+        """Waiting figures, and the buttons that make sense: after every change of
+        the counter (a reply) or of the services (retained state)."""
+        rows = model.waiting_rows(self.conf.services, (self.snap or {}).get("services") or {}, self.names)
+        self.waiting = [{**r, "text": model.waiting_text(r)} for r in rows]
+        total = model.waiting_total(rows)
+        self.enabled = {a.key: a.key in model.enabled_actions(self.view, total) for a in model.ACTIONS}
+        self.idle_hint = model.idle_hint(self.view, total)
 
-        def _take_view(self, view: dict):
-            """Show the counter as the centre says it is."""
-            self.view = dict(view)
-            self.state = view.get("state") or "closed"
-            self.state_text = model.STATE_TEXT.get(self.state, self.state)
-            name = view.get("officer_name") or view.get("officer") or ""
-            self.officer_name = name if self.state != "closed" else ""
-            self.officer_text = f"Cán bộ: {name}" if self.officer_name else ""
-            if view.get("officer") and not self.officer_id:
-                self.officer_id = view["officer"]
-            t = view.get("ticket") or {}
-            priority = next((p.name_vi for p in self.site.priorities if p.code == t.get("priority")), "")
-            self.ticket = {"ticket": t.get("ticket", ""), "state": t.get("state", ""),
-                           "service": self.names.get(t.get("service"), t.get("service", "")),
-                           "priority": f"Ưu tiên: {priority}" if priority else "",
-                           "called_at": t.get("called_at"), "started_at": t.get("started_at")}
-            if self.state == "paused":
-                reason = view.get("pause_reason") or self.private_reason
-                self.pause_text = f"Lý do: {reason}" if reason else ""
-            else:
-                self.private_reason = ""
-                self.pause_text = ""
-            self.caption = {"called": "Đang gọi số", "serving": "Đang phục vụ số"}.get(
-                t.get("state"), {"paused": "Quầy đang tạm dừng", "closed": "Quầy đang đóng"}.get(
-                    self.state, "Chưa gọi số nào"))
-            self.served = model.served_text(view)
-            self._update_timer()
-            self._update_actions()
-            if self.root is not None:
-                current = self.root.current
-                if self.state == "closed" and current != "signin":
-                    self.go("signin")
-                elif self.state != "closed" and current == "signin":
-                    self.go("main")
+    def _take_view(self, view: dict):
+        """Show the counter as the centre says it is."""
+        self.view = dict(view)
+        self.state = view.get("state") or "closed"
+        self.state_text = model.STATE_TEXT.get(self.state, self.state)
+        name = view.get("officer_name") or view.get("officer") or ""
+        self.officer_name = name if self.state != "closed" else ""
+        self.officer_text = f"Cán bộ: {name}" if self.officer_name else ""
+        if view.get("officer") and not self.officer_id:
+            self.officer_id = view["officer"]
+        t = view.get("ticket") or {}
+        priority = next((p.name_vi for p in self.site.priorities if p.code == t.get("priority")), "")
+        self.ticket = {"ticket": t.get("ticket", ""), "state": t.get("state", ""),
+                       "service": self.names.get(t.get("service"), t.get("service", "")),
+                       "priority": f"Ưu tiên: {priority}" if priority else "",
+                       "called_at": t.get("called_at"), "started_at": t.get("started_at")}
+        if self.state == "paused":
+            reason = view.get("pause_reason") or self.private_reason
+            self.pause_text = f"Lý do: {reason}" if reason else ""
+        else:
+            self.private_reason = ""
+            self.pause_text = ""
+        self.caption = {"called": "Đang gọi số", "serving": "Đang phục vụ số"}.get(
+            t.get("state"), {"paused": "Quầy đang tạm dừng", "closed": "Quầy đang đóng"}.get(
+                self.state, "Chưa gọi số nào"))
+        self.served = model.served_text(view)
+        self._update_timer()
+        self._update_actions()
+        if self.root is not None:
+            current = self.root.current
+            if self.state == "closed" and current != "signin":
+                self.go("signin")
+            elif self.state != "closed" and current == "signin":
+                self.go("main")
 
-        def _update_timer(self):
-            t = (self.view or {}).get("ticket")
-            self.timer = model.timer_text(t, datetime.now(timezone.utc))
+    def _update_timer(self):
+        t = (self.view or {}).get("ticket")
+        self.timer = model.timer_text(t, datetime.now(timezone.utc))
 
-        def _every_second(self, dt):
-            self.clock_text = datetime.now(self.tz).strftime("%H:%M")
-            self._update_timer()
-            if self.outbox.tick(time.monotonic()):
-                self._show_outbox()
+    def every_tick(self, now):
+        self._update_timer()
+        if self.outbox.tick(time.monotonic()):
+            self._show_outbox()
 
-        # -- keys
-        def _key_down(self, window, key, scancode, codepoint, modifiers):
-            screen = self.root.current_screen
-            if key in model.BY_KEYCODE:
-                if screen.name == "main":
-                    self.press(model.BY_KEYCODE[key].key)
-                return True  # F-keys never reach a text field
-            if key == 27:  # Escape: back from a dialog; the terminal itself stays up
-                if screen.name not in ("main", "signin"):
-                    self.go("main")
+    # -- keys
+    def _key_down(self, window, key, scancode, codepoint, modifiers):
+        screen = self.root.current_screen
+        if key in model.BY_KEYCODE:
+            if screen.name == "main":
+                self.press(model.BY_KEYCODE[key].key)
+            return True  # F-keys never reach a text field
+        if key == 27:  # Escape: back from a dialog; the terminal itself stays up
+            if screen.name not in ("main", "signin"):
+                self.go("main")
+            return True
+        if key in (13, 271):  # Enter (and keypad Enter): the screen's main button
+            submit = getattr(screen, "submit", None)
+            if submit is not None:
+                submit()
                 return True
-            if key in (13, 271):  # Enter (and keypad Enter): the screen's main button
-                submit = getattr(screen, "submit", None)
-                if submit is not None:
-                    submit()
-                    return True
-                return False
-            handle = getattr(screen, "key", None)
-            held = set(modifiers or ()) & {"ctrl", "alt", "meta", "super"}  # not numlock, capslock
-            if handle is not None and codepoint and not held:
-                return bool(handle(codepoint))
             return False
+        handle = getattr(screen, "key", None)
+        held = set(modifiers or ()) & {"ctrl", "alt", "meta", "super"}  # not numlock, capslock
+        if handle is not None and codepoint and not held:
+            return bool(handle(codepoint))
+        return False
 
-        # -- actions
-        def press(self, key: str):
-            """A button or its shortcut on the main screen."""
-            action = model.BY_KEY[key]
-            if not self.enabled.get(key):
-                self._say(f"«{action.label.rstrip('…')}» không dùng được lúc này.", "error")
-                return
-            if action.dialog:
-                if self.outbox.current is None:
-                    self._say("", "")  # an old message does not belong to the dialog
-                self.go(action.dialog)
-                return
-            self.submit(key, {})
+    # -- actions
+    def press(self, key: str):
+        """A button or its shortcut on the main screen."""
+        action = model.BY_KEY[key]
+        if not self.enabled.get(key):
+            self._say(f"«{action.label.rstrip('…')}» không dùng được lúc này.", "error")
+            return
+        if action.dialog:
+            if self.outbox.current is None:
+                self._say("", "")  # an old message does not belong to the dialog
+            self.go(action.dialog)
+            return
+        self.submit(key, {})
 
-        def sign_in(self, officer: str, name: str):
-            officer = officer.strip()
-            if not officer:
-                self._say(model.error_text("bad_officer"), "error")
-                return
-            self.officer_id = officer
-            args = {"officer": officer}
-            if name.strip():
-                args["officer_name"] = " ".join(name.split())
-            self.submit("sign_in", args)
+    def sign_in(self, officer: str, name: str):
+        officer = officer.strip()
+        if not officer:
+            self._say(model.error_text("bad_officer"), "error")
+            return
+        self.officer_id = officer
+        args = {"officer": officer}
+        if name.strip():
+            args["officer_name"] = " ".join(name.split())
+        self.submit("sign_in", args)
 
-        def call_ticket(self, label: str):
-            label = model.normalise_ticket(label)
-            if not label:
-                self._say("Hãy nhập hoặc chọn số cần gọi.", "error")
-                return
-            self.go("main")
-            self.submit("call", {"ticket": label}, summary=f"Gọi số {label}")
+    def call_ticket(self, label: str):
+        label = model.normalise_ticket(label)
+        if not label:
+            self._say("Hãy nhập hoặc chọn số cần gọi.", "error")
+            return
+        self.go("main")
+        self.submit("call", {"ticket": label}, summary=f"Gọi số {label}")
 
-        def transfer(self, code: str):
-            self.go("main")
-            self.submit("transfer", {"service": code}, summary=f"Chuyển sang {self.names.get(code, code)}")
+    def transfer(self, code: str):
+        self.go("main")
+        self.submit("transfer", {"service": code}, summary=f"Chuyển sang {self.names.get(code, code)}")
 
-        def pause(self, reason: str, public: bool):
-            reason = " ".join(reason.split())
-            if not reason:
-                self._say(model.error_text("bad_reason"), "error")
-                return
-            self.go("main")
-            self.submit("pause", {"reason": reason, "public": public}, summary="Tạm dừng")
+    def pause(self, reason: str, public: bool):
+        reason = " ".join(reason.split())
+        if not reason:
+            self._say(model.error_text("bad_reason"), "error")
+            return
+        self.go("main")
+        self.submit("pause", {"reason": reason, "public": public}, summary="Tạm dừng")
 
-        def close_counter(self):
-            self.go("main")
-            self.submit("close", {})
+    def close_counter(self):
+        self.go("main")
+        self.submit("close", {})
 
-        def submit(self, key: str, args: dict, summary: str = ""):
-            req = model.Request(action=key, args=args, id=model.new_request_id(self.device_id),
-                                created=time.monotonic(), summary=summary,
-                                before=((self.view or {}).get("ticket") or {}).get("ticket"))
-            verdict = self.outbox.add(req, self.link.usable)
-            if verdict == "refused":
-                waiting = self.outbox.current
-                self._say(f"«{req.label}» chưa làm: «{waiting.label}» đang chờ gửi. "
-                          "Đợi có kết nối hoặc bấm Huỷ.", "error")
-                self._show_outbox(keep_message=True)
-                return
-            log.info("%s %s (%s)", "send" if verdict == "send" else "queued", req.op, req.id)
+    def submit(self, key: str, args: dict, summary: str = ""):
+        req = model.Request(action=key, args=args, id=model.new_request_id(self.device_id),
+                            created=time.monotonic(), summary=summary,
+                            before=((self.view or {}).get("ticket") or {}).get("ticket"))
+        verdict = self.outbox.add(req, self.link.usable)
+        if verdict == "refused":
+            waiting = self.outbox.current
+            self._say(f"«{req.label}» chưa làm: «{waiting.label}» đang chờ gửi. "
+                      "Đợi có kết nối hoặc bấm Huỷ.", "error")
+            self._show_outbox(keep_message=True)
+            return
+        log.info("%s %s (%s)", "send" if verdict == "send" else "queued", req.op, req.id)
+        if verdict == "send":
+            self._send(req)
+        else:
+            self._show_outbox()
+
+    def retry(self):
+        req = self.outbox.retry(self.link.usable)
+        if req is not None:
+            self._send(req)
+        self._show_outbox()
+
+    def cancel(self):
+        req = self.outbox.cancel()
+        if req is not None:
+            self.pending = ""
+            self._say(f"Đã huỷ «{req.label}»: chưa gửi đến hệ thống.", "info")
+
+    def _send(self, req: model.Request):
+        self._show_outbox()
+        self.ask(lambda: self.link.ask(req.op, req.id, **req.args),
+                 lambda result, exc: self._answered(req, result, exc),
+                 errors=(RequestRefused, CentreUnavailable), keep=True)
+
+    def _answered(self, sent: model.Request, result: dict | None, exc: Exception | None):
+        """On the UI thread: the centre's answer to a request of the outbox."""
+        request_id = sent.id
+        refusal = (exc.code, exc.message) if isinstance(exc, RequestRefused) else None
+        if isinstance(exc, CentreUnavailable):
+            log.warning("%s (%s): %s", sent.op, sent.id, exc)
+        if result is None and refusal is None:  # no answer in time
+            verdict = self.outbox.lost(request_id, self.link.usable)
             if verdict == "send":
-                self._send(req)
+                self._send(self.outbox.current)
             else:
                 self._show_outbox()
+            return
+        req = self.outbox.answered(request_id)
+        if req is None:
+            return
+        self.pending = ""
+        if refusal is not None:
+            code, message = refusal
+            log.info("refused %s: %s (%s)", req.op, message, code)
+            self._say(model.error_text(code, message), "error")
+            return
+        if req.action == "pause":
+            self.private_reason = result.get("pause_reason") or req.args.get("reason", "")
+        before = ((self.view or {}).get("ticket") or {}).get("ticket")
+        if model.newer(self.view, result):
+            self._take_view({k: v for k, v in result.items() if k != "finished"})
+        self._say(model.done_text(req.action, result, self.names, req.args, req.before or before), "info")
+        self.refresh_soon()  # the enabled buttons follow the new state
 
-        def retry(self):
-            req = self.outbox.retry(self.link.usable)
-            if req is not None:
-                self._send(req)
-            self._show_outbox()
+    def _say(self, text: str, kind: str):
+        self.status, self.status_kind = text, kind
 
-        def cancel(self):
-            req = self.outbox.cancel()
-            if req is not None:
-                self.pending = ""
-                self._say(f"Đã huỷ «{req.label}»: chưa gửi đến hệ thống.", "info")
+    def _show_outbox(self, keep_message: bool = False):
+        req = self.outbox.current
+        self.pending = req.state if req is not None else ""
+        if req is None:
+            if self.status_kind in ("queued", "sending", "failed"):
+                self._say("", "")
+            return
+        if not keep_message:
+            self._say(model.outbox_text(req), req.state)
 
-        def _send(self, req: model.Request):
-            self._show_outbox()
-            threading.Thread(target=self._work, args=(req,), daemon=True).start()
+    # -- lists for the dialogs
+    def pickable(self) -> list[dict]:
+        return model.pickable(self.conf.services, self.snap.get("services") or {}, self.names)
 
-        def _work(self, req: model.Request):
-            try:
-                result = self.link.ask(req.op, req.id, **req.args)
-            except RequestRefused as exc:
-                self._answered(req.id, None, (exc.code, exc.message))
-            except CentreUnavailable as exc:
-                log.warning("%s (%s): %s", req.op, req.id, exc)
-                self._answered(req.id, None, None)
-            else:
-                self._answered(req.id, result, None)
+    def transfer_targets(self) -> list[dict]:
+        t = (self.view or {}).get("ticket") or {}
+        return model.transfer_targets(self.site.services, t.get("service"))
 
-        @mainthread
-        def _answered(self, request_id: str, result: dict | None, refusal: tuple | None):
-            if result is None and refusal is None:  # no answer in time
-                verdict = self.outbox.lost(request_id, self.link.usable)
-                if verdict == "send":
-                    self._send(self.outbox.current)
-                else:
-                    self._show_outbox()
-                return
-            req = self.outbox.answered(request_id)
-            if req is None:
-                return
-            self.pending = ""
-            if refusal is not None:
-                code, message = refusal
-                log.info("refused %s: %s (%s)", req.op, message, code)
-                self._say(model.error_text(code, message), "error")
-                return
-            if req.action == "pause":
-                self.private_reason = result.get("pause_reason") or req.args.get("reason", "")
-            before = ((self.view or {}).get("ticket") or {}).get("ticket")
-            if model.newer(self.view, result):
-                self._take_view({k: v for k, v in result.items() if k != "finished"})
-            self._say(model.done_text(req.action, result, self.names, req.args, req.before or before), "info")
-            self._changed()  # the enabled buttons follow the new state
-
-        def _say(self, text: str, kind: str):
-            self.status, self.status_kind = text, kind
-
-        def _show_outbox(self, keep_message: bool = False):
-            req = self.outbox.current
-            self.pending = req.state if req is not None else ""
-            if req is None:
-                if self.status_kind in ("queued", "sending", "failed"):
-                    self._say("", "")
-                return
-            if not keep_message:
-                self._say(model.outbox_text(req), req.state)
-
-        # -- lists for the dialogs
-        def pickable(self) -> list[dict]:
-            return model.pickable(self.conf.services, self.snap.get("services") or {}, self.names)
-
-        def transfer_targets(self) -> list[dict]:
-            t = (self.view or {}).get("ticket") or {}
-            return model.transfer_targets(self.site.services, t.get("service"))
-
-    return CounterApp
-
-
-CounterApp = build_app_class()  # for a moment: module-level classes come next

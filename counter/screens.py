@@ -2,8 +2,6 @@
 (call a number, transfer, pause, close). Each kv file sits beside this module."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.factory import Factory
@@ -11,9 +9,11 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
+from motcua.resources import package_path
+
 from . import model
 
-HERE = Path(__file__).resolve().parent
+HERE = package_path("motcua.counter")
 
 
 class DeskButton(Button):

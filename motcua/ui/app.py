@@ -125,12 +125,12 @@ class MotcuaApp(App):
                 result, error = work(), None
             except errors as exc:
                 result, error = None, exc
-            self._answered(serial, keep, done, result, error)
+            self._deliver(serial, keep, done, result, error)
 
         threading.Thread(target=run, daemon=True).start()
 
     @mainthread
-    def _answered(self, serial, keep, done, result, error):
+    def _deliver(self, serial, keep, done, result, error):
         if not keep and serial != self._asked:
             log.info("answer for an abandoned request ignored")
             return

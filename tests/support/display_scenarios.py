@@ -1,6 +1,6 @@
 """Display scenarios run inside the real app by tests/support/kivy_driver.py (kind `display`).
 
-The board comes from $MOTCUA_DISPLAY_BOARD (hall, counter:N). Scenarios act on the
+The board comes from $MOTCUA_DISPLAY_BOARD (hall, tallies, counter:N), read by the driver. Scenarios act on the
 queue themselves through MQTT, as the admin device (which may act at any counter),
 or as the centre (crafted call events); they talk to the test process through files
 in the output folder when the test must do something to the broker or the centre.
@@ -196,8 +196,8 @@ def hall_broker_restart(d):
     (d.outdir / "stop-broker").write_text("")
     yield from d.until(lambda: not app.link.broker_connected, timeout=10, what="the link to drop")
     # (the broker may first hand on the centre's Last Will: "centre away", then the link drops)
-    yield from d.until(lambda: "kết nối" in app.status_text, timeout=5, what="the reconnecting notice")
-    d.check("status_while_down", app.status_text)
+    yield from d.until(lambda: "kết nối" in app.banner, timeout=5, what="the reconnecting notice")
+    d.check("status_while_down", app.banner)
     yield from d.shot("hall-broker-down")
     # the test starts it again and makes a call as soon as its counter client is back
     up_file = d.outdir / "broker-up"
@@ -206,8 +206,8 @@ def hall_broker_restart(d):
     yield from d.until(lambda: (_tile(app, 1) or {}).get("number") == "1001", timeout=10,
                        what="the call made after the restart")
     d.check("seconds_after_restart", time.time() - up_at)
-    yield from d.until(lambda: not app.status_text, timeout=5, what="the notice to go")
-    d.check("status_after", app.status_text)
+    yield from d.until(lambda: not app.banner, timeout=5, what="the notice to go")
+    d.check("status_after", app.banner)
     yield from _wait_idle(d)
     d.check("history", _history(app))
 
@@ -280,8 +280,8 @@ def hall_centre_offline(d):
         admin.stop()
     yield from d.until(lambda: (_tile(app, 1) or {}).get("number") == "1001", what="the call")
     yield from ask_test(d, "stop-centre")
-    yield from d.until(lambda: app.status_text, timeout=10, what="the centre-away notice")
-    d.check("status", app.status_text)
+    yield from d.until(lambda: app.banner, timeout=10, what="the centre-away notice")
+    d.check("status", app.banner)
     d.check("tiles", list(app.tiles))
     yield from d.shot("hall-centre-offline")
 

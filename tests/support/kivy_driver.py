@@ -167,6 +167,7 @@ def run(kind: str, site_path: str, device_id: str, outdir: str, scenario: str, s
     w, h = (int(v) for v in size.split("x"))
     import importlib
     import os
+
     from motcua.config import load_site
     from motcua.ui.bootstrap import configure
     configure(fullscreen=False, size=(w, h))  # before anything imports Kivy
