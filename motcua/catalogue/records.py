@@ -5,8 +5,9 @@ provincial copy may add a suffix, 2.000815.000.00.00.H38), name, field (lĩnh
 vực), agency, level, per channel the time limit, fee and notes, documents,
 steps, conditions, result, legal basis, online level and related procedures.
 
-`Procedure.from_dict` (the `_Checker` here) checks one record, collecting
-every problem with its field path (e.g. "channels[1].channel") and what to do.
+`Procedure.from_dict` checks one record against the `PROCEDURE` schema here
+(motcua.schema), collecting every problem with its field path (e.g.
+"channels[1].channel") and what to do.
 Unknown keys are errors, so a misspelt "documnets" is reported instead of
 silently dropped. The fixed choices may be written in Vietnamese as well:
 "Trực tiếp" is truc_tiep, "Bản sao" ban_sao, "Một phần" mot_phan. Level: xã,
@@ -16,6 +17,7 @@ Part of the core: no I/O.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -23,6 +25,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ..schema import Context, Field, Invalid, Schema, Wording
 from ..vntext import fold
 
 CHANNELS = ("truc_tiep", "truc_tuyen", "buu_chinh")
@@ -95,7 +98,7 @@ class Procedure:
     @classmethod
     def from_dict(cls, data: Any) -> "Procedure":
         """Validate and build; raises ProcedureError listing every problem."""
-        return _Checker().procedure(data)
+        return check_procedure(data)
 
     @property
     def content_hash(self) -> str:
@@ -123,151 +126,123 @@ def _text(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip()
 
 
-class _Checker:
-    """Validates one record, collecting every problem with its field path."""
+# --- the schema of a record -----------------------------------------------------------------
+# Each record is checked whole: every problem is listed with its field path
+# (e.g. "channels[1].channel") and what to do.
 
-    def __init__(self):
-        self.problems: list[tuple[str, str]] = []
+# Records repeat their choices ("Trực tiếp", "Bản sao"): each is folded once.
+_keyword_of = functools.lru_cache(maxsize=1024)(_keyword)
 
-    def fail(self, field: str, message: str) -> None:
-        self.problems.append((field, message))
 
-    def procedure(self, data: Any) -> Procedure:
-        if not isinstance(data, dict):
-            raise ProcedureError("not an object", [("", f"must be an object with the keys "
-                                                        f"{', '.join(REQUIRED_KEYS)}, …; got "
-                                                        f"{type(data).__name__}")])
-        for key in data:
-            if key not in PROCEDURE_KEYS:
-                self.fail(str(key), f"unknown field; rename it to one of {', '.join(PROCEDURE_KEYS)} "
-                                    "or remove it")
-        values: dict[str, Any] = {}
-        for key in ("code", "name", "field"):
-            values[key] = self.string(data, key, key, required=True)
-        code = values["code"]
-        if code and not CODE_RE.match(code):
-            self.fail("code", f"{code!r} must be letters, digits, '.', '_' or '-' "
-                              "(at most 64), e.g. 1.001193 or 2.000815.000.00.00.H38")
-        for key in ("agency", "conditions", "result", "source_note"):
-            values[key] = self.string(data, key, key)
-        values["level"] = self.level(data)
-        online = _keyword(self.string(data, "online_level", "online_level"))
-        if online not in ONLINE_LEVELS:
-            self.fail("online_level", f"{online!r} is not an online level; write toan_trinh "
-                                      "(toàn trình), mot_phan (một phần) or leave it empty")
-        values["online_level"] = online
-        values["channels"] = tuple(self.objects(data, "channels", self.channel))
-        values["documents"] = tuple(self.objects(data, "documents", self.document))
-        for key in ("steps", "legal_basis", "related"):
-            values[key] = tuple(self.strings(data, key))
-        for i, rel in enumerate(values["related"]):
-            if not CODE_RE.match(rel):
-                self.fail(f"related[{i}]", f"{rel!r} is not a procedure code; write codes "
-                                           "such as 1.001193")
-        if self.problems:
-            raise ProcedureError("; ".join(f"{f}: {m}" if f else m for f, m in self.problems),
-                                 self.problems)
-        return Procedure(**values)
+def _keyword_check(known: tuple[str, ...], message: str):
+    def check(value: str, ctx: Context) -> str | None:
+        kind = _keyword_of(value)
+        return message.format(kind=kind) if kind and kind not in known else None
+    return check
 
-    def string(self, data: dict, key: str, where: str, required: bool = False) -> str:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.fail(where, "missing; every procedure needs it, fill it in")
-            return ""
-        if not isinstance(value, str):
-            self.fail(where, f"must be text, not {type(value).__name__} {value!r}; "
-                             "write it in quotes")
-            return ""
-        value = _text(value)
-        if required and not value:
-            self.fail(where, "is empty; every procedure needs it, fill it in")
-        return value
 
-    def level(self, data: dict) -> str:
-        raw = self.string(data, "level", "level")
-        if not raw:
-            return ""
-        known = {fold(level): level for level in LEVELS}
-        out = []
-        for part in re.split(r"[,;/]", raw):
-            key = re.sub(r"^cap ", "", fold(part))
-            if key not in known:
-                self.fail("level", f"{part.strip()!r} is not a level; write {', '.join(LEVELS)} "
-                                   "(several separated by commas)")
-                return raw
-            out.append(known[key])
-        return ", ".join(dict.fromkeys(out))
+@functools.lru_cache(maxsize=256)
+def _level_parts(raw: str) -> tuple[tuple[str, ...], str | None]:
+    """The levels written in `raw`, and the first part that is not one."""
+    known = {fold(level): level for level in LEVELS}
+    out = []
+    for part in re.split(r"[,;/]", raw):
+        key = re.sub(r"^cap ", "", fold(part))
+        if key not in known:
+            return tuple(out), part
+        out.append(known[key])
+    return tuple(out), None
 
-    def strings(self, data: dict, key: str) -> list[str]:
-        value = data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail(key, f"must be a list of text, not {type(value).__name__}; "
-                           'write ["…", "…"]')
-            return []
-        out = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str):
-                self.fail(f"{key}[{i}]", f"must be text, not {type(item).__name__} {item!r}; "
-                                         "write it in quotes")
-            elif _text(item):
-                out.append(_text(item))
-        return out
 
-    def objects(self, data: dict, key: str, build) -> list:
-        value = data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail(key, f"must be a list of objects, not {type(value).__name__}; "
-                           'write [{…}, {…}]')
-            return []
-        out = []
-        for i, item in enumerate(value):
-            where = f"{key}[{i}]"
-            if not isinstance(item, dict):
-                self.fail(where, f"must be an object, not {type(item).__name__} {item!r}; "
-                                 'write {"name": …}')
-                continue
-            built = build(item, where)
-            if built is not None:
-                out.append(built)
-        return out
+def _level_check(raw: str, ctx: Context) -> str | None:
+    if raw:
+        _, wrong = _level_parts(raw)
+        if wrong is not None:
+            return f"{wrong.strip()!r} is not a level; write {', '.join(LEVELS)} (several separated by commas)"
+    return None
 
-    def _unknown(self, item: dict, where: str, known: tuple[str, ...]) -> None:
-        for k in item:
-            if k not in known:
-                self.fail(f"{where}.{k}", f"unknown field; rename it to one of "
-                                          f"{', '.join(known)} or remove it")
 
-    def channel(self, item: dict, where: str) -> Channel | None:
-        before = len(self.problems)
-        self._unknown(item, where, CHANNEL_KEYS)
-        kind = _keyword(self.string(item, "channel", f"{where}.channel", required=True))
-        if kind and kind not in CHANNELS:
-            self.fail(f"{where}.channel", f"{kind!r} is not a channel; write truc_tiep "
-                                          "(trực tiếp), truc_tuyen (trực tuyến) or buu_chinh "
-                                          "(bưu chính)")
-        fields = {k: self.string(item, k, f"{where}.{k}") for k in ("time_limit", "fee", "notes")}
-        return None if len(self.problems) > before else Channel(kind, **fields)
+def _level(raw: str) -> str:
+    return ", ".join(dict.fromkeys(_level_parts(raw)[0])) if raw else ""
 
-    def document(self, item: dict, where: str) -> Document | None:
-        before = len(self.problems)
-        self._unknown(item, where, DOCUMENT_KEYS)
-        name = self.string(item, "name", f"{where}.name", required=True)
-        kind = _keyword(self.string(item, "original_or_copy", f"{where}.original_or_copy")) or "ban_chinh"
-        if kind not in COPY_KINDS:
-            self.fail(f"{where}.original_or_copy", f"{kind!r} is not a kind of paper; write "
-                                                   f"{', '.join(COPY_KINDS)}")
-        count = item.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int):
-            self.fail(f"{where}.count", f"must be a whole number such as 1, not {count!r}")
-        elif count < 0:
-            self.fail(f"{where}.count", f"is {count}; write how many papers, 0 or more")
-        form = self.string(item, "form", f"{where}.form")
-        return None if len(self.problems) > before else Document(name, kind, count, form)
+
+def _related_code(rel: str, ctx: Context) -> str | None:
+    if rel and not CODE_RE.match(rel):
+        return f"{rel!r} is not a procedure code; write codes such as 1.001193"
+    return None
+
+
+def _wording(keys: tuple[str, ...]) -> Wording:
+    return Wording(missing="missing; every procedure needs it, fill it in",
+                   blank="is empty; every procedure needs it, fill it in",
+                   wrong_type="must be text, not {type} {value!r}; write it in quotes",
+                   unknown=f"unknown field; rename it to one of {', '.join(keys)} or remove it")
+
+
+def _record(keys: tuple[str, ...], build, **fields: Field) -> Schema:
+    return Schema(fields, unknown="refuse", wording=_wording(keys), blank_ok=False, null_is_absent=True,
+                  build=build)
+
+
+def _string(required: bool = False, **kw) -> Field:
+    return Field(str, required=required, default="", clean=_text, **kw)
+
+
+def _strings(check=None) -> Field:
+    return Field(each=Field(str, clean=_text, check=check), default=(),
+                 convert=lambda items: tuple(i for i in items if i),   # blank entries are dropped
+                 says={"not_a_list": 'must be a list of text, not {type}; write ["…", "…"]'})
+
+
+def _objects(schema: Schema) -> Field:
+    return Field(items=schema, per_item=True, default=(), convert=tuple,
+                 says={"not_tables": "must be a list of objects, not {type}; write [{{…}}, {{…}}]",
+                       "not_a_table": 'must be an object, not {type} {value!r}; write {{"name": …}}'})
+
+
+_CHANNEL = _record(
+    CHANNEL_KEYS, lambda v: Channel(**v),
+    channel=_string(True, convert=_keyword_of, check=_keyword_check(
+        CHANNELS, "{kind!r} is not a channel; write truc_tiep (trực tiếp), truc_tuyen (trực tuyến) or "
+                  "buu_chinh (bưu chính)")),
+    time_limit=_string(), fee=_string(), notes=_string())
+
+_DOCUMENT = _record(
+    DOCUMENT_KEYS, lambda v: Document(**v),
+    name=_string(True),
+    original_or_copy=Field(str, default="ban_chinh", clean=_text, convert=lambda v: _keyword_of(v) or "ban_chinh",
+                           check=lambda v, ctx: None if (_keyword_of(v) or "ban_chinh") in COPY_KINDS else
+                           f"{_keyword_of(v)!r} is not a kind of paper; write {', '.join(COPY_KINDS)}"),
+    count=Field(int, default=1, range=(0, None), null_is_absent=False,
+                says={"wrong_type": "must be a whole number such as 1, not {value!r}",
+                      "out_of_range": "is {value}; write how many papers, 0 or more"}),
+    form=_string())
+
+# In the order the fields are checked (PROCEDURE_KEYS is the records' order).
+PROCEDURE = _record(
+    PROCEDURE_KEYS, lambda v: Procedure(**v),
+    code=_string(True, pattern=CODE_RE, says={
+        "no_match": "{value!r} must be letters, digits, '.', '_' or '-' (at most 64), e.g. 1.001193 "
+                    "or 2.000815.000.00.00.H38"}),
+    name=_string(True), field=_string(True),
+    agency=_string(), conditions=_string(), result=_string(), source_note=_string(),
+    level=_string(check=_level_check, convert=_level),
+    online_level=_string(convert=_keyword_of, check=lambda v, ctx: None if _keyword_of(v) in ONLINE_LEVELS else
+                         f"{_keyword_of(v)!r} is not an online level; write toan_trinh (toàn trình), "
+                         "mot_phan (một phần) or leave it empty"),
+    channels=_objects(_CHANNEL), documents=_objects(_DOCUMENT),
+    steps=_strings(), legal_basis=_strings(), related=_strings(check=_related_code))
+
+
+def check_procedure(data: Any) -> Procedure:
+    """Validate and build one record; raises ProcedureError listing every problem."""
+    if not isinstance(data, dict):
+        raise ProcedureError("not an object", [("", f"must be an object with the keys "
+                                                    f"{', '.join(REQUIRED_KEYS)}, …; got {type(data).__name__}")])
+    try:
+        return PROCEDURE.check(data, all_problems=True)
+    except Invalid as exc:
+        raise ProcedureError(str(exc), exc.problems) from None
 
 
 def from_stored(data: dict) -> Procedure:
