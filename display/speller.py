@@ -4,7 +4,7 @@ Numbers are spoken the way Vietnamese announcers say them (field notes,
 "Vietnamese text"): 15 mười lăm, 21 hai mươi mốt, 24 hai mươi tư,
 105 một trăm linh năm, 1023 một nghìn không trăm hai mươi ba. Several common
 number-to-words libraries get these wrong, so this module is ours and is
-checked against a table in tests/test_speller.py.
+checked against a table in tests/unit/test_speller.py.
 
 Rules, for each group of three digits (hundreds h, tens t, units u):
 

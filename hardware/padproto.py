@@ -9,7 +9,7 @@ serial port in line-based ASCII frames::
 BODY is a type name and comma-separated fields, HH the XOR of the BODY bytes in
 two uppercase hex digits. docs/pad-protocol.md is the specification; the
 firmware (hardware/firmware/padproto.cpp) implements the same rules in C++ and
-tests/test_firmware.py checks that both agree byte for byte.
+tests/unit/test_firmware.py checks that both agree byte for byte.
 
 This module is a pure functional core, with no serial port, no clock and no
 threads:
@@ -178,7 +178,7 @@ class Frame:
         return tuple(getattr(self, f.name) for f in dc_fields(self))
 
     def fields(self) -> dict:
-        """{'type': TYPE, field name: value, ...}: the form of tests/pad_frames.json."""
+        """{'type': TYPE, field name: value, ...}: the form of tests/support/pad_frames.json."""
         return {"type": self.TYPE, **{f.name: getattr(self, f.name) for f in dc_fields(self)}}
 
     def body(self) -> str:

@@ -1,6 +1,6 @@
 """What the centre publishes for the counter terminal (issue 6): today's served
 count in the counter state, and the first waiting tickets in the service state.
-Against a real Mosquitto, SQLite file and centre, as tests/test_service.py."""
+Against a real Mosquitto, SQLite file and centre, as tests/integration/test_service.py."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
