@@ -36,10 +36,13 @@ def kinds_in_words(kinds: tuple) -> str:
 
 class Invalid(ValueError):
     """Input that does not fit its schema. `problems` lists (path, message), in
-    the order they were found; `path` and `message` are the first one's."""
+    the order they were found; `path` and `message` are the first one's, and
+    `kind` what refused it: the Wording entry ("missing", "unknown"...) or
+    "check" for a custom check."""
 
-    def __init__(self, problems: list[tuple[str, str]]):
+    def __init__(self, problems: list[tuple[str, str]], kind: str = "check"):
         self.problems = list(problems)
+        self.kind = kind
         super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.problems))
 
     @property
@@ -62,7 +65,8 @@ class Wording:
     {choices} the allowed values, {count} how many entries there are and {bounds}
     how many there may be ("at least 1", "2 to 9"); for
     unknown keys {key}, {table} ("[kiosk]"), {known} and {hint} (the nearest
-    known key as "did you mean …?", else the known keys). A field's `says`
+    known key as "did you mean …?", else the known keys), and for all of them
+    at once (unknown_all) {keys}. A field's `says`
     overrides any of them for that field.
     """
     missing: str = "missing; this key is required"
@@ -80,6 +84,7 @@ class Wording:
     not_a_list: str = "must be a list, not {type}"
     count: str = "has {count} entries; give {bounds}"
     unknown: str = "unknown key {key} in {table}; {hint}"
+    unknown_all: str = "unknown key(s) {keys}; allowed: {known}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,11 +98,14 @@ class Field:
     `choices`, `range` (inclusive; None for an open end), `pattern` (re.match:
     anchor it), `unique` (among the tables of the same array), the nested
     `table`, array of `items` tables or array of values held to `each`, then the
-    custom `check`, and last `convert`. The built-in checks look only at a
-    given value (defaults are trusted); `check` also sees the default.
+    custom `check`, `parse` and last `convert`. The built-in checks look only at
+    a given value (defaults are trusted); `check` and `parse` also see the default.
 
     `check(value, ctx)` returns None, or a message for this field, or raises
     `ctx.refuse(message, key)` to point at another key of the same table.
+    `parse(value, ctx)` returns the value to keep, or raises (Invalid, or the
+    caller's own error, which goes through untouched); `ctx.here` is the path
+    of the key.
     A field unpacks as (type, required), the two columns docs/protocol.md shows.
     """
     type: type | tuple[type, ...] = object
@@ -118,7 +126,9 @@ class Field:
     clean: Callable[[str], str] | None = None   # tidies a string before its value is judged
     null_is_absent: bool | None = None   # None: as the schema says
     check: Callable[[Any, Context], str | None] | None = None
+    parse: Callable[[Any, Context], Any] | None = None
     convert: Callable[[Any], Any] | None = None
+    index_from: int = 0                  # how an array's entries are numbered in paths
     says: Mapping[str, str] = _field(default_factory=dict)
 
     def __post_init__(self):
@@ -145,7 +155,13 @@ class Context:
     values: dict
     earlier: list
     root: dict
-    context: str = ""
+    context: Any = ""
+    key: str = ""           # the field being checked
+
+    @property
+    def here(self) -> str:
+        """The path of the field being checked."""
+        return self.at(self.key)
 
     def at(self, key: str = "") -> str:
         """The path of a key of this table ("" for the table itself)."""
@@ -162,7 +178,8 @@ class Schema(Mapping):
     of name -> Field).
 
     unknown: "ignore" keys that are not declared, or "refuse" each of them
-    (wording `unknown`, at the key's own path). blank_ok=False refuses blank required
+    (wording `unknown`, at the key's own path), or "refuse_all": one refusal
+    naming them all (wording `unknown_all`, at the table's path). blank_ok=False refuses blank required
     strings. null_is_absent: a null (None) value counts as absent. check(values,
     ctx) runs once every field passed; build(values) makes the checked table
     into what the caller wants (a dataclass...).
@@ -172,8 +189,8 @@ class Schema(Mapping):
                  wording: Wording = Wording(), blank_ok: bool = True, null_is_absent: bool = False,
                  check: Callable[[dict, Context], str | None] | None = None,
                  build: Callable[[dict], Any] | None = None, **more: Field):
-        if unknown not in ("ignore", "refuse"):
-            raise ValueError(f"unknown must be 'ignore' or 'refuse', not {unknown!r}")
+        if unknown not in ("ignore", "refuse", "refuse_all"):
+            raise ValueError(f"unknown must be 'ignore', 'refuse' or 'refuse_all', not {unknown!r}")
         self.fields: dict[str, Field] = {**(fields or {}), **more}
         self.unknown = unknown
         self.wording = wording
@@ -194,45 +211,56 @@ class Schema(Mapping):
     def __repr__(self) -> str:
         return f"Schema({', '.join(self.fields)})"
 
-    def check(self, data: Any, *, path: str = "", context: str = "", all_problems: bool = False) -> Any:
+    def check(self, data: Any, *, path: str = "", context: Any = "", all_problems: bool = False) -> Any:
         """The checked (and built) table, or Invalid: at the first problem, or
         with every problem found when all_problems (a field that fails takes its
         default and the walk goes on)."""
         run = _Run(all_problems, context)
         if not isinstance(data, dict):
-            run.refuse(path, self.wording.not_a_table.format(**_info(self.wording, path, path, data)))
-            raise Invalid(run.problems)
+            run.refuse(path, self.wording.not_a_table.format(**_info(self.wording, path, path, data)),
+                       "not_a_table")
+            raise Invalid(run.problems, run.kind)
         out = run.table(self, data, path, [])
         if run.problems:
-            raise Invalid(run.problems)
+            raise Invalid(run.problems, run.kind)
         return out
 
+    def check_key(self, name: str, data: dict, *, path: str = "", context: Any = "") -> Any:
+        """One declared key of `data` (a table at `path`), checked alone: its
+        value, or Invalid at its first problem."""
+        run = _Run(False, context)
+        ctx = Context(path, {}, [], {}, context)
+        return run.field(self, self.fields[name], name, data, ctx)
 
-def _info(w: Wording, name: str, path: str, value: Any = None, context: str = "", **more) -> dict:
+
+def _info(w: Wording, name: str, path: str, value: Any = None, context: Any = "", **more) -> dict:
     got = "a boolean" if isinstance(value, bool) else f"{type(value).__name__} {value!r}"
     return {"name": name, "path": path, "context": context, "value": value,
             "type": type(value).__name__, "got": got, "kinds": "", "lo": None, "hi": None,
-            "max_len": None, "choices": "", "count": None, "bounds": "", "key": "", "table": "", "known": "",
+            "max_len": None, "choices": "", "count": None, "bounds": "", "keys": "", "key": "", "table": "", "known": "",
             "hint": "", **more}
 
 
 class _Run:
     """One walk of the input: fails fast, or collects every problem."""
 
-    def __init__(self, collect: bool, context: str):
+    def __init__(self, collect: bool, context: Any):
         self.collect = collect
         self.context = context
         self.problems: list[tuple[str, str]] = []
+        self.kind = ""          # of the first problem
         self.root: dict | None = None
 
-    def refuse(self, path: str, message: str) -> None:
+    def refuse(self, path: str, message: str, kind: str) -> None:
         if not self.collect:
-            raise Invalid([(path, message)])
+            raise Invalid([(path, message)], kind)
+        self.kind = self.kind or kind
         self.problems.append((path, message))
 
     def caught(self, exc: Invalid) -> None:
         if not self.collect:
             raise exc
+        self.kind = self.kind or exc.kind
         self.problems.extend(exc.problems)
 
     def table(self, schema: Schema, data: dict, path: str, earlier: list) -> Any:
@@ -241,7 +269,7 @@ class _Run:
             self.root = values
         ctx = Context(path, values, earlier, self.root, self.context)
         before = len(self.problems)
-        if schema.unknown == "refuse":
+        if schema.unknown != "ignore":
             self.unknown_keys(schema, data, path)
         for name, f in schema.fields.items():
             values[name] = self.field(schema, f, name, data, ctx)
@@ -254,6 +282,13 @@ class _Run:
 
     def unknown_keys(self, schema: Schema, data: dict, path: str) -> None:
         known = list(schema.fields)
+        if schema.unknown == "refuse_all":
+            unknown = sorted(str(k) for k in data if k not in schema.fields)
+            if unknown:
+                self.refuse(path, schema.wording.unknown_all.format(**_info(
+                    schema.wording, path, path, None, self.context, keys=", ".join(unknown),
+                    known=", ".join(known))), "unknown")
+            return
         for key, value in data.items():
             if key in schema.fields:
                 continue
@@ -263,7 +298,7 @@ class _Run:
             at = f"{path}.{key}" if path else str(key)
             self.refuse(at, schema.wording.unknown.format(**_info(
                 schema.wording, str(key), at, value, self.context, key=key, table=table,
-                known=", ".join(known), hint=hint)))
+                known=", ".join(known), hint=hint)), "unknown")
 
     def custom(self, fn: Callable, value: Any, ctx: Context, path: str) -> bool:
         try:
@@ -272,7 +307,7 @@ class _Run:
             self.caught(exc)
             return False
         if message is not None:
-            self.refuse(path, message)
+            self.refuse(path, message, "check")
             return False
         return True
 
@@ -281,7 +316,7 @@ class _Run:
         """Refuse a field in its schema's words (or the field's own), and give its default."""
         path = ctx.at(name)
         text = f.says.get(kind) or getattr(schema.wording, kind)
-        self.refuse(path, text.format(**_info(schema.wording, name, path, value, self.context, **more)))
+        self.refuse(path, text.format(**_info(schema.wording, name, path, value, self.context, **more)), kind)
         return f.default
 
     def field(self, schema: Schema, f: Field, name: str, data: dict, ctx: Context) -> Any:
@@ -290,9 +325,7 @@ class _Run:
             if f.required:
                 return self.fail(schema, f, name, ctx, "missing_table" if f.table is not None else
                                  "missing_tables" if f.items is not None else "missing")
-            if f.check is not None:
-                self.custom(f.check, f.default, ctx, ctx.at(name))
-            return f.default
+            return self.judged(f, name, f.default, ctx)[1]
         return self.value(schema, f, name, data[name], ctx)
 
     def value(self, schema: Schema, f: Field, name: str, value: Any, ctx: Context) -> Any:
@@ -318,14 +351,15 @@ class _Run:
             path, checked = ctx.at(name), []
             value = [self.table(f.items, item, f"{path}[{i}]", checked) if isinstance(item, dict) else
                      self.fail(schema, f, f"{name}[{i}]", ctx, "not_a_table", item)
-                     for i, item in enumerate(value)]
+                     for i, item in enumerate(value, f.index_from)]
             if len(self.problems) > before:
                 return f.default
         elif f.each is not None:
             if not isinstance(value, list):
                 return self.fail(schema, f, name, ctx, "not_a_list", value)
             before = len(self.problems)
-            value = [self.value(schema, f.each, f"{name}[{i}]", item, ctx) for i, item in enumerate(value)]
+            value = [self.value(schema, f.each, f"{name}[{i}]", item, ctx)
+                     for i, item in enumerate(value, f.index_from)]
             if len(self.problems) > before:
                 return f.default
         else:
@@ -335,9 +369,23 @@ class _Run:
             if wrong is not None:
                 kind, value, more = wrong
                 return self.fail(schema, f, name, ctx, kind, value, **more)
+        ok, value = self.judged(f, name, value, ctx)
+        return f.convert(value) if ok and f.convert is not None else value
+
+    def judged(self, f: Field, name: str, value: Any, ctx: Context) -> tuple[bool, Any]:
+        """(passed, the value after the field's custom check and parse, or its default)."""
+        if f.check is None and f.parse is None:
+            return True, value
+        ctx.key = name
         if f.check is not None and not self.custom(f.check, value, ctx, ctx.at(name)):
-            return f.default
-        return f.convert(value) if f.convert is not None else value
+            return False, f.default
+        if f.parse is not None:
+            try:
+                return True, f.parse(value, ctx)
+            except Invalid as exc:
+                self.caught(exc)
+                return False, f.default
+        return True, value
 
 
 def _scalar(schema: Schema, f: Field, name: str, value: Any, ctx: Context) -> tuple | None:

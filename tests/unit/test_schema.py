@@ -132,6 +132,41 @@ def test_null_counts_as_absent_where_the_schema_or_the_field_says_so():
     assert refusal(schema, {"count": None}) == ("count", "must be an integer, not NoneType None")
 
 
+def test_parse_turns_a_value_into_what_the_caller_keeps_and_may_raise_its_own_error():
+    class Refused(Exception):
+        pass
+
+    def day(value, ctx: Context):
+        if value is None:
+            raise Refused(f"{ctx.here}: missing; give a date")
+        return f"day {value} ({ctx.context})"
+
+    steps = Schema(at=Field(parse=day), note=Field(str, max_len=3))
+    schema = Schema(steps=Field(items=steps, per_item=True, index_from=1,
+                                says={"not_a_table": "must be an object {{at, note}}"}))
+    assert schema.check({"steps": [{"at": 5}]}, context="Asia/Ho_Chi_Minh") == \
+        {"steps": [{"at": "day 5 (Asia/Ho_Chi_Minh)", "note": None}]}
+    with pytest.raises(Refused, match=r"^steps\[2\]\.at: missing"):
+        schema.check({"steps": [{"at": 1}, {}]})
+    with pytest.raises(Invalid) as exc:
+        schema.check({"steps": [{"at": 1}, 7]})
+    assert (exc.value.path, exc.value.message, exc.value.kind) == ("steps[2]", "must be an object {at, note}",
+                                                                    "not_a_table")
+    assert refusal(schema, {"steps": [{"at": 1, "note": "long"}]}) == ("steps[1].note", "longer than 3 characters")
+
+
+def test_refuse_all_names_every_unknown_key_at_once_and_says_what_refused():
+    schema = Schema(reason=Field(str, required=True), new_due_at=Field(str), unknown="refuse_all")
+    with pytest.raises(Invalid) as exc:
+        schema.check({"reason": "x", "why": 1, "also": 2}, path="apology")
+    assert (exc.value.path, exc.value.message, exc.value.kind) == \
+        ("apology", "unknown key(s) also, why; allowed: reason, new_due_at", "unknown")
+    with pytest.raises(Invalid) as exc:
+        schema.check_key("reason", {}, path="apology")
+    assert (exc.value.path, exc.value.kind) == ("apology.reason", "missing")
+    assert schema.check_key("new_due_at", {"new_due_at": "2026-12-01"}) == "2026-12-01"
+
+
 def test_build_makes_the_checked_table_into_an_object():
     schema = Schema(items=Field(items=Schema(n=Field(int, required=True), build=lambda v: v["n"] * 2),
                                 convert=tuple))
