@@ -26,14 +26,16 @@ of steps, a due date reset once) is checked by DossierStore.apply_update.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import DossierSettings
+from ..schema import Context, Field, Invalid, Schema, Wording
 from ..timefmt import parse_day
 from .codes import parse_code
 from .model import DEFAULT_TIMEZONE, STATUSES, Apology, Dossier, DossierError, Step
@@ -46,11 +48,6 @@ MAX_NAME = 200
 # Exports carry the applicant's ID number under one of these names: accepted, never stored.
 ID_FIELDS = frozenset({"applicant_id", "applicant_id_number", "id_number", "cccd", "cmnd",
                        "so_cccd", "so_giay_to"})
-RECORD_FIELDS = ("code", "procedure_code", "procedure_name", "field", "applicant_name",
-                 "received_at", "due_at", "status", "status_at", "note", "steps", "apology",
-                 "documents", "apology_reason", "apology_new_due_at", "apology_issued_at")
-UPDATE_FIELDS = frozenset({"code", "status", "at", "note", "due_at", "apology"})
-APOLOGY_FIELDS = frozenset({"reason", "new_due_at", "issued_at"})
 
 
 _VN_DATETIME = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
@@ -98,20 +95,51 @@ def parse_date(value: Any, name: str, tz: ZoneInfo) -> date:
                            "or 27/11/2026", field=name) from None
 
 
+# -- the declared fields (motcua.schema) ----------------------------------------------
+# Every field of a record, a step, an apology and an update is declared once
+# below and read through the shared checker; what depends on several fields
+# (the steps agreeing with the status, dates in order) is the code after.
+
+_WORDING = Wording(missing="missing; this field is required", blank="missing; this field is required",
+                   wrong_type="must be text, not {type}", too_long="longer than {max_len} characters")
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What reading a record needs besides the record (the checker's context)."""
+    tz: ZoneInfo
+    settings: DossierSettings | None = None
+    default_issued: datetime | None = None   # an apology's issued_at when it gives none
+
+
+def _tidy(value: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", value).split())
+
+
+def _text(required: bool = True, limit: int = MAX_NAME) -> Field:
+    """Text, whitespace tidied; None or blank is missing."""
+    return Field(str, required=required, default="", clean=_tidy, max_len=limit)
+
+
+def _fields(wording: Wording = _WORDING, **fields: Field) -> Schema:
+    return Schema(fields, wording=wording, blank_ok=False, null_is_absent=True)
+
+
+def _refused(exc: Invalid) -> DossierError:
+    return DossierError("invalid_field", f"{exc.path}: {exc.message}" if exc.path else exc.message,
+                        field=exc.path or None)
+
+
+@functools.lru_cache(maxsize=64)
+def _one_text(name: str, required: bool, limit: int) -> Schema:
+    return _fields(**{name: _text(required, limit)})
+
+
 def text_field(record: dict, name: str, required: bool = True, limit: int = MAX_NAME) -> str:
-    value = record.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise DossierError("invalid_field", f"{name}: missing; this field is required",
-                               field=name)
-        return ""
-    if not isinstance(value, str):
-        raise DossierError("invalid_field", f"{name}: must be text, not {type(value).__name__}",
-                           field=name)
-    value = " ".join(unicodedata.normalize("NFC", value).split())
-    if len(value) > limit:
-        raise DossierError("invalid_field", f"{name}: longer than {limit} characters", field=name)
-    return value
+    try:
+        return _one_text(name, required, limit).check_key(name, record)
+    except Invalid as exc:
+        raise _refused(exc) from None
 
 
 def status_field(value: Any, name: str = "status") -> str:
@@ -121,21 +149,72 @@ def status_field(value: Any, name: str = "status") -> str:
     return value.strip()
 
 
+def _status(value: Any, ctx: Context) -> str:
+    return status_field(value or "received", ctx.here)
+
+
+def _datetime(value: Any, ctx: Context) -> datetime:
+    return parse_datetime(value, ctx.here, ctx.context.tz)
+
+
+def _date(value: Any, ctx: Context) -> date:
+    return parse_date(value, ctx.here, ctx.context.tz)
+
+
+def _issued(value: Any, ctx: Context) -> datetime:
+    if value in (None, "") and ctx.context.default_issued is not None:
+        return ctx.context.default_issued
+    return parse_datetime(value, ctx.here, ctx.context.tz)
+
+
+def _documents(docs: Any, ctx: Context) -> tuple[str, ...]:
+    if docs in (None, ""):
+        return ()
+    if isinstance(docs, str):   # CSV: one cell, documents separated by |
+        return tuple(_tidy(d) for d in docs.split("|") if d.strip())
+    if isinstance(docs, list) and all(isinstance(d, str) for d in docs):
+        return tuple(_tidy(d) for d in docs if d.strip())
+    raise DossierError("invalid_field", "documents: must be a list of text", field="documents")
+
+
+APOLOGY = Schema(
+    {"reason": _text(limit=MAX_NOTE), "new_due_at": Field(parse=_date), "issued_at": Field(parse=_issued)},
+    unknown="refuse_all", blank_ok=False, null_is_absent=True,
+    wording=replace(_WORDING, not_a_table="must be an object with reason, new_due_at and issued_at",
+                    unknown_all="unknown key(s) {keys}; allowed: {known}"),
+    build=lambda v: Apology(reason=v["reason"], new_due_at=v["new_due_at"], issued_at=v["issued_at"]))
+APOLOGY_FIELDS = frozenset(APOLOGY)
+
+STEP = _fields(step=Field(parse=lambda v, ctx: status_field(v, ctx.here)), at=Field(parse=_datetime),
+               note=_text(False, MAX_NOTE))
+
+# A record as exported by the one-stop software (JSON object or CSV row).
+RECORD = _fields(
+    code=Field(parse=lambda v, ctx: parse_code(v or "", ctx.context.settings)),
+    procedure_code=_text(limit=60), procedure_name=_text(limit=MAX_NOTE), field=_text(False),
+    applicant_name=_text(), received_at=Field(parse=_datetime), due_at=Field(parse=_date),
+    status=Field(parse=_status), status_at=Field(parse=_datetime), note=_text(False, MAX_NOTE),
+    steps=Field(items=STEP, per_item=True, index_from=1, convert=lambda steps: [Step(**s) for s in steps],
+                says={"not_tables": "must be a list of {{step, at, note}}",
+                      "not_a_table": "must be an object {{step, at, note}}"}),
+    apology=Field(), documents=Field(parse=_documents),
+    # a CSV row's apology, in three columns
+    apology_reason=Field(), apology_new_due_at=Field(), apology_issued_at=Field())
+RECORD_FIELDS = tuple(RECORD)
+
+
+def _read(schema: Schema, name: str, data: dict, reading: _Reading) -> Any:
+    try:
+        return schema.check_key(name, data, context=reading)
+    except Invalid as exc:
+        raise _refused(exc) from None
+
+
 def apology_field(raw: Any, tz: ZoneInfo, default_issued: datetime | None, where: str) -> Apology:
-    if not isinstance(raw, dict):
-        raise DossierError("invalid_field", f"{where}: must be an object with reason, new_due_at "
-                           "and issued_at", field=where)
-    unknown = set(raw) - APOLOGY_FIELDS
-    if unknown:
-        raise DossierError("invalid_field", f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-                           "allowed: reason, new_due_at, issued_at", field=where)
-    reason = text_field(raw, "reason", limit=MAX_NOTE)
-    new_due = parse_date(raw.get("new_due_at"), f"{where}.new_due_at", tz)
-    if raw.get("issued_at") in (None, "") and default_issued is not None:
-        issued = default_issued
-    else:
-        issued = parse_datetime(raw.get("issued_at"), f"{where}.issued_at", tz)
-    return Apology(reason=reason, new_due_at=new_due, issued_at=issued)
+    try:
+        return APOLOGY.check(raw, path=where, context=_Reading(tz, default_issued=default_issued))
+    except Invalid as exc:
+        raise _refused(exc) from None
 
 
 def dossier_from_record(record: dict, settings: DossierSettings,
@@ -148,37 +227,29 @@ def dossier_from_record(record: dict, settings: DossierSettings,
         raise DossierError("invalid_field", "each dossier must be an object with named fields")
     ignored = sorted(k for k in record
                      if k not in RECORD_FIELDS and str(k).strip().lower() not in ID_FIELDS)
-    code = parse_code(record.get("code") or "", settings)
-    received = parse_datetime(record.get("received_at"), "received_at", tz)
+    reading = _Reading(tz, settings)
+
+    def read(name: str) -> Any:
+        return _read(RECORD, name, record, reading)
+
+    code = read("code")
+    received = read("received_at")
     if received.date() != code.received_on:
         raise DossierError("invalid_field", f"received_at: {received.date().isoformat()} is not the "
                            f"date in the code ({code.received_on.isoformat()}); check both",
                            field="received_at")
-    due = parse_date(record.get("due_at"), "due_at", tz)
+    due = read("due_at")
     if due < received.date():
         raise DossierError("invalid_field", "due_at: before the date received", field="due_at")
 
-    raw_steps = record.get("steps")
     steps: list[Step] = []
-    if raw_steps not in (None, ""):
-        if not isinstance(raw_steps, list):
-            raise DossierError("invalid_field", "steps: must be a list of {step, at, note}",
-                               field="steps")
-        for i, s in enumerate(raw_steps, 1):
-            where = f"steps[{i}]"
-            if not isinstance(s, dict):
-                raise DossierError("invalid_field", f"{where}: must be an object {{step, at, note}}",
-                                   field=where)
-            steps.append(Step(status_field(s.get("step"), f"{where}.step"),
-                              parse_datetime(s.get("at"), f"{where}.at", tz),
-                              text_field(s, "note", required=False, limit=MAX_NOTE)))
-        status = status_field(record["status"]) if record.get("status") else (
-            steps[-1].step if steps else "received")
+    if record.get("steps") not in (None, ""):
+        steps = read("steps")
+        status = read("status") if record.get("status") else (steps[-1].step if steps else "received")
     else:
-        status = status_field(record.get("status") or "received")
+        status = read("status")
         if status != "received":
-            at = parse_datetime(record.get("status_at"), "status_at", tz)
-            steps.append(Step(status, at, text_field(record, "note", required=False, limit=MAX_NOTE)))
+            steps.append(Step(status, read("status_at"), read("note")))
     # Every dossier starts at reception; derive that step when the export leaves it out.
     if not steps or steps[0].step != "received":
         steps.insert(0, Step("received", received))
@@ -201,32 +272,18 @@ def dossier_from_record(record: dict, settings: DossierSettings,
         apology = apology_field(record["apology"], tz, None, "apology")
     elif record.get("apology_reason") or record.get("apology_new_due_at"):
         apology = apology_field({"reason": record.get("apology_reason"),
-                            "new_due_at": record.get("apology_new_due_at"),
-                            "issued_at": record.get("apology_issued_at")}, tz, None, "apology")
+                                 "new_due_at": record.get("apology_new_due_at"),
+                                 "issued_at": record.get("apology_issued_at")}, tz, None, "apology")
     if apology is not None and apology.new_due_at <= due:
         raise DossierError("invalid_field", "apology.new_due_at: must be after due_at",
                            field="apology.new_due_at")
 
-    docs = record.get("documents")
-    if docs in (None, ""):
-        documents: tuple[str, ...] = ()
-    elif isinstance(docs, str):   # CSV: one cell, documents separated by |
-        documents = tuple(" ".join(unicodedata.normalize("NFC", d).split())
-                          for d in docs.split("|") if d.strip())
-    elif isinstance(docs, list) and all(isinstance(d, str) for d in docs):
-        documents = tuple(" ".join(unicodedata.normalize("NFC", d).split()) for d in docs if d.strip())
-    else:
-        raise DossierError("invalid_field", "documents: must be a list of text", field="documents")
-
+    documents = read("documents")
     return Dossier(
-        code=code.code,
-        procedure_code=text_field(record, "procedure_code", limit=60),
-        procedure_name=text_field(record, "procedure_name", limit=MAX_NOTE),
-        field=text_field(record, "field", required=False),
-        applicant_name=text_field(record, "applicant_name"),
+        code=code.code, procedure_code=read("procedure_code"), procedure_name=read("procedure_name"),
+        field=read("field"), applicant_name=read("applicant_name"),
         received_at=received, due_at=due, status=status, steps=tuple(steps),
         apology=apology, documents=documents), ignored
-
 
 
 @dataclass(frozen=True)
@@ -240,24 +297,39 @@ class Update:
     apology: Any           # as sent, or None: read with apology_field once the dossier is known
 
 
+def _code_given(code: Any, ctx: Context) -> Any:
+    if not code:
+        raise DossierError("invalid_payload", "code: missing; name the dossier", field="code")
+    return code
+
+
+def _one_date(values: dict, ctx: Context) -> None:
+    if values["due_at"] not in (None, "") and values["apology"] not in (None, ""):
+        raise DossierError("invalid_payload", "give either due_at or an apology (whose "
+                           "new_due_at is the new date), not both", field="due_at")
+
+
+UPDATE = Schema(
+    {"code": Field(parse=_code_given), "status": Field(parse=lambda v, ctx: status_field(v, ctx.here)),
+     "at": Field(parse=_datetime), "note": _text(False, MAX_NOTE), "due_at": Field(), "apology": Field()},
+    unknown="refuse_all", blank_ok=False, null_is_absent=True, check=_one_date,
+    wording=replace(_WORDING, unknown_all="unknown key(s) {keys}; allowed: "
+                    "apology, at, code, due_at, note, status"))
+UPDATE_FIELDS = frozenset(UPDATE)
+
+
 def check_update(payload: Any, tz: ZoneInfo) -> Update:
     """Check one status update from the one-stop software (shape in the module
     docstring): its keys, status, time, note and apology."""
     if not isinstance(payload, dict):
         raise DossierError("invalid_payload", "the update must be a JSON object")
-    unknown = set(payload) - UPDATE_FIELDS
-    if unknown:
-        raise DossierError("invalid_payload", f"unknown key(s) {', '.join(sorted(unknown))}; "
-                           "allowed: " + ", ".join(sorted(UPDATE_FIELDS)),
-                           field=sorted(unknown)[0])
-    if not payload.get("code"):
-        raise DossierError("invalid_payload", "code: missing; name the dossier", field="code")
-    status = status_field(payload.get("status"))
-    at = parse_datetime(payload.get("at"), "at", tz)
-    note = text_field(payload, "note", required=False, limit=MAX_NOTE)
-    if payload.get("due_at") not in (None, "") and payload.get("apology") not in (None, ""):
-        raise DossierError("invalid_payload", "give either due_at or an apology (whose "
-                           "new_due_at is the new date), not both", field="due_at")
-    due_at, apology = payload.get("due_at"), payload.get("apology")
-    return Update(payload["code"], status, at, note, None if due_at in (None, "") else due_at,
+    try:
+        v = UPDATE.check(payload, context=_Reading(tz))
+    except Invalid as exc:
+        if exc.kind == "unknown":
+            raise DossierError("invalid_payload", exc.message,
+                               field=min(set(payload) - UPDATE_FIELDS)) from None
+        raise _refused(exc) from None
+    due_at, apology = v["due_at"], v["apology"]
+    return Update(payload["code"], v["status"], v["at"], v["note"], None if due_at in (None, "") else due_at,
                   None if apology in (None, "") else apology)
