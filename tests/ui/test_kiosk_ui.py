@@ -204,7 +204,7 @@ def test_printer_out_of_paper_keeps_the_number_and_alerts_the_staff(workdir):
     from support.broker import Broker
     from motcua.mqtt import DeviceClient
     from motcua.service import CentreService
-    from unit.test_printer import PAPER_END, PAPER_OK, PtyPrinter  # tests/unit: the printer on a pty
+    from support.printer import PAPER_END, PAPER_OK, PtyPrinter
     printer = PtyPrinter(PAPER_END)
     site = load_site(write_site(workdir, free_port(), replace={
         f'printer = {{ kind = "file", port = "{workdir / "data"}/kiosk-1-printer.bin", width_px = 576 }}':
