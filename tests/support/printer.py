@@ -8,8 +8,7 @@ import select
 import threading
 import time
 
-from motcua.hardware.printer import STATUS_QUERY
-
+STATUS_QUERY = b"\x10\x04\x04"   # DLE EOT 4, as the printer's manual gives it (not from our code)
 PAPER_OK, PAPER_LOW, PAPER_END = 0x12, 0x1E, 0x7E   # DLE EOT 4 replies of an Epson-type printer
 
 

@@ -21,14 +21,13 @@ from motcua.hardware.printer import (
     INIT, Line, PrinterError, TicketPrinter, checklist_lines, font, paper_state, render_checklist,
     render_lines, render_ticket, text_block, ticket_lines, wait_text)
 from motcua.config import PrinterSettings, load_site
-from support.printer import PAPER_END, PAPER_LOW, PAPER_OK, PtyPrinter
+from support.printer import PAPER_END, PAPER_LOW, PAPER_OK, STATUS_QUERY, PtyPrinter
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "site.toml"
 
 SITE = "Trung tâm Phục vụ hành chính công phường Demo"
 QR_TEXT = "motcua:hcc-demo:2025-11-23:1023"
 CUT = b"\x1dV\x00"
-STATUS_QUERY = b"\x10\x04\x04"
 
 
 def make_ticket(**changes) -> dict:
