@@ -18,6 +18,7 @@ from typing import Callable
 from motcua import protocol
 from motcua.config import Site
 from motcua.mqtt import StateLink
+from motcua.timefmt import utc_iso
 
 log = logging.getLogger("motcua.display")
 
@@ -239,5 +240,5 @@ def notice_payload(text: str, at: datetime | None = None) -> bytes:
     text = " ".join(text.split())
     if len(text) > NOTICE_MAX_CHARS:
         raise ValueError(f"a notice is at most {NOTICE_MAX_CHARS} characters; this one has {len(text)}")
-    at = (at or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
+    at = utc_iso(at or datetime.now(timezone.utc))
     return protocol.encode({"text": text, "set_at": at})

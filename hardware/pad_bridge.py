@@ -33,6 +33,7 @@ from motcua import protocol
 from motcua.config import Site
 from motcua.mqtt import guarded, make_client, start
 from motcua.ratings import rating_id
+from motcua.timefmt import utc_iso
 
 log = logging.getLogger("motcua.pad")
 
@@ -309,7 +310,7 @@ class PadBridge:
                    "counter": self.counter, "device": self.device.id, "level": frame.level,
                    "prompt": prompt, "ticket": seen.get("ticket") if seen else None,
                    "officer": seen.get("officer") if seen else None,
-                   "pressed_at": pressed_at.isoformat(timespec="milliseconds")}
+                   "pressed_at": utc_iso(pressed_at)}
         new = self.journal.add(rid, payload)       # on disk before the pad forgets it
         self._send(pp.Ack(frame.seq, frame.boot))
         if prompt:
