@@ -211,13 +211,10 @@ WORDING = Wording(
 )
 
 
-def _table(**fields: Field) -> dict:
-    """A table of the site file: its fields, and how the site file words refusals."""
-    return {"fields": fields, "unknown": UNKNOWN_KEYS, "wording": WORDING, "blank_ok": False}
-
-
 def _schema(build=None, check=None, **fields: Field) -> Schema:
-    return Schema(**_table(**fields), build=build, check=check)
+    """A table of the site file: its fields in the site file's words; a required
+    string must not be blank."""
+    return Schema(fields, unknown=UNKNOWN_KEYS, wording=WORDING, blank_ok=False, build=build, check=check)
 
 
 def _optional(schema: Schema, **kw) -> Field:
