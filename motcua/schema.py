@@ -179,10 +179,11 @@ class Schema(Mapping):
 
     unknown: "ignore" keys that are not declared, or "refuse" each of them
     (wording `unknown`, at the key's own path), or "refuse_all": one refusal
-    naming them all (wording `unknown_all`, at the table's path). blank_ok=False refuses blank required
-    strings. null_is_absent: a null (None) value counts as absent. check(values,
-    ctx) runs once every field passed; build(values) makes the checked table
-    into what the caller wants (a dataclass...).
+    naming them all (wording `unknown_all`, at the table's path).
+    blank_ok=False refuses blank required strings. null_is_absent: a null
+    (None) value counts as absent. check(values, ctx) runs once every field
+    passed; build(values) makes the checked table into what the caller wants
+    (a dataclass...).
     """
 
     def __init__(self, fields: Mapping[str, Field] | None = None, *, unknown: str = "ignore",
@@ -237,8 +238,8 @@ def _info(w: Wording, name: str, path: str, value: Any = None, context: Any = ""
     got = "a boolean" if isinstance(value, bool) else f"{type(value).__name__} {value!r}"
     return {"name": name, "path": path, "context": context, "value": value,
             "type": type(value).__name__, "got": got, "kinds": "", "lo": None, "hi": None,
-            "max_len": None, "choices": "", "count": None, "bounds": "", "keys": "", "key": "", "table": "", "known": "",
-            "hint": "", **more}
+            "max_len": None, "choices": "", "count": None, "bounds": "", "keys": "", "key": "",
+            "table": "", "known": "", "hint": "", **more}
 
 
 class _Run:
