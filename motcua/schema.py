@@ -98,7 +98,8 @@ class Field:
     `choices`, `range` (inclusive; None for an open end), `pattern` (re.match:
     anchor it), `unique` (among the tables of the same array), the nested
     `table`, array of `items` tables or array of values held to `each`, then the
-    custom `check`, `parse` and last `convert`. The built-in checks look only at
+    custom `check`, `parse` and last `convert`. When every problem is listed,
+    an `each` list's check still judges the entries that passed. The built-in checks look only at
     a given value (defaults are trusted); `check` and `parse` also see the default.
 
     `check(value, ctx)` returns None, or a message for this field, or raises
@@ -359,10 +360,17 @@ class _Run:
             if not isinstance(value, list):
                 return self.fail(schema, f, name, ctx, "not_a_list", value)
             before = len(self.problems)
-            value = [self.value(schema, f.each, f"{name}[{i}]", item, ctx)
-                     for i, item in enumerate(value, f.index_from)]
+            passed = []
+            for i, item in enumerate(value, f.index_from):
+                n = len(self.problems)
+                item = self.value(schema, f.each, f"{name}[{i}]", item, ctx)
+                if len(self.problems) == n:
+                    passed.append(item)
             if len(self.problems) > before:
+                # listing every problem: the list's own check still judges the entries that passed
+                self.judged(f, name, passed, ctx)
                 return f.default
+            value = passed
         else:
             if f.clean is not None and value.__class__ is str:
                 value = f.clean(value)

@@ -166,10 +166,13 @@ def _level(raw: str) -> str:
     return ", ".join(dict.fromkeys(_level_parts(raw)[0])) if raw else ""
 
 
-def _related_code(rel: str, ctx: Context) -> str | None:
-    if rel and not CODE_RE.match(rel):
-        return f"{rel!r} is not a procedure code; write codes such as 1.001193"
-    return None
+def _related_codes(related: list[str], ctx: Context) -> None:
+    # Numbered among the non-blank text entries, as the checker before the schema did
+    # (related[0] is the first code even after a blank or non-text entry).
+    wrong = [(ctx.at(f"related[{i}]"), f"{rel!r} is not a procedure code; write codes such as 1.001193")
+             for i, rel in enumerate(r for r in related if r) if not CODE_RE.match(rel)]
+    if wrong:
+        raise Invalid(wrong)
 
 
 def _wording(keys: tuple[str, ...]) -> Wording:
@@ -189,7 +192,7 @@ def _string(required: bool = False, **kw) -> Field:
 
 
 def _strings(check=None) -> Field:
-    return Field(each=Field(str, clean=_text, check=check), default=(),
+    return Field(each=Field(str, clean=_text), check=check, default=(),
                  convert=lambda items: tuple(i for i in items if i),   # blank entries are dropped
                  says={"not_a_list": 'must be a list of text, not {type}; write ["…", "…"]'})
 
@@ -231,14 +234,14 @@ PROCEDURE = _record(
                          f"{_keyword_of(v)!r} is not an online level; write toan_trinh (toàn trình), "
                          "mot_phan (một phần) or leave it empty"),
     channels=_objects(_CHANNEL), documents=_objects(_DOCUMENT),
-    steps=_strings(), legal_basis=_strings(), related=_strings(check=_related_code))
+    steps=_strings(), legal_basis=_strings(), related=_strings(check=_related_codes))
 
 
 def check_procedure(data: Any) -> Procedure:
     """Validate and build one record; raises ProcedureError listing every problem."""
     if not isinstance(data, dict):
-        raise ProcedureError("not an object", [("", f"must be an object with the keys "
-                                                    f"{', '.join(REQUIRED_KEYS)}, …; got {type(data).__name__}")])
+        wrong = f"must be an object with the keys {', '.join(REQUIRED_KEYS)}, …; got {type(data).__name__}"
+        raise ProcedureError("not an object", [("", wrong)])
     try:
         return PROCEDURE.check(data, all_problems=True)
     except Invalid as exc:

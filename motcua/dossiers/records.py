@@ -177,8 +177,14 @@ def _documents(docs: Any, ctx: Context) -> tuple[str, ...]:
     raise DossierError("invalid_field", "documents: must be a list of text", field="documents")
 
 
+def _bare(name: str, required: bool, limit: int) -> Field:
+    """Text named by its own key alone (reason, not apology.reason), as before the
+    schema; a later issue may name the full path."""
+    return Field(parse=lambda v, ctx: text_field({name: v}, name, required, limit))
+
+
 APOLOGY = Schema(
-    {"reason": _text(limit=MAX_NOTE), "new_due_at": Field(parse=_date), "issued_at": Field(parse=_issued)},
+    {"reason": _bare("reason", True, MAX_NOTE), "new_due_at": Field(parse=_date), "issued_at": Field(parse=_issued)},
     unknown="refuse_all", blank_ok=False, null_is_absent=True,
     wording=replace(_WORDING, not_a_table="must be an object with reason, new_due_at and issued_at",
                     unknown_all="unknown key(s) {keys}; allowed: {known}"),
@@ -186,7 +192,7 @@ APOLOGY = Schema(
 APOLOGY_FIELDS = frozenset(APOLOGY)
 
 STEP = _fields(step=Field(parse=lambda v, ctx: status_field(v, ctx.here)), at=Field(parse=_datetime),
-               note=_text(False, MAX_NOTE))
+               note=_bare("note", False, MAX_NOTE))
 
 # A record as exported by the one-stop software (JSON object or CSV row).
 RECORD = _fields(

@@ -125,6 +125,14 @@ def test_lists_of_values_and_entries_refused_one_by_one():
     assert refusal(schema, {"steps": "a"}) == ("steps", "must be a list, not str")
 
 
+def test_listing_every_problem_a_lists_check_still_judges_the_entries_that_passed():
+    codes = Schema(related=Field(each=Field(str), check=lambda xs, ctx: f"{len(xs)} entries passed"))
+    with pytest.raises(Invalid) as exc:
+        codes.check({"related": ["a", 1, "b"]}, all_problems=True)
+    assert exc.value.problems == [("related[1]", "must be a string, not int 1"), ("related", "2 entries passed")]
+    assert refusal(codes, {"related": ["a", 1, "b"]}) == ("related[1]", "must be a string, not int 1")
+
+
 def test_null_counts_as_absent_where_the_schema_or_the_field_says_so():
     schema = Schema(name=Field(str, default=""), count=Field(int, default=1, null_is_absent=False),
                     null_is_absent=True)
