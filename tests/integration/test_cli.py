@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -38,9 +39,17 @@ def test_ticket_counter_and_status_commands(site, centre, motcua):
     motcua(site, "counter", "2", "start")
     r = motcua(site, "counter", "2", "transfer", "LLTP")
     assert r.returncode == 0 and "no current ticket" in r.stdout
-    r = motcua(site, "status")
+    # The centre answers a request before it republishes the retained state, and
+    # in this process `status` asks at once (a new process used to take longer):
+    # give the state the moment it needs.
+    deadline = time.monotonic() + 5
+    while True:
+        r = motcua(site, "status")
+        lines = r.stdout.splitlines()
+        if any(line.split()[:2] == ["LLTP", "1"] for line in lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
     assert any(line.split()[:2] == ["HT", "1"] for line in lines)     # 1001 still waits
     assert any(line.split()[:2] == ["LLTP", "1"] for line in lines)   # 1002 moved there
     assert "#1 1002 → quầy 2" in r.stdout
