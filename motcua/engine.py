@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .config import Site
+from .officers import OFFICER_EVENTS
 from .timefmt import parse_iso, utc_iso  # noqa: F401  (parse_iso: re-exported for the engine's callers)
 
 ACTIVE = ("waiting", "called", "serving")
@@ -278,6 +279,8 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
         c.pause_reason = None
         c.pause_public = False
         c.priority_run = 0
+    elif kind in OFFICER_EVENTS:
+        pass  # sign-in refusals, lock-outs, PIN resets: logged, no queue change
     else:
         raise ValueError(f"unknown event type {kind!r}")
     return ch
