@@ -21,6 +21,7 @@ from typing import Callable
 
 from . import protocol
 from . import ratings as rt
+from . import sdnotify
 from .config import Site
 from .catalogue import Catalogue
 from .dossiers import DossierError, DossierStore, public_view
@@ -87,6 +88,10 @@ class CentreService:
         self.connected = threading.Event()  # connected and subscribed: requests reach the centre
         self._subscribe_mid: int | None = None
         self._stop = threading.Event()
+        # systemd (Type=notify): READY=1 once connected with the worker running;
+        # WATCHDOG=1 from the worker's loop, so a stuck worker gets the centre restarted.
+        self._watchdog = sdnotify.Watchdog()
+        self._ready_told = False
         self._worker = threading.Thread(target=self._run, name="motcua-centre-worker", daemon=True)
         self._published: dict[str, bytes] = {}
         # Rating pads (issue 5): the open prompt of each counter that has a pad.
@@ -111,6 +116,7 @@ class CentreService:
         return self
 
     def stop(self) -> None:
+        sdnotify.notify("STOPPING=1")
         self._stop.set()
         if self._worker.is_alive():
             self._worker.join(timeout=10)
@@ -150,6 +156,10 @@ class CentreService:
             return
         self.connected.set()
         self.inbox.put(_CONNECTED)
+        if not self._ready_told and self._worker.is_alive():
+            self._ready_told = True
+            sdnotify.notify(f"READY=1\nSTATUS=connected to the broker at {self.site.broker.host}:"
+                            f"{self.site.broker.port}")
         log.info("connected to the broker at %s:%s", self.site.broker.host, self.site.broker.port)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
@@ -164,6 +174,7 @@ class CentreService:
     def _run(self) -> None:
         self._guard(self._tick)  # start the business day before anything is published
         while not self._stop.is_set():
+            self._watchdog.feed()
             hall_wait = self._hall_at + HALL_EVERY_S - time.monotonic()
             try:
                 first = self.inbox.get(timeout=max(0.0, hall_wait) if self._hall_due else IDLE_TICK_S)

@@ -11,7 +11,13 @@ from .common import CliError
 
 
 def cmd_centre(site: Site, args) -> int:
+    import signal
+
     from ..service import CentreAlreadyRunning, run_centre
+
+    def stop(signum, frame):  # `systemctl stop` sends SIGTERM: stop as cleanly as Ctrl-C does
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
     try:
         run_centre(site)
     except CentreAlreadyRunning as exc:
