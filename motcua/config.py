@@ -5,13 +5,19 @@ the file, the key and what is wrong, so nothing runs half-configured.
 """
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 import re
+import textwrap
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .schema import Context, Field, Invalid, Schema, Wording
+
+log = logging.getLogger("motcua.config")
 
 ROLES = ("centre", "kiosk", "display", "counter", "pad", "admin", "integration")
 SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -111,8 +117,8 @@ class Device:
 
 @dataclass(frozen=True)
 class KioskSettings:
+    admin_pin: str                 # opens the settings screen; never defaulted
     idle_seconds: int = 60         # back to the home screen and forget what was typed
-    admin_pin: str = "0000"        # opens the settings screen; change it
     language: str = "vi"
 
 
@@ -161,10 +167,10 @@ class Site:
     priorities: tuple[Priority, ...]
     rating_levels: tuple[RatingLevel, ...]
     devices: tuple[Device, ...]
+    kiosk: KioskSettings           # its admin PIN and
+    dossiers: DossierSettings      # its secret are never defaulted
     request_timeout_s: float = 5.0
     max_payload_bytes: int = 16384
-    kiosk: KioskSettings = KioskSettings()
-    dossiers: DossierSettings = DossierSettings()
     rating_prompt_timeout_s: float = 60.0   # [rating] prompt_timeout_s: a pad's prompt ends unanswered
 
     @property
@@ -201,13 +207,14 @@ class Site:
 # Every key a site file may hold, in the order it is checked; the first problem
 # is reported as "<file>: <key>: <what is wrong; what to do>".
 
-# Keys the schema does not declare are ignored for now (a later issue refuses them:
-# "ignore" -> "refuse" here makes every table name the nearest known key).
-UNKNOWN_KEYS = "ignore"
+# A key or table the schema does not declare stops start-up, naming the nearest
+# known key ("did you mean admin_pin?"): a typo must not silently take a default.
+UNKNOWN_KEYS = "refuse"
 WORDING = Wording(
     missing_table="missing table; add it (see examples/site.toml)",
     missing_tables="missing; add at least one [[{name}]] entry (see examples/site.toml)",
     count="needs at least one entry",
+    unknown="unknown key {key}; {hint}",   # the path before it says in which table
 )
 
 
@@ -308,6 +315,11 @@ def _printer_complete(values: dict, ctx: Context) -> None:
         raise ctx.refuse("must be between 256 and 1024 dots (576 for 80 mm, 384 for 58 mm)", "width_px")
 
 
+ADMIN_PIN_WANTED = "admin_pin = \"…\": a PIN of your own, 4 to 8 digits (it opens the kiosk's settings)"
+SECRET_WANTED = ("secret = \"…\": a secret of your own, at least 16 characters (it signs receipt QR "
+                 "codes), e.g. from `python3 -c \"import secrets; print(secrets.token_urlsafe(24))\"`")
+
+
 def _password(password: str, ctx: Context) -> str | None:
     if len(password) < 8:
         return "must be at least 8 characters"
@@ -386,7 +398,9 @@ DEVICE = _schema(
              says={"no_match": "{value!r} must be lower-case letters, digits, '-' or '_' (it is the MQTT user name)",
                    "duplicate": "device {value!r} is listed twice"}),
     role=_text(choices=ROLES, says={"not_a_choice": f"{{value!r}} is not a role; use one of {', '.join(ROLES)}"}),
-    password=_text(check=_password),
+    password=_text(check=_password, says={"missing": "missing; give this device a password of its own "
+                                                     "(at least 8 characters; the broker's password file "
+                                                     "is made from it)"}),
     counter=Field(int, check=_bound_counter),
     printer=Field(table=PRINTER,
                   says={"not_a_table": "must be a table, e.g. printer = {{ kind = \"serial\", port = \"/dev/ttyUSB0\" }}"}),
@@ -394,6 +408,24 @@ DEVICE = _schema(
                   says={"not_a_table": "must be a table, e.g. scanner = {{ port = \"/dev/ttyACM0\" }}"}),
     speaks=Field(bool, default=False, check=_speaks),
     name=_text(False, ""))
+
+# The kiosk's admin PIN and the dossier secret are never defaulted: a site file without
+# them stops at start-up (and load_site warns about ones still the sample's).
+KIOSK = _schema(
+    build=lambda v: KioskSettings(**v),
+    idle_seconds=Field(int, default=60, range=(10, 3600)),
+    admin_pin=_text(pattern=r"\d{4,8}\Z", says={"no_match": "must be 4 to 8 digits",
+                                                "missing": f"missing; set {ADMIN_PIN_WANTED}"}),
+    language=_text(False, "vi", choices=("vi", "en"), says={"not_a_choice": "must be \"vi\" or \"en\""}))
+
+DOSSIERS = _schema(
+    build=lambda v: DossierSettings(**v),
+    secret=_text(check=lambda s, ctx: "must be at least 16 characters (it signs receipt QR codes)"
+                 if len(s) < 16 else None, says={"missing": f"missing; set {SECRET_WANTED}"}),
+    code_pattern=_text(False, DossierSettings.code_pattern, check=_code_pattern),
+    lookup_code_length=Field(int, default=6, range=(4, 12)),
+    agency_code=_text(),
+    place=_text(False, "", convert=str.strip))
 
 SITE = _schema(
     site=Field(required=True, table=_schema(
@@ -427,19 +459,10 @@ SITE = _schema(
                            "count": "has {count} levels; a pad supports 2 to 9 buttons"}),
         prompt_timeout_s=_number(60, 5, 3600, "must be between 5 and 3600 seconds"))),
     devices=Field(required=True, items=DEVICE, min_items=1, convert=tuple, check=_one_centre),
-    kiosk=_optional(_schema(
-        build=lambda v: KioskSettings(**v),
-        idle_seconds=Field(int, default=60, range=(10, 3600)),
-        admin_pin=_text(False, "0000", pattern=r"\d{4,8}\Z", says={"no_match": "must be 4 to 8 digits"}),
-        language=_text(False, "vi", choices=("vi", "en"), says={"not_a_choice": "must be \"vi\" or \"en\""}))),
-    dossiers=Field(table=_schema(
-        build=lambda v: DossierSettings(**v),
-        secret=_text(check=lambda s, ctx: "must be at least 16 characters (it signs receipt QR codes)"
-                     if len(s) < 16 else None),
-        code_pattern=_text(False, DossierSettings.code_pattern, check=_code_pattern),
-        lookup_code_length=Field(int, default=6, range=(4, 12)),
-        agency_code=_text(),
-        place=_text(False, "", convert=str.strip)), absent_if_empty=True, default=DossierSettings()),
+    kiosk=Field(required=True, table=KIOSK,
+                says={"missing_table": f"missing; add [kiosk] with {ADMIN_PIN_WANTED}"}),
+    dossiers=Field(required=True, table=DOSSIERS,
+                   says={"missing_table": f"missing; add [dossiers] with agency_code and {SECRET_WANTED}"}),
 )
 
 
@@ -460,20 +483,30 @@ def load_site(path: str | Path) -> Site:
     try:
         v = SITE.check(data)
     except Invalid as exc:
-        raise SiteConfigError(f"{path}: {exc.path}: {exc.message}") from None
+        message = exc.message
+        if exc.kind == "unknown" and exc.path in data:  # a top-level key: mostly a table's name
+            near = difflib.get_close_matches(exc.path, list(SITE), n=1)
+            message = (f"unknown table [{exc.path}]; " if isinstance(data[exc.path], (dict, list))
+                       else f"unknown key {exc.path} before the first [table]; ") + (
+                f"did you mean [{near[0]}]?" if near else f"the tables are {', '.join(SITE)}")
+        raise SiteConfigError(f"{path}: {exc.path}: {message}") from None
 
     site_t, centre_t, rating_t = v["site"], v["centre"], v["rating"]
     data_dir = Path(centre_t["data_dir"])
     if not data_dir.is_absolute():
         data_dir = (path.parent / data_dir).resolve()
-    return Site(path=path, id=site_t["id"], name=site_t["name"],
+    site = Site(path=path, id=site_t["id"], name=site_t["name"],
                 name_en=site_t["name"] if site_t["name_en"] is None else site_t["name_en"],
                 timezone=site_t["timezone"], data_dir=data_dir, broker=v["broker"], queue=v["queue"],
                 services=v["services"], counters=v["counters"], priorities=v["priorities"],
-                rating_levels=rating_t["levels"], devices=tuple(_near_the_file(d, path) for d in v["devices"]),
+                rating_levels=rating_t["levels"],
+                devices=tuple(_near_the_file(d, path) for d in v["devices"]),
                 request_timeout_s=centre_t["request_timeout_s"],
                 max_payload_bytes=centre_t["max_payload_bytes"], kiosk=v["kiosk"], dossiers=v["dossiers"],
                 rating_prompt_timeout_s=rating_t["prompt_timeout_s"])
+    if os.environ.get(WARNED_ENV) != str(path.resolve()):
+        _warn_sample_secrets(site)
+    return site
 
 
 def _near_the_file(device: Device, path: Path) -> Device:
@@ -482,3 +515,51 @@ def _near_the_file(device: Device, path: Path) -> Device:
     if p is None or p.kind != "file" or not p.port or Path(p.port).is_absolute():
         return device
     return replace(device, printer=replace(p, port=str((path.parent / p.port).resolve())))
+
+
+# -- secrets still the sample's ------------------------------------------------------
+# The secrets examples/site.toml ships with. They are public (the sample is in the
+# source), so they are kept here in clear, not hashed; examples/ is not installed,
+# so they cannot be read from it at run time. tests/unit/test_config.py checks this
+# list against the sample, so the two cannot drift apart.
+SAMPLE_ADMIN_PIN = "246810"
+SAMPLE_DOSSIER_SECRET = "demo-change-this-dossier-secret"
+SAMPLE_PASSWORDS = frozenset(
+    {f"demo-{name}-secret" for name in ("centre", "admin", "connector", "kiosk-1", "kiosk-2",
+                                        "display-hall", "display-manager")}
+    | {f"demo-{kind}-{n}-secret" for kind in ("counter", "display-counter", "pad") for n in range(1, 13)})
+
+# Set by a command to the resolved path of a site file whose warning it has given, for
+# the processes it starts (`motcua demo`): the warning is one block, not one per process.
+WARNED_ENV = "MOTCUA_SAMPLE_SECRETS_WARNED"
+_warned: set[Path] = set()
+
+
+def sample_secrets(site: Site) -> list[str]:
+    """The keys of the site file whose secret is still the sample's, as the file names them."""
+    keys = []
+    if site.kiosk.admin_pin == SAMPLE_ADMIN_PIN:
+        keys.append("kiosk.admin_pin")
+    if site.dossiers.secret == SAMPLE_DOSSIER_SECRET:
+        keys.append("dossiers.secret")
+    keys += [f"devices[{i}].password ({d.id})" for i, d in enumerate(site.devices)
+             if d.password in SAMPLE_PASSWORDS]
+    return keys
+
+
+def _warn_sample_secrets(site: Site) -> None:
+    """One warning block per site file and process, naming every key still the sample's."""
+    where = site.path.resolve()
+    keys = sample_secrets(site)
+    if not keys or where in _warned:
+        return
+    _warned.add(where)
+    devices = [k for k in keys if k.startswith("devices[")]
+    lines = [k for k in keys if not k.startswith("devices[")]
+    if devices:
+        names = ", ".join(k.split(" (")[1].rstrip(")") for k in devices)
+        lines.append(textwrap.fill(f"the password of {len(devices)} [[devices]]: {names}", width=96,
+                                   subsequent_indent="    ", break_on_hyphens=False))
+    log.warning("%s still holds secrets copied from the sample site file, which anyone can read in "
+                "motcua's source.\nFine for a demo; change each of these before real use:\n  %s",
+                site.path, "\n  ".join(lines))

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import Site
+from ..config import WARNED_ENV, Site
 from .common import CliError, centre_db, device_for
 
 
@@ -37,7 +37,8 @@ def cmd_demo(site: Site, args) -> int:
     _demo_samples(site)
     conf = write_config(site, port=args.broker_port)
     procs = [subprocess.Popen(mosquitto_command(conf))]
-    env = {**os.environ, "MOTCUA_SITE": str(site.path)}
+    # the processes it starts do not repeat the warning about sample secrets it gave
+    env = {**os.environ, "MOTCUA_SITE": str(site.path), WARNED_ENV: str(site.path.resolve())}
     time.sleep(0.5)
     if procs[0].poll() is not None:
         raise CliError(f"mosquitto stopped at once; is port {args.broker_port or site.broker.port} in use? "

@@ -51,6 +51,13 @@ services = ["CT"]
 id = "centre"
 role = "centre"
 password = "centre-password"
+
+[kiosk]
+admin_pin = "97531"
+
+[dossiers]
+agency_code = "000.00.31.H12"
+secret = "engine-test-dossier-secret"
 """
 
 # 09:00 in Hà Nội is 02:00 UTC.
