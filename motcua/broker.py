@@ -58,8 +58,9 @@ def acl_text(site: Site) -> str:
     return "\n".join(lines)
 
 
-def write_password_file(site: Site, path: Path) -> None:
-    """Hash every device's password with mosquitto_passwd (never kept in clear)."""
+def write_password_file(site: Site, path: Path, keep_user: bool = False) -> None:
+    """Hash every device's password with mosquitto_passwd (never kept in clear); the
+    file goes to the mosquitto user unless the broker keeps the caller's user."""
     tool = shutil.which("mosquitto_passwd")
     if tool is None:
         raise BrokerSetupError("mosquitto_passwd not found: install Mosquitto (apt-get install mosquitto)")
@@ -72,7 +73,7 @@ def write_password_file(site: Site, path: Path) -> None:
     if done.returncode != 0:
         path.unlink(missing_ok=True)
         raise BrokerSetupError(f"mosquitto_passwd failed: {done.stderr.strip() or done.stdout.strip()}")
-    user = _mosquitto_user()
+    user = None if keep_user else _mosquitto_user()
     if user:  # the broker reads it after dropping to the mosquitto user
         os.chown(path, user.pw_uid, user.pw_gid)
 
@@ -98,14 +99,20 @@ def _check_reachable(path: Path, user: pwd.struct_passwd) -> None:
 
 
 def write_config(site: Site, out_dir: Path | None = None, port: int | None = None,
-                 host: str | None = None, persistence: bool = True) -> Path:
-    """Write mosquitto.conf, passwd and acl for the site into out_dir; return the conf path."""
+                 host: str | None = None, persistence: bool = True, keep_user: bool = False) -> Path:
+    """Write mosquitto.conf, passwd and acl for the site into out_dir; return the conf path.
+
+    A broker started as root drops to the `mosquitto` user, so the files go to that
+    user and every folder above them must let it through (else BrokerSetupError).
+    keep_user (the demo): the broker keeps the caller's user instead (`user root` when
+    started as root, which Mosquitto takes as "do not switch"), so it reads its files
+    wherever they are, a 0700 clone in root's home too; for a loopback demo only."""
     out_dir = Path(out_dir or site.data_dir / "broker").resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     persist = out_dir / "persistence"
     persist.mkdir(exist_ok=True)
     passwd, acl = out_dir / "passwd", out_dir / "acl"
-    write_password_file(site, passwd)
+    write_password_file(site, passwd, keep_user=keep_user)
     acl.write_text(acl_text(site), encoding="utf-8")
     b = site.broker
     host = host or b.host
@@ -114,12 +121,15 @@ def write_config(site: Site, out_dir: Path | None = None, port: int | None = Non
         tls = (TEMPLATES / "tls-listener.conf.in").read_text(encoding="utf-8").format(
             tls_port=b.tls_port, host=host, tls_cafile=b.tls_cafile, tls_certfile=b.tls_certfile,
             tls_keyfile=b.tls_keyfile)
-    user = _mosquitto_user()
+    user = None if keep_user else _mosquitto_user()
+    user_line = "user mosquitto" if user else ""
+    if keep_user and os.geteuid() == 0:
+        user_line = "# `motcua demo`: the broker keeps the caller's user\nuser root"
     conf = (TEMPLATES / "mosquitto.conf.in").read_text(encoding="utf-8").format(
         site_id=site.id, site_file=site.path, password_file=passwd, acl_file=acl,
         port=port or b.port, host=host, tls_listener=tls,
         persistence="true" if persistence else "false", persistence_dir=persist,
-        user_line="user mosquitto" if user else "")
+        user_line=user_line)
     conf_path = out_dir / "mosquitto.conf"
     conf_path.write_text(conf, encoding="utf-8")
     if user:

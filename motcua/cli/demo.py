@@ -35,7 +35,9 @@ def cmd_demo(site: Site, args) -> int:
     terminal of the first counter, with the sample site, until Ctrl-C."""
     from ..broker import mosquitto_command, write_config
     _demo_samples(site)
-    conf = write_config(site, port=args.broker_port)
+    # The demo's broker keeps the caller's user: it reads its files wherever the project
+    # was cloned (a 0700 folder, root's home), where the mosquitto user could not.
+    conf = write_config(site, port=args.broker_port, keep_user=True)
     procs = [subprocess.Popen(mosquitto_command(conf))]
     # the processes it starts do not repeat the warning about sample secrets it gave
     env = {**os.environ, "MOTCUA_SITE": str(site.path), WARNED_ENV: str(site.path.resolve())}

@@ -2,9 +2,11 @@
 run in this process (motcua.cli.main); the demo runs as its own process."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -125,3 +127,121 @@ def test_broker_port_overrides_the_site_files(site, centre, workdir, capsys):
     assert "cannot reach the MQTT broker" in capsys.readouterr().err
     assert main(["--site", str(elsewhere), "--broker-port", str(site.broker.port), "status"]) == 0
     assert site.name in capsys.readouterr().out
+
+
+# -- the demo wherever a user clones: a folder only its user may enter (issue 12, item 5) --------
+
+def _clone_layout(folder, port):
+    """The sample site as a clone has it, in `folder`/motcua: examples/site.toml with its data
+    in ../var, so the broker's files land in `folder` too; the broker on `port`."""
+    from support.broker import EXAMPLE
+    examples = folder / "motcua" / "examples"
+    examples.mkdir(parents=True)
+    path = examples / "site.toml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8").replace("port = 1883", f"port = {port}"),
+                    encoding="utf-8")
+    return path
+
+
+def test_demo_runs_from_a_folder_only_its_user_may_enter(motcua):
+    """A clone in root's home or a `mktemp -d` folder (0700): the demo's broker keeps the
+    caller's user, so it reads its files there (as root it would otherwise drop to
+    `mosquitto`, which cannot enter). The sample's secrets are named once, not once per process."""
+    import os
+    import signal
+    import tempfile
+
+    from support.broker import free_port, wait_port
+    from motcua.config import load_site
+    folder = Path(tempfile.mkdtemp(prefix="motcua-0700-"))
+    try:
+        assert folder.stat().st_mode & 0o777 == 0o700
+        port = free_port()
+        path = _clone_layout(folder, port)
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        env.pop("MOTCUA_SAMPLE_SECRETS_WARNED", None)
+        proc = subprocess.Popen([sys.executable, "-m", "motcua", "--site", str(path), "demo", "--no-screens"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, cwd=ROOT, env=env)
+        try:
+            wait_port(port, timeout=20)
+            site = load_site(path)
+            deadline = time.monotonic() + 20
+            while True:
+                r = motcua(site, "ticket", "KD")
+                if r.returncode == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+            assert "Ticket: 5001" in r.stdout, r.stderr
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "centre running" in out and "Permission denied" not in out
+        conf = (folder / "motcua" / "var" / "broker" / "mosquitto.conf").read_text(encoding="utf-8")
+        assert ("\nuser root\n" in conf) == (os.geteuid() == 0) and "user mosquitto" not in conf
+        assert out.count("still holds secrets copied from the sample site file") == 1, out
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_production_broker_keeps_its_checks_in_a_folder_mosquitto_cannot_enter(capsys):
+    """`motcua broker` (production) still drops to `mosquitto` when started as root, and
+    refuses a folder that user cannot enter, saying how to fix it."""
+    import os
+    import tempfile
+
+    from support.broker import free_port
+    if os.geteuid() != 0:
+        pytest.skip("the broker drops to the mosquitto user only when started as root")
+    folder = Path(tempfile.mkdtemp(prefix="motcua-0700-"))
+    try:
+        path = _clone_layout(folder, free_port())
+        assert main(["--site", str(path), "broker", "config"]) == 2
+        err = capsys.readouterr().err
+        assert f"{folder} is not searchable by the mosquitto user" in err and "chmod o+x" in err
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_demo_broker_of_a_user_who_is_not_root(monkeypatch):
+    """Not root: the demo's broker has no `user` line and its files are left to the caller, who
+    may keep them in a 0700 folder. Checked with Mosquitto run as `nobody` (the venv under
+    /root cannot be run by another user, so the rest of the demo is not)."""
+    import os
+    import pwd
+    import tempfile
+
+    from support.broker import free_port, wait_port
+    from motcua import broker as broker_module
+    from motcua.config import load_site
+    from motcua.mqtt import DeviceClient
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs root and runuser to act as another user")
+    nobody = pwd.getpwnam("nobody")
+    folder = Path(tempfile.mkdtemp(prefix="motcua-0700-"))
+    proc = None
+    try:
+        port = free_port()
+        site = load_site(_clone_layout(folder, port))
+        monkeypatch.setattr(broker_module.os, "geteuid", lambda: nobody.pw_uid)  # as `nobody` would
+        conf = broker_module.write_config(site, keep_user=True)
+        monkeypatch.undo()
+        assert "\nuser " not in conf.read_text(encoding="utf-8")
+        for p in [folder, *folder.rglob("*")]:
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        assert folder.stat().st_mode & 0o777 == 0o700
+        proc = subprocess.Popen(["runuser", "-u", "nobody", "--", *broker_module.mosquitto_command(conf)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_port(port)
+        client = DeviceClient(site, "kiosk-1").start()
+        try:
+            assert client.wait_connected(10)
+        finally:
+            client.stop()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=10)
+            assert "Unable to open" not in out and "Permission denied" not in out, out
+        shutil.rmtree(folder, ignore_errors=True)
