@@ -18,6 +18,7 @@ from datetime import datetime
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
+from kivy.core.text.markup import MarkupLabel
 from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.graphics import Color, Rectangle
@@ -29,6 +30,7 @@ from kivy.properties import (
     NumericProperty,
     StringProperty,
 )
+from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from motcua.config import Site
@@ -79,6 +81,35 @@ class LevelBar(Widget):
                 x += w
 
 
+def text_width(text: str, font_size: float, font_name: str = "DejaVuSans", bold: bool = False,
+               markup: bool = False) -> float:
+    """How wide `text` is drawn on one line."""
+    core = (MarkupLabel if markup else CoreLabel)(text=text, font_size=font_size, font_name=font_name, bold=bold)
+    core.refresh()
+    return core.texture.size[0]
+
+
+class FitLabel(Label):
+    """One line that always shows all its text: its font is `max_font`, made smaller
+    when the text would not fit the width (never an ellipsis). Styled in widgets.kv."""
+    max_font = NumericProperty(20)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(text=self._fit, width=self._fit, max_font=self._fit, bold=self._fit, font_name=self._fit)
+        self._fit()
+
+    def _fit(self, *args):
+        room = self.width - self.padding[0] - self.padding[2] - 4   # Kivy shortens within 2 px of the edge
+        size = self.max_font
+        for _ in range(6):   # letters do not shrink exactly in proportion: measure again
+            need = text_width(self.text, size, self.font_name, self.bold, self.markup) if self.text else 0
+            if need <= room or room <= 0:
+                break
+            size = max(1.0, size * min(room / need, 0.98))
+        self.font_size = size
+
+
 def sync_rows(parent, rule: str, rows: list[dict]) -> None:
     """Reuse the row widgets under parent: same count as rows, properties set."""
     have = list(reversed(parent.children))
@@ -108,6 +139,7 @@ class DisplayApp(MotcuaApp):
     flash_on = BooleanProperty(False)
     number_font = NumericProperty(100)
     grid_cols = NumericProperty(3)
+    estimate_width = NumericProperty(80)   # the hall board's column of estimated waits
     counter_view = DictProperty({})        # the counter display's counter
     tally_overall = DictProperty({})       # the managers' board: the centre today
     tally_extra = ListProperty([0, 0])     # presses not counted: duplicate, unprompted
@@ -205,8 +237,15 @@ class DisplayApp(MotcuaApp):
             if new_calls:
                 self._flash()
         sync_rows(ids.previous, "CallRow", model.previous_rows(snap["recent_calls"]))
-        fit = max(0, int(ids.waiting.height // (self.u * 3.4)))
-        self.services = model.waiting_rows(snap["services"], fit)
+        # the estimates' column as wide as the longest of them; a name too long for
+        # what is left wraps to two lines (ServiceRow in hall.kv)
+        estimates = [self.minutes(s.get("estimated_wait_s")) if s.get("waiting") else "—" for s in snap["services"]]
+        self.estimate_width = max([text_width(t, self.u * 2.4) for t in estimates] + [self.u * 7]) + 6
+        name_room = ids.waiting.width - self.u * 10 - self.estimate_width - 4   # padding, spacing, count
+
+        def lines(name):
+            return 1 if text_width(name, self.u * 2.5) <= name_room else 2
+        self.services = model.waiting_rows(snap["services"], ids.waiting.height / (self.u * 3.4), lines)
         sync_rows(ids.waiting, "ServiceRow", self.services)
 
     def _draw_tallies(self, snap):

@@ -31,9 +31,16 @@ def date_text(now: datetime) -> str:
 
 
 def minutes(seconds) -> str:
+    """The estimated wait as the hall board writes it: "~12 phút"; from an hour on in
+    hours and minutes, the minutes rounded to 5 (an estimate that long is no more
+    precise): "~1 giờ 5 phút", "~2 giờ"."""
     if not seconds:
         return "—"
-    return f"~{max(1, round(seconds / 60))} phút"
+    m = max(1, round(seconds / 60))
+    if m < 60:
+        return f"~{m} phút"
+    h, m = divmod(5 * round(m / 5), 60)
+    return f"~{h} giờ {m} phút" if m else f"~{h} giờ"
 
 
 def service_names(site_services) -> dict:
@@ -72,17 +79,27 @@ def previous_rows(recent_calls: list[dict]) -> list[dict]:
             for c in recent_calls[1:1 + PREVIOUS_CALLS]]
 
 
-def waiting_rows(services: list[dict], fit: int) -> list[dict]:
+TALL_ROW = 5.8 / 3.4   # a service row whose name takes two lines, in one-line rows
+
+
+def waiting_rows(services: list[dict], fit: float, lines=None) -> list[dict]:
     """Waiting figures per service. A service nobody serves now and nobody waits for
-    is left out; when they do not all fit (`fit` rows), the longest lines stay, in
-    the site file's order."""
+    is left out; `lines(name)` says whether a name takes one line or two (a long one
+    wraps rather than shrinking or being cut). When they do not all fit in `fit`
+    one-line rows (a two-line row counts TALL_ROW), the longest lines stay, in the
+    site file's order."""
     rows = [{"name": s.get("name_vi", s["service"]), "waiting": s.get("waiting", 0),
              "wait_s": s.get("estimated_wait_s", 0)}
             for s in services if s.get("waiting") or s.get("open_counters")]
-    if len(rows) > fit:
-        keep = sorted(range(len(rows)), key=lambda i: -rows[i]["waiting"])[:max(0, fit)]
-        rows = [rows[i] for i in sorted(keep)]
-    return rows
+    for r in rows:
+        r["lines"] = lines(r["name"]) if lines else 1
+    keep, used = [], 0.0
+    for i in sorted(range(len(rows)), key=lambda i: -rows[i]["waiting"]):
+        size = 1 if rows[i]["lines"] == 1 else TALL_ROW
+        if used + size <= fit + 1e-9:
+            keep.append(i)
+            used += size
+    return [rows[i] for i in sorted(keep)]
 
 
 def counter_grid(n: int, width: float, height: float, digits: int = 4, chrome: float = 0.0) -> tuple[int, float]:

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from motcua import protocol
 from motcua.mqtt import DeviceClient
-from support.ui import ask_test, overflowing_labels, shortened_labels
+from support.ui import ask_test, cut_labels
 
 
 def _client(site, device_id: str) -> DeviceClient:
@@ -38,6 +38,13 @@ def _raw_centre(site):
 
 def _publish(c, topic, payload: dict, retain=False):
     c.publish(topic, protocol.encode(payload), qos=1, retain=retain).wait_for_publish(5)
+
+
+def _sign_in(client, counter: int, officer: str, officer_name: str | None = None) -> dict:
+    """An officer registered (once) with the test PIN, then signed in (issue 12)."""
+    from support import officers
+    officers.register(client, (officer, officer_name or officer))
+    return officers.sign_in(client, counter, officer)
 
 
 def _ready(d):
@@ -79,10 +86,10 @@ def hall_call(d):
     try:
         for svc in ("HT", "HT", "CT", "DD", "KD"):
             admin.request("ticket.issue", service=svc)
-        admin.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
-        admin.request("counter.sign_in", counter=3, officer="tranthib")
-        admin.request("counter.sign_in", counter=5, officer="lethic")
-        admin.request("counter.sign_in", counter=8, officer="phamvand")
+        _sign_in(admin, counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+        _sign_in(admin, counter=3, officer="tranthib")
+        _sign_in(admin, counter=5, officer="lethic")
+        _sign_in(admin, counter=8, officer="phamvand")
         admin.request("counter.pause", counter=8, reason="Họp giao ban", public=True)
         from motcua.display.link import notice_payload
         admin.client.publish(admin.topics.notice, notice_payload(
@@ -107,7 +114,7 @@ def hall_call(d):
     d.check("previous", [w.number for w in reversed(app.root.ids.previous.children)])
     d.check("waiting", [dict(s) for s in app.services])
     d.check("notice", app.notice)
-    d.check("overflow", overflowing_labels(app.root))
+    d.check("overflow", cut_labels(app.root))
     # the citizen has not come: the officer calls the same number again
     admin = _client(app.site, "admin")
     try:
@@ -136,7 +143,7 @@ def hall_burst(d):
     services = {1: "HT", 2: "HT", 3: "CT", 5: "DD", 7: "XD", 8: "KD", 9: "CU", 10: "LLTP", 11: "XH", 12: "TKQ"}
     try:
         for n in counters:
-            admin.request("counter.sign_in", counter=n, officer=f"canbo{n}")
+            _sign_in(admin, counter=n, officer=f"canbo{n}")
         for n in counters:
             for _ in range(2):
                 admin.request("ticket.issue", service=services[n])
@@ -167,7 +174,7 @@ def hall_burst(d):
     from kivy.core.window import Window
     d.check("open_tiles", len(app.tiles))
     d.check("number_font_ratio", app.number_font / Window.height)
-    d.check("overflow", overflowing_labels(app.root))
+    d.check("overflow", cut_labels(app.root))
     yield from d.shot("hall-burst")
     yield from _wait_idle(d, timeout=60)
     d.check("history", _history(app))
@@ -253,7 +260,7 @@ def hall_crafted_events(d):
         admin = _client(app.site, "admin")
         try:
             admin.request("ticket.issue", service="HT")
-            admin.request("counter.sign_in", counter=1, officer="nguyenvana")
+            _sign_in(admin, counter=1, officer="nguyenvana")
             admin.request("counter.next", counter=1)
         finally:
             admin.stop()
@@ -274,7 +281,7 @@ def hall_centre_offline(d):
     admin = _client(app.site, "admin")
     try:
         admin.request("ticket.issue", service="HT")
-        admin.request("counter.sign_in", counter=1, officer="nguyenvana")
+        _sign_in(admin, counter=1, officer="nguyenvana")
         admin.request("counter.next", counter=1)
     finally:
         admin.stop()
@@ -299,7 +306,7 @@ def hall_full(d):
             "Từ ngày 01/12, Trung tâm nhận hồ sơ đất đai cả sáng thứ Bảy."), qos=1, retain=True).wait_for_publish(5)
         for c in app.site.counters:
             admin.request("ticket.issue", service=c.services[0])
-            admin.request("counter.sign_in", counter=c.number, officer=f"canbo{c.number}")
+            _sign_in(admin, counter=c.number, officer=f"canbo{c.number}")
             admin.request("counter.next", counter=c.number)
     finally:
         admin.stop()
@@ -309,8 +316,42 @@ def hall_full(d):
     yield from d.sleep(0.5)
     d.check("counters", n)
     d.check("number_font_ratio", app.number_font / Window.height)
-    d.check("overflow", overflowing_labels(app.root))
+    d.check("overflow", cut_labels(app.root))
     yield from d.shot("hall-full")
+
+
+def hall_waiting(d):
+    """Every counter open with a number, a notice, and long lines for several services
+    (40 for Hộ tịch: over an hour by the site's default service time), the longest
+    service names among them: no label may be cut or end in an ellipsis."""
+    app = d.app
+    yield from _ready(d)
+    admin = _client(app.site, "admin")
+    lines = {"HT": 43, "XH": 13, "KD": 12, "CT": 8, "LLTP": 3, "DD": 4, "TKQ": 2, "CU": 2, "XD": 3}
+    try:
+        from motcua.display.link import notice_payload
+        admin.client.publish(admin.topics.notice, notice_payload(
+            "Từ ngày 01/12, Trung tâm nhận hồ sơ đất đai cả sáng thứ Bảy."), qos=1, retain=True).wait_for_publish(5)
+        for svc, n in lines.items():
+            for _ in range(n):
+                admin.request("ticket.issue", service=svc)
+        for c in app.site.counters:
+            _sign_in(admin, c.number, f"canbo{c.number}")
+            admin.request("counter.next", counter=c.number)
+    finally:
+        admin.stop()
+    n = len(app.site.counters)
+    yield from d.until(lambda: len([t for t in app.tiles if t["number"]]) == n and app.notice
+                       and len(app.services) >= 3 and all(s["wait_s"] for s in app.services),
+                       what="every counter with its number, the waiting lines and the notice")
+    yield from d.sleep(0.5)
+    d.check("waiting", [dict(s) for s in app.services])
+    d.check("estimates", [app.minutes(s["wait_s"]) for s in app.services])
+    d.check("cut", cut_labels(app.root))
+    from motcua.display.app import FitLabel
+    d.check("shrunk", [(w.text, round(w.font_size / w.max_font, 2)) for w in app.root.walk()
+                       if isinstance(w, FitLabel) and w.font_size < w.max_font])
+    yield from d.shot("hall-waiting")
 
 
 # -- counter display ------------------------------------------------------------------------
@@ -326,21 +367,21 @@ def counter_states(d):
     admin = _client(app.site, "admin")
     try:
         admin.request("ticket.issue", service="HT")
-        admin.request("counter.sign_in", counter=n, officer="nguyenvana", officer_name="Nguyễn Văn A")
+        _sign_in(admin, counter=n, officer="nguyenvana", officer_name="Nguyễn Văn A")
         admin.request("counter.next", counter=n)
         yield from d.until(lambda: app.counter_view.get("number") == "1001", what="the number on the counter display")
         d.check("number", app.root.ids.number.text)
         d.check("number_font_ratio", app.root.ids.number.font_size / min(app.root.width, app.root.height))
         d.check("service", app.root.ids.service.text)
         d.check("caption", app.root.ids.caption.text)
-        d.check("overflow_called", overflowing_labels(app.root))
+        d.check("overflow_called", cut_labels(app.root))
         yield from d.shot("counter-called")
         admin.request("counter.done", counter=n)
         admin.request("counter.pause", counter=n, reason="Nghỉ giữa giờ, quay lại lúc 10 giờ", public=True)
         yield from d.until(lambda: app.counter_view.get("state") == "paused", what="the pause")
         d.check("paused_caption", app.root.ids.caption.text)
         d.check("paused_reason", app.root.ids.service.text)
-        d.check("overflow_paused", overflowing_labels(app.root))
+        d.check("overflow_paused", cut_labels(app.root))
         yield from d.shot("counter-paused")
     finally:
         admin.stop()
@@ -390,7 +431,7 @@ def tallies_board(d):
     d.check("busy", busy)
     d.check("busy_board", app.tally_board)
     d.check("busy_summary", app.root.ids.summary.text)
-    d.check("overflow_busy", overflowing_labels(app.root) + shortened_labels(app.root))
+    d.check("overflow_busy", cut_labels(app.root))
     d.check("rows_on_screen", [w.y >= 0 and w.top <= app.root.height
                                for w in app.root.ids.by_counter.children])
     yield from d.shot("tallies-busy")
@@ -400,7 +441,7 @@ def tallies_board(d):
     prompts: list[dict] = []
     admin.subscribe(topics.pad(1), lambda t, p: prompts.append(p))
     try:
-        admin.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+        _sign_in(admin, counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
         for seq, level in ((1, 1), (2, 3)):
             ticket = admin.request("ticket.issue", service="HT")["ticket"]
             admin.request("counter.next", counter=1)

@@ -192,6 +192,19 @@ def test_centre_offline_shows_a_discreet_indicator_and_keeps_the_board(site, cen
 
 
 @needs_x
+@pytest.mark.parametrize("size", HALL_SIZES)
+def test_hall_board_with_long_lines_cuts_no_label(site, centre, size):
+    """Every counter of the sample site open, nine services waiting, 43 for Hộ tịch
+    (over an hour): every service row, its count and its estimate shown whole."""
+    r = drive(site, "hall_waiting", size)
+    c = r["checks"]
+    assert c["cut"] == []
+    names = [s["name"] for s in c["waiting"]]
+    assert "Hộ tịch" in names and "Bảo trợ xã hội và người có công" in names and len(names) >= 3
+    assert any("giờ" in e for e in c["estimates"]), c["estimates"]   # over an hour: in hours and minutes
+
+
+@needs_x
 @pytest.mark.parametrize("size", ["1920x1080", "1080x1920", "1280x720"])
 def test_counter_display_number_pause_and_closed(site, centre, size):
     r = drive(site, "counter_states", size, board="counter:1", device="display-counter-1")

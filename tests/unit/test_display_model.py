@@ -53,9 +53,14 @@ def test_waiting_lines_keep_the_longest_in_site_order_when_they_do_not_fit():
                 {"service": "XD", "waiting": 7, "open_counters": 0}]
     rows = model.waiting_rows(services, fit=10)
     assert [r["name"] for r in rows] == ["Hộ tịch", "Đất đai", "XD"]   # nobody serves or waits: left out
-    assert rows[0] == {"name": "Hộ tịch", "waiting": 2, "wait_s": 300}
+    assert rows[0] == {"name": "Hộ tịch", "waiting": 2, "wait_s": 300, "lines": 1}
     assert [r["name"] for r in model.waiting_rows(services, fit=2)] == ["Hộ tịch", "XD"]
     assert model.waiting_rows(services, fit=0) == []
+    # a long name takes two lines, and the room of 1.7 rows
+    two = model.waiting_rows(services, fit=2.5, lines=lambda name: 2 if name == "XD" else 1)
+    assert [(r["name"], r["lines"]) for r in two] == [("XD", 2)]
+    assert [r["name"] for r in model.waiting_rows(services, fit=2.8, lines=lambda n: 2 if n == "XD" else 1)] == [
+        "Hộ tịch", "XD"]
 
 
 def test_the_tile_grid_makes_the_numbers_as_big_as_they_fit():
@@ -91,3 +96,5 @@ def test_the_link_notice_is_discreet_and_the_date_is_vietnamese():
     assert model.date_text(datetime(2026, 11, 23)) == "Thứ Hai, 23/11/2026"
     assert model.date_text(datetime(2026, 11, 29)) == "Chủ Nhật, 29/11/2026"
     assert model.minutes(0) == "—" and model.minutes(20) == "~1 phút" and model.minutes(600) == "~10 phút"
+    assert model.minutes(59 * 60) == "~59 phút" and model.minutes(65 * 60) == "~1 giờ 5 phút"
+    assert model.minutes(80 * 60 + 50) == "~1 giờ 20 phút" and model.minutes(119 * 60) == "~2 giờ"
