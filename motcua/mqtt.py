@@ -62,11 +62,13 @@ def _no_delay(client, userdata, sock) -> None:
         pass
 
 
-def make_client(site: Site, device: Device, client_id: str | None = None) -> mqtt.Client:
-    """A paho client (MQTT v5) logged in as `device`, with its availability as Last Will."""
+def make_client(site: Site, device: Device, client_id: str | None = None,
+                manual_ack: bool = False) -> mqtt.Client:
+    """A paho client (MQTT v5) logged in as `device`, with its availability as Last Will.
+    manual_ack: QoS 1 messages are acknowledged by `client.ack(mid, qos)`, not on arrival."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2,
                          client_id=client_id or f"{device.id}-{uuid.uuid4().hex[:8]}",
-                         protocol=mqtt.MQTTv5)
+                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     client.username_pw_set(device.id, device.password)
     topics = protocol.Topics(site.id)
     will = topics.centre_availability if device.role == "centre" else topics.device_availability(device.id)
@@ -80,15 +82,21 @@ def make_client(site: Site, device: Device, client_id: str | None = None) -> mqt
 
 
 def start(client: mqtt.Client, site: Site, persistent_session: bool = False,
-          session_expiry_s: int = 3600) -> None:
+          session_expiry_s: int = 3600, receive_maximum: int | None = None) -> None:
+    """Connect in the background. `receive_maximum`: how many QoS 1 messages the
+    broker may send before this client acknowledges them (MQTT v5 Receive
+    Maximum; Mosquitto's own default for a client that does not say is 20)."""
     props = None
     clean_start = True
+    if persistent_session or receive_maximum:
+        props = Properties(PacketTypes.CONNECT)
     if persistent_session:
         # Keep the session across a restart so requests sent meanwhile are not lost;
         # each request carries its own expiry, so stale ones never arrive.
-        props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = session_expiry_s
         clean_start = False
+    if receive_maximum:
+        props.ReceiveMaximum = receive_maximum
     port = site.broker.tls_port if site.broker.tls_port and site.broker.tls_cafile else site.broker.port
     client.connect_async(site.broker.host, port, keepalive=15, clean_start=clean_start, properties=props)
     client.loop_start()

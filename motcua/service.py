@@ -32,6 +32,11 @@ from .store import Store
 log = logging.getLogger("motcua.centre")
 
 BATCH_MAX = 500  # messages per transaction
+# QoS 1 messages the broker may send the centre before it acknowledges them (MQTT v5
+# Receive Maximum; Mosquitto's default is 20). The centre acknowledges a request only
+# once its batch is committed, so the window must hold a whole batch and the next one
+# arriving meanwhile, or the broker would hand out requests 20 at a time.
+RECEIVE_MAXIMUM = 2 * BATCH_MAX
 REMEMBER_REQUESTS = timedelta(days=2)
 CATALOGUE_CHECK_S = 5.0  # how soon an import beside the running centre reaches the kiosks
 HALL_EVERY_S = 0.05  # the hall view (every counter and service) at most 20 times a second
@@ -79,7 +84,13 @@ class CentreService:
         centre = site.devices_of("centre")[0]
         # A fixed client id and a persistent session: requests sent while the
         # centre restarts wait at the broker (each until its own expiry).
-        self.client = make_client(site, centre, client_id=f"motcua-centre-{site.id}")
+        # Requests and ratings are acknowledged to the broker by hand, only once the
+        # transaction holding their effects has committed (`_acknowledge`): a request
+        # in flight when the centre dies stays at the broker, which sends it again
+        # when the centre comes back.
+        self.client = make_client(site, centre, client_id=f"motcua-centre-{site.id}", manual_ack=True)
+        self._ack_lock = threading.Lock()
+        self._connection = 0  # counts disconnections: a packet id means nothing after one
         self.client.on_connect = guarded(self._on_connect)
         self.client.on_subscribe = guarded(self._on_subscribe)
         self.client.on_disconnect = guarded(self._on_disconnect)
@@ -112,7 +123,7 @@ class CentreService:
     def start(self) -> "CentreService":
         self.store.forget_requests_before(iso(self.clock() - REMEMBER_REQUESTS))
         self._worker.start()
-        start(self.client, self.site, persistent_session=True)
+        start(self.client, self.site, persistent_session=True, receive_maximum=RECEIVE_MAXIMUM)
         return self
 
     def stop(self) -> None:
@@ -164,11 +175,27 @@ class CentreService:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.connected.clear()
+        with self._ack_lock:  # paho drops unsent packets when it reconnects, after this
+            self._connection += 1
         if not self._stop.is_set():
             log.warning("lost the broker (%s); reconnecting by itself", reason_code)
 
     def _on_message(self, client, userdata, message):
-        self.inbox.put((message.topic, bytes(message.payload)))
+        self.inbox.put((message.topic, bytes(message.payload), message.mid, message.qos, self._connection))
+
+    def _acknowledge(self, batch: list) -> None:
+        """PUBACK every QoS 1 message of a batch whose effects are committed (or that
+        was dropped): the broker then forgets it. A message that came on an earlier
+        connection is not acknowledged: its packet id may now name another message,
+        and the broker sends it again on the new session anyway (answered from the
+        store as a repeat)."""
+        with self._ack_lock:
+            for item in batch:
+                if item is _CONNECTED:
+                    continue
+                _, _, mid, qos, connection = item
+                if qos > 0 and connection == self._connection:
+                    self.client.ack(mid, qos)
 
     # -- the worker -------------------------------------------------------------------------
     def _run(self) -> None:
@@ -222,7 +249,7 @@ class CentreService:
             if item is _CONNECTED:
                 republish_all = True
                 continue
-            topic, payload = item
+            topic, payload = item[:2]
             if topic.startswith(rating_prefix):
                 self._handle_rating(topic, payload, pads)
                 continue
@@ -243,7 +270,9 @@ class CentreService:
                 self.store.commit(events, changes, replies, ratings=pads.ratings.values(),
                                   prompts=pads.prompt_rows.values())
             except Exception:
-                # Nothing was acknowledged: devices retry with the same id or time out.
+                # Nothing was answered nor acknowledged to the broker: devices retry with
+                # the same id or time out; the broker sends the batch again when the
+                # centre reconnects (a repeat already stored is answered as before).
                 log.exception("could not save a batch of %d requests; nothing was answered", len(batch))
                 self.engine = Engine(self.site, self.store.load_state(self.site.queue.estimate_window))
                 return
@@ -256,6 +285,9 @@ class CentreService:
         for counter, rating_id, status in pads.acks:
             self.client.publish(self.topics.pad_ack(counter),
                                 protocol.encode({"rating": rating_id, "status": status}), qos=1)
+        # Only now tell the broker it may forget the batch's messages: paho sends packets
+        # in order, so a broker that has a PUBACK also has the reply queued before it.
+        self._acknowledge(batch)
         if pads.ratings:
             self._tallies_due = True
         self._prompts = pads.prompts

@@ -87,6 +87,80 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_ticket(site, broker, conne
     assert all_numbers == list(range(1001, 1001 + len(all_numbers)))
 
 
+def test_sigkill_loses_no_request_that_reached_the_broker(site, broker, connect, workdir):
+    """Issue 12: each of 200 requests is sent once at QoS 1 and never asked again;
+    the centre is killed during the burst and restarted; every one is answered,
+    and no number is given twice. The centre acknowledges a request to the broker
+    only after committing it, so the broker sends the ones in flight again."""
+    log = workdir / "centre.log"
+    topics = protocol.Topics(site.id)
+    availability: queue.Queue = queue.Queue()
+    connect("display-hall").subscribe(topics.centre_availability, lambda t, d: availability.put(d["state"]))
+    proc = run_centre_process(site.path, log)
+    assert next_state(availability, "online") == "online"
+    replies: dict[str, list[dict]] = {}
+    lock = threading.Lock()
+    subscribed = threading.Event()
+    kiosk = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="kiosk-1-once", protocol=mqtt.MQTTv5)
+    d = site.device("kiosk-1")
+    kiosk.username_pw_set(d.id, d.password)
+
+    def on_message(client, userdata, message):
+        data = protocol.decode(message.payload, protocol.MAX_STATE_BYTES)
+        with lock:
+            replies.setdefault(data["id"], []).append(data)
+
+    kiosk.on_message = on_message
+    kiosk.on_subscribe = lambda *a: subscribed.set()
+    kiosk.connect("127.0.0.1", site.broker.port)
+    kiosk.loop_start()
+    ids = [f"once-{i:03d}" for i in range(200)]
+    try:
+        kiosk.subscribe(topics.reply("kiosk-1"), qos=1)
+        assert subscribed.wait(10)
+
+        def answered() -> int:
+            with lock:
+                return len(replies)
+
+        def send():
+            for request_id in ids:  # each once, no expiry, never again
+                kiosk.publish(topics.request("kiosk-1"),
+                              protocol.request("ticket.issue", request_id, service="HT"), qos=1)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        deadline = time.monotonic() + 20
+        while answered() < 20 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed_after = answered()
+        sender.join(10)
+        assert 20 <= killed_after < len(ids), f"{killed_after} answers when the centre was killed; see {log}"
+        assert next_state(availability, "offline") == "offline"
+        proc = run_centre_process(site.path, log)
+        deadline = time.monotonic() + 30
+        while answered() < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        kiosk.loop_stop()
+        kiosk.disconnect()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+    missing = sorted(set(ids) - set(replies))
+    assert not missing, f"{len(missing)} requests never answered after the restart, e.g. {missing[:5]}; see {log}"
+    numbers = {}
+    for request_id, got in replies.items():
+        assert all(r == got[0] for r in got), f"{request_id} was answered twice, differently: {got}"
+        assert got[0]["ok"], got[0]
+        numbers[request_id] = got[0]["result"]["number"]
+    assert len(set(numbers.values())) == len(ids), "a number was given twice"
+    db = sqlite3.connect(site.database)
+    stored = sorted(n for (n,) in db.execute("SELECT number FROM tickets WHERE service = 'HT'"))
+    assert stored == sorted(numbers.values()) == list(range(1001, 1001 + len(ids)))
+
+
 def test_broker_restart_centre_reconnects_and_republishes_state(site, workdir, connect):
     from support.broker import Broker
     from motcua.service import CentreService
