@@ -140,6 +140,8 @@ class QueueRules:
     priority_max_consecutive: int = 3
     default_service_minutes: float = 6.0
     estimate_window: int = 20
+    # Until this many real service times are known, the default counts for the rest.
+    estimate_min_samples: int = 5
 
 
 @dataclass(frozen=True)
@@ -447,7 +449,9 @@ SITE = _schema(
             "out_of_range": "must be at least 1 (ordinary citizens get a turn after this many priority "
                             "calls in a row)"}),
         default_service_minutes=Field((int, float), default=6.0, convert=float, check=_more_than_zero),
-        estimate_window=Field(int, default=20, range=(1, None), says={"out_of_range": "must be at least 1"}))),
+        estimate_window=Field(int, default=20, range=(1, None), says={"out_of_range": "must be at least 1"}),
+        estimate_min_samples=Field(int, default=5, range=(0, None), says={
+            "out_of_range": "must be 0 or more (0: trust the first real service time alone)"}))),
     services=Field(required=True, items=SERVICE, min_items=1, convert=tuple),
     counters=Field(required=True, items=COUNTER, min_items=1, convert=tuple),
     priorities=Field(items=PRIORITY, convert=tuple,

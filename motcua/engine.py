@@ -412,10 +412,17 @@ class Engine:
         return bisect.bisect_left(entries, (ticket.sort_key(), ticket.id))
 
     def mean_service_seconds(self, service: str) -> float:
-        recent = self.state.service_times.get(service)
-        if recent:
+        """The service time the estimates use: the mean of the recent real ones (the
+        last `estimate_window` finished tickets) blended with the site's default
+        (`default_service_minutes`) until `estimate_min_samples` real ones have been
+        seen; the default counts as that many tickets less the real ones, so one
+        quick service barely moves it and from then on the real mean stands alone."""
+        recent = self.state.service_times.get(service) or ()
+        q = self.site.queue
+        prior = max(0, q.estimate_min_samples - len(recent)) if recent else 1
+        if not prior:
             return statistics.fmean(recent)
-        return self.site.queue.default_service_minutes * 60
+        return (prior * q.default_service_minutes * 60 + sum(recent)) / (prior + len(recent))
 
     def serving_counters(self, service: str, open_only: bool = False) -> list[int]:
         out = []
@@ -426,7 +433,7 @@ class Engine:
 
     def estimated_wait(self, service: str, ahead: int) -> int:
         """Seconds until called: the people ahead share the open counters serving this
-        service, each taking the recent mean service time (no counters open yet: assume one)."""
+        service, each taking mean_service_seconds (no counters open yet: assume one)."""
         counters = max(1, len(self.serving_counters(service, open_only=True)))
         return round(ahead * self.mean_service_seconds(service) / counters)
 

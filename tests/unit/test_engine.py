@@ -338,16 +338,62 @@ def test_people_ahead_and_wait_from_recent_service_times(run):
     t2 = run.engine.find_today(second)
     assert run.engine.people_ahead(t2) == 1
     assert run.engine.estimated_wait("HT", 1) == 300
-    # serve the first in 2 minutes: the estimate follows real service times
+    # serve the first in 2 minutes: blended with the default (5 - 1 = 4 default tickets)
     run.call_next(1)
     run.start(1)
     run.at(minutes=2).done(1)
-    assert run.engine.mean_service_seconds("HT") == 120
-    assert run.engine.estimated_wait("HT", 3) == 360
+    assert run.engine.mean_service_seconds("HT") == (4 * 300 + 120) / 5
+    assert run.engine.estimated_wait("HT", 3) == 3 * 264
     # two open counters share the line
     run.sign_in(2, "b")
-    assert run.engine.estimated_wait("HT", 3) == 180
+    assert run.engine.estimated_wait("HT", 3) == 3 * 264 / 2
     assert first == "1001"
+
+
+def _run_with(tmp_path, queue: str) -> Run:
+    """A run on the test site with other [queue] settings."""
+    path = tmp_path / "site.toml"
+    text = textwrap.dedent(SITE).replace("default_service_minutes = 5\nestimate_window = 3", queue)
+    path.write_text(text, encoding="utf-8")
+    return Run(load_site(path))
+
+
+def _serve(run, seconds: list[float]) -> None:
+    """Issue, call, start and finish one HT ticket at counter 1 per duration."""
+    for secs in seconds:
+        run.issue_label("HT")
+        run.call_next(1)
+        run.start(1)
+        run.at(seconds=secs).done(1)
+
+
+def test_one_quick_service_does_not_promise_one_minute_to_four_people(tmp_path):
+    run = _run_with(tmp_path, "default_service_minutes = 6\nestimate_window = 20")
+    run.sign_in(1, "a")
+    _serve(run, [2])                       # the officer finished in 2 seconds
+    wait = run.engine.estimated_wait("HT", 4)
+    assert wait >= 4 * 4 * 60              # not "about 1 minute": near the default of 6 each
+    assert round(wait / 60) == round(4 * (4 * 360 + 2) / 5 / 60)
+
+
+def test_many_real_service_times_converge_on_their_mean(tmp_path):
+    run = _run_with(tmp_path, "default_service_minutes = 6\nestimate_window = 20")
+    run.sign_in(1, "a")
+    assert run.engine.mean_service_seconds("HT") == 360          # none yet: the default
+    _serve(run, [120, 180, 60, 240])
+    assert 150 < run.engine.mean_service_seconds("HT") < 360      # 4 of 5: still blended
+    _serve(run, [150] * 16)
+    assert run.engine.mean_service_seconds("HT") == pytest.approx((120 + 180 + 60 + 240 + 16 * 150) / 20)
+    _serve(run, [90] * 20)                                         # the window keeps the last 20
+    assert run.engine.mean_service_seconds("HT") == pytest.approx(90)
+
+
+def test_estimate_min_samples_zero_trusts_the_first(tmp_path):
+    run = _run_with(tmp_path, "default_service_minutes = 6\nestimate_min_samples = 0")
+    run.sign_in(1, "a")
+    assert run.engine.mean_service_seconds("HT") == 360
+    _serve(run, [30])
+    assert run.engine.mean_service_seconds("HT") == 30
 
 
 def test_a_refused_command_does_not_lose_the_midnight_rollover(run):
