@@ -51,10 +51,10 @@ def test_a_centre_process_is_ready_once_connected_and_feeds_the_watchdog(site, b
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # WatchdogSec=1: fed every half second
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")  # WatchdogSec=2: fed every second
     proc = run_centre_process(site.path, workdir / "centre.log")
     try:
-        got = _receive(sock, 4.0)
+        got = _receive(sock, 5.0)
         states = [s for _, s in got]
         ready = [s for s in states if s.startswith("READY=1")]
         assert len(ready) == 1, states
@@ -62,9 +62,10 @@ def test_a_centre_process_is_ready_once_connected_and_feeds_the_watchdog(site, b
         # the centre answers once it has said it is ready
         assert connect("kiosk-1").request("ticket.issue", service="HT")["number"]
         times = [t for t, s in got if s == "WATCHDOG=1"]
-        assert len(times) >= 5, states
-        assert max(b - a for a, b in zip(times, times[1:])) < 1.0  # never later than WatchdogSec
-        later = [s for _, s in _receive(sock, 1.5)]
+        assert len(times) >= 4, states
+        # never later than WatchdogSec (the worker turns at least every half second)
+        assert max(b - a for a, b in zip(times, times[1:])) < 2.0, times
+        later = [s for _, s in _receive(sock, 2.5)]
         assert later.count("WATCHDOG=1") >= 2  # and it goes on
         proc.send_signal(signal.SIGTERM)  # what `systemctl stop` does
         assert proc.wait(timeout=15) == 0
