@@ -159,7 +159,8 @@ def decode(raw: bytes, max_bytes: int) -> dict:
         raise ProtocolError(f"payload is not JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"payload must be a JSON object, not {type(data).__name__}")
-    if data.get("v") != SCHEMA_VERSION:
+    # exactly the integer 1: `true` and `1.0` equal 1 in Python but are not version 1
+    if type(data.get("v")) is not int or data.get("v") != SCHEMA_VERSION:
         raise ProtocolError(f"schema version {data.get('v')!r} is not {SCHEMA_VERSION}; "
                             "update the device's software")
     return data

@@ -369,7 +369,6 @@ class CentreService:
         }
         events, changes = ops[req.op]()
         result = protocol.counter_view(e, n)
-        result["pause_reason"] = e.state.counters[n].pause_reason  # the officer sees it even if private
         finished = [t for t in changes.tickets.values() if t.state in ("done", "no_show") and t.counter == n]
         result["finished"] = [{"ticket": t.label, "state": t.state} for t in finished]
         return result, events, changes

@@ -201,6 +201,8 @@ def raw_client(site, device_id):
 
 BAD_PAYLOADS = [
     b"", b"\xff\xfe\x00", b"not json", b"[1,2,3]", b'{"v":2,"id":"a","op":"ticket.issue"}',
+    b'{"v":true,"id":"t1","op":"ticket.issue","args":{"service":"HT"}}',  # true == 1 in Python
+    b'{"v":1.0,"id":"t2","op":"ticket.issue","args":{"service":"HT"}}',
     b'{"v":1}', b'{"v":1,"id":"x","op":"ticket.issue","args":{"service":7}}',
     b'{"v":1,"id":"x2","op":"ticket.issue","args":[]}', b'{"v":1,"id":"x3","op":"rm -rf"}',
     b'{"v":1,"id":"x4","op":"ticket.issue","args":{"service":"HT","extra":1}}',

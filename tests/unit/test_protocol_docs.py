@@ -286,3 +286,13 @@ def test_the_topic_table_gives_the_qos_the_centre_publishes_with():
         assert rows[state] == str(protocol.STATE_QOS), state
     for event in ("event/call", "event/ticket"):
         assert rows[event] == str(protocol.EVENT_QOS), event
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", "\"1\"", "2", "null"])
+def test_a_schema_version_other_than_the_integer_1_is_dropped(version):
+    """§1: a message whose `v` is missing or not 1 is dropped; `true` and `1.0`
+    equal 1 in Python but are not version 1."""
+    raw = ('{"v":%s,"id":"a","op":"ticket.issue"}' % version).encode()
+    with pytest.raises(protocol.ProtocolError, match="schema version"):
+        protocol.decode(raw, 16384)
+
