@@ -246,7 +246,12 @@ def bench_call(rig: Rig, tickets: list, n: int, warmup: int) -> dict:
     with ThreadPoolExecutor(16) as pool:  # the tickets to call, 16 requests at a time (not timed)
         tickets.extend(pool.map(lambda _: kiosk.request("ticket.issue", timeout=TIMEOUT_S, service="HT"),
                                 range(warmup + n)))
-    counter.request("counter.sign_in", timeout=TIMEOUT_S, counter=1, officer="bench")
+    try:  # a registered officer and the PIN (issue 12); the PIN check is not timed
+        rig.device("admin").request("officer.add", timeout=TIMEOUT_S, officer="bench", name="Bench", pin="2580")
+    except RequestRefused as exc:
+        if exc.code != "officer_exists":
+            raise
+    counter.request("counter.sign_in", timeout=TIMEOUT_S, counter=1, officer="bench", pin="2580")
     ms, reply_ms = [], []
     for i in range(warmup + n):
         t0 = time.perf_counter()

@@ -116,8 +116,9 @@ def child(site_path: str, out: str, samples: int, calls: int, size: str) -> None
 
     def setup():
         assert admin.wait_connected(10)
-        for n, svc in COUNTERS.items():
-            admin.request("counter.sign_in", counter=n, officer=f"canbo{n}")
+        for n, svc in COUNTERS.items():  # registered officers with a PIN (issue 12)
+            admin.request("officer.add", officer=f"canbo{n}", name=f"Cán bộ {n}", pin="2580")
+            admin.request("counter.sign_in", counter=n, officer=f"canbo{n}", pin="2580")
         for i in range(samples + 3 * len(COUNTERS)):
             admin.request("ticket.issue", service=list(COUNTERS.values())[i % len(COUNTERS)])
         return True

@@ -230,16 +230,17 @@ class CounterApp(MotcuaApp):
             return
         self.submit(key, {})
 
-    def sign_in(self, officer: str, name: str):
-        officer = officer.strip()
+    def sign_in(self, officer: str, pin: str):
+        """The officer's id and PIN (the name comes from the centre's register)."""
+        officer, pin = officer.strip(), pin.strip()
         if not officer:
             self._say(model.error_text("bad_officer"), "error")
             return
         self.officer_id = officer
-        args = {"officer": officer}
-        if name.strip():
-            args["officer_name"] = " ".join(name.split())
-        self.submit("sign_in", args)
+        if not pin:
+            self._say(model.error_text("no_pin"), "error")
+            return
+        self.submit("sign_in", {"officer": officer, "pin": pin}, summary="Đăng nhập")
 
     def call_ticket(self, label: str):
         label = model.normalise_ticket(label)
@@ -303,7 +304,7 @@ class CounterApp(MotcuaApp):
     def _answered(self, sent: model.Request, result: dict | None, exc: Exception | None):
         """On the UI thread: the centre's answer to a request of the outbox."""
         request_id = sent.id
-        refusal = (exc.code, exc.message) if isinstance(exc, RequestRefused) else None
+        refusal = (exc.code, exc.message, exc.details) if isinstance(exc, RequestRefused) else None
         if isinstance(exc, CentreUnavailable):
             log.warning("%s (%s): %s", sent.op, sent.id, exc)
         if result is None and refusal is None:  # no answer in time
@@ -318,9 +319,9 @@ class CounterApp(MotcuaApp):
             return
         self.pending = ""
         if refusal is not None:
-            code, message = refusal
+            code, message, details = refusal
             log.info("refused %s: %s (%s)", req.op, message, code)
-            self._say(model.error_text(code, message), "error")
+            self._say(model.error_text(code, message, details), "error")
             return
         if req.action == "pause":
             self.private_reason = result.get("pause_reason") or req.args.get("reason", "")

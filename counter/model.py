@@ -219,6 +219,11 @@ ERROR_TEXTS = {
     "bad_reason": "Hãy chọn hoặc nhập lý do tạm dừng (tối đa 200 ký tự).",
     "not_paused": "Quầy không ở trạng thái tạm dừng.",
     "bad_officer": "Hãy nhập mã cán bộ (1-64 ký tự).",
+    "no_pin": "Hãy nhập mã PIN (4-8 chữ số).",
+    "unknown_officer": "Mã cán bộ chưa được đăng ký: nhờ quản trị viên đăng ký (motcua officers add).",
+    "bad_pin": "Sai mã PIN.",
+    "officer_locked": "Tài khoản bị khoá 5 phút vì nhập sai mã PIN 5 lần, ở mọi quầy. Chờ rồi thử lại, "
+                      "hoặc nhờ quản trị viên đặt lại mã PIN.",
     "officer_elsewhere": "Cán bộ này đang đăng nhập ở quầy khác: đóng quầy đó trước.",
     "unknown_service": "Lĩnh vực này không có trong hệ thống.",
     "unknown_counter": "Quầy này không có trong hệ thống: kiểm tra tệp cấu hình.",
@@ -229,7 +234,10 @@ ERROR_TEXTS = {
 }
 
 
-def error_text(code: str, message: str = "") -> str:
+def error_text(code: str, message: str = "", details: dict | None = None) -> str:
+    left = (details or {}).get("tries_left")
+    if code == "bad_pin" and isinstance(left, int):
+        return f"Sai mã PIN, còn {left} lần thử (sai 5 lần: khoá 5 phút)."
     return ERROR_TEXTS.get(code, f"Hệ thống từ chối ({code}): {message}" if message else
                            f"Hệ thống từ chối ({code}).")
 

@@ -40,10 +40,14 @@ class SignInScreen(Screen):
     def on_pre_enter(self, *args):
         app = App.get_running_app()
         self.ids.officer.text = app.officer_id
-        _focus_later(self.ids.officer if not app.officer_id else self.ids.name)
+        self.ids.pin.text = ""  # a PIN is never kept on screen
+        _focus_later(self.ids.officer if not app.officer_id else self.ids.pin)
 
     def submit(self):
-        App.get_running_app().sign_in(self.ids.officer.text, self.ids.name.text)
+        pin, self.ids.pin.text = self.ids.pin.text, ""  # gone from the field once sent
+        App.get_running_app().sign_in(self.ids.officer.text, pin)
+        if self.ids.officer.text.strip():
+            _focus_later(self.ids.pin)
 
 
 class TerminalScreen(Screen):

@@ -131,6 +131,16 @@ def _first_called_at(db: sqlite_utils.Database) -> None:
                "e.ticket_id = tickets.id AND e.type = 'ticket_called')")
 
 
+def _officers(db: sqlite_utils.Database) -> None:
+    """The officers' register (issue 12): each officer's PIN only as a salted
+    scrypt hash (motcua.officers), and the count of wrong PINs behind the
+    lock-out. Sign-ins, refusals, lock-outs and resets go to `events`."""
+    db["officers"].create({
+        "id": str, "name": str, "pin_hash": str, "failures": int, "locked_until": str,
+        "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"name", "pin_hash", "failures"}, if_not_exists=True)
+
+
 # -- the lists -------------------------------------------------------------------------
 
 CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
@@ -142,6 +152,7 @@ CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
          _first_called_at),
     Step(5, "the procedure catalogue's tables, FTS5 indexes and triggers, if missing",
          catalogue_schema.create_tables),
+    Step(6, "the officers' register: officers (PIN hashes, wrong-PIN counts, lock-outs)", _officers),
 ))
 
 # A kiosk's own copy of the catalogue (motcua.kiosk.catalogue_sync): nothing else.

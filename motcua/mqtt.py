@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 
 from . import protocol
 from .config import Device, Site
+from .officers import seal_pin
 
 log = logging.getLogger("motcua.mqtt")
 
@@ -35,10 +36,11 @@ class CentreUnavailable(RuntimeError):
 
 
 class RequestRefused(RuntimeError):
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, details: dict | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details or {}  # e.g. tries_left, locked_until (docs/protocol.md)
 
 
 def guarded(fn: Callable) -> Callable:
@@ -197,6 +199,9 @@ class DeviceClient:
         """Ask the centre; return the result or raise RequestRefused / CentreUnavailable."""
         timeout = self.site.request_timeout_s if timeout is None else timeout
         request_id = request_id or uuid.uuid4().hex
+        secret = protocol.SEALED_ARGUMENTS.get(op)
+        if secret in args and args[secret] is not None:  # a PIN never travels in clear
+            args[secret] = seal_pin(args[secret], self.device.password, self.device.id, request_id)
         payload = protocol.request(op, request_id, **args)
         done = threading.Event()
         box: list = []
@@ -228,8 +233,8 @@ class DeviceClient:
         reply = box[0]
         if reply.get("ok"):
             return reply.get("result", {})
-        err = reply.get("error") or {}
-        raise RequestRefused(err.get("code", "error"), err.get("message", "refused"))
+        err = dict(reply.get("error") or {})
+        raise RequestRefused(err.pop("code", "error"), err.pop("message", "refused"), err)
 
 
 class StateLink:

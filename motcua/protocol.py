@@ -197,7 +197,8 @@ OPERATIONS: dict[str, Schema] = {
     "ticket.issue": _args(service=_arg(str, True), priority=_arg(_TEXT_OR_NULL)),
     "ticket.status": _args(ticket=_arg(str, True), day=_arg(str, pattern=DAY_RE, says={
         "no_match": "argument 'day' must be written YYYY-MM-DD"})),
-    "counter.sign_in": _args(**_COUNTER, officer=_arg(str, True), officer_name=_arg(_TEXT_OR_NULL)),
+    # The officer must be registered (officer.add); `pin` travels sealed (SEALED_ARGUMENTS).
+    "counter.sign_in": _args(**_COUNTER, officer=_arg(str, True), pin=_arg(str, True)),
     "counter.next": _args(**_COUNTER),
     "counter.call": _args(**_COUNTER, ticket=_arg(str, True)),
     "counter.recall": _args(**_COUNTER),
@@ -216,10 +217,19 @@ OPERATIONS: dict[str, Schema] = {
                             apology=_arg((dict, type(None)))),
     # One page of the procedure catalogue, for a kiosk's local copy.
     "catalogue.page": _args(page=_arg(int, True), version=_arg(str, True)),
+    # The officers' register (issue 12), the admin's only.
+    "officer.add": _args(officer=_arg(str, True), name=_arg(str, True), pin=_arg(str, True)),
+    "officer.reset_pin": _args(officer=_arg(str, True), pin=_arg(str, True)),
+    "officer.unlock": _args(officer=_arg(str, True)),
+    "officer.list": _args(),
 }
+# Arguments that never travel in clear: DeviceClient.request seals them with the
+# device's own password for that request id (motcua.officers.seal_pin), the
+# centre opens them; neither a reply, a log line nor the store ever holds them.
+SEALED_ARGUMENTS = {"counter.sign_in": "pin", "officer.add": "pin", "officer.reset_pin": "pin"}
 # Reads whose answers are not kept for repeated ids: asking again is harmless,
 # and a catalogue page is too big to store once per kiosk and sync.
-UNREMEMBERED_OPERATIONS = {"catalogue.page"}
+UNREMEMBERED_OPERATIONS = {"catalogue.page", "officer.list"}
 # A catalogue page stays well under the broker's max_packet_size (MAX_STATE_BYTES).
 CATALOGUE_PAGE_BYTES = 64 * 1024
 
@@ -290,8 +300,9 @@ def reply_ok(request_id: str, result: dict) -> bytes:
     return encode({"id": request_id, "ok": True, "result": result})
 
 
-def reply_error(request_id: str, code: str, message: str) -> bytes:
-    return encode({"id": request_id, "ok": False, "error": {"code": code, "message": message}})
+def reply_error(request_id: str, code: str, message: str, **details) -> bytes:
+    """details: what a screen needs beyond the code (`tries_left`, `locked_until`)."""
+    return encode({"id": request_id, "ok": False, "error": {"code": code, "message": message, **details}})
 
 
 # -- payload builders (the centre's view of the engine, as published) ----------

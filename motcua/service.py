@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
+from . import officers as of
 from . import protocol
 from . import ratings as rt
 from . import sdnotify
@@ -46,6 +47,16 @@ _CONNECTED = object()  # inbox marker: (re)connected, publish all retained state
 
 class CentreAlreadyRunning(RuntimeError):
     pass
+
+
+class Refused(QueueError):
+    """A refusal that is itself recorded: its events (a wrong PIN, a lock-out) are
+    written with the reply; `details` go into the reply's error."""
+
+    def __init__(self, code: str, message: str, events: list[dict] = (), **details):
+        super().__init__(code, message)
+        self.events = list(events)
+        self.details = details
 
 
 def _lock_database(db: Path):
@@ -244,6 +255,7 @@ class CentreService:
         republish_all = False
         seen: dict[tuple[str, str], bytes] = {}
         pads = _PadBatch(dict(self._prompts))
+        self._officer_rows: dict[str, dict] = {}  # register rows this batch changes (issue 12)
         rating_prefix = self.topics.rating("")
         for item in batch:
             if item is _CONNECTED:
@@ -265,10 +277,10 @@ class CentreService:
                 if remember and (device, request_id) not in seen:
                     seen[(device, request_id)] = reply
                     replies.append((device, request_id, iso(self.clock()), reply.decode("utf-8")))
-        if events or replies or pads.ratings or pads.prompt_rows:
+        if events or replies or pads.ratings or pads.prompt_rows or self._officer_rows:
             try:
                 self.store.commit(events, changes, replies, ratings=pads.ratings.values(),
-                                  prompts=pads.prompt_rows.values())
+                                  prompts=pads.prompt_rows.values(), officers=self._officer_rows.values())
             except Exception:
                 # Nothing was answered nor acknowledged to the broker: devices retry with
                 # the same id or time out; the broker sends the batch again when the
@@ -330,8 +342,9 @@ class CentreService:
             result, events, changes = self._execute(req, device_id)
         except (protocol.BadRequest, QueueError) as exc:
             log.info("refused request %s from %s: %s (%s)", request_id, device_id, exc.message, exc.code)
-            return (device_id, request_id, protocol.reply_error(request_id, exc.code, exc.message), [],
-                    Changes(), True)
+            return (device_id, request_id,
+                    protocol.reply_error(request_id, exc.code, exc.message, **getattr(exc, "details", {})),
+                    getattr(exc, "events", []), Changes(), True)
         return (device_id, request_id, protocol.reply_ok(request_id, result), events, changes,
                 req.op not in protocol.UNREMEMBERED_OPERATIONS)
 
@@ -353,9 +366,11 @@ class CentreService:
             except DossierError as exc:
                 raise QueueError(exc.code, exc.message) from None
             return public_view(dossier, now, self.site.timezone), [], Changes()
+        if req.op.startswith("officer."):
+            return self._officer_op(req, device_id, now), self._officer_events, Changes()
         n = a["counter"]
         ops = {
-            "counter.sign_in": lambda: e.sign_in(n, a["officer"], now, a.get("officer_name")),
+            "counter.sign_in": lambda: e.sign_in(n, a["officer"], now, self._check_pin(req, device_id, now)),
             "counter.next": lambda: e.call_next(n, now),
             "counter.call": lambda: e.call_ticket(n, a["ticket"], now),
             "counter.recall": lambda: e.recall(n, now),
@@ -372,6 +387,96 @@ class CentreService:
         finished = [t for t in changes.tickets.values() if t.state in ("done", "no_show") and t.counter == n]
         result["finished"] = [{"ticket": t.label, "state": t.state} for t in finished]
         return result, events, changes
+
+    # -- officers and their PINs (issue 12) ----------------------------------------------
+    def _pin(self, req: protocol.Request, device_id: str) -> str:
+        """The PIN of a request, opened with the device's own password (never logged)."""
+        try:
+            return of.open_pin(req.args["pin"], self.site.device(device_id).password, device_id, req.id)
+        except of.PinError as exc:
+            raise protocol.BadRequest(req.id, "bad_arguments", f"argument 'pin': {exc}") from None
+
+    def _officer(self, officer_id: str) -> of.Officer | None:
+        row = self._officer_rows.get(officer_id) or self.store.officer(officer_id)
+        return None if row is None else of.Officer(**row)
+
+    def _keep_officer(self, officer: of.Officer) -> None:
+        self._officer_rows[officer.id] = officer.as_row()
+
+    def _check_pin(self, req: protocol.Request, device_id: str, now: datetime) -> str:
+        """Sign-in's PIN check, before the engine's sign_in; returns the officer's
+        registered name. A refusal is recorded (Refused carries its events)."""
+        a = req.args
+        officer_id = (a["officer"] or "").strip()
+        pin = self._pin(req, device_id)
+        base = {"at": iso(now), "counter": a["counter"], "officer": officer_id, "device": device_id}
+        officer = self._officer(officer_id)
+        if officer is None:
+            raise Refused("unknown_officer", f"officer {officer_id!r} is not registered; an admin registers "
+                          f"officers with `motcua officers add {officer_id or 'ID'} --name \"…\"`",
+                          [{**base, "type": "officer_sign_in_refused", "reason": "unknown_officer"}])
+        result = of.attempt(officer, pin, now)
+        if result.changed:
+            self._keep_officer(result.officer)
+        if result.outcome == "ok":
+            return officer.name
+        if result.outcome == "bad_pin":
+            left = of.tries_left(result.officer)
+            raise Refused("bad_pin", f"wrong PIN for officer {officer_id}; {left} tries left before a "
+                          f"{of.LOCK_FOR.seconds // 60}-minute lock-out",
+                          [{**base, "type": "officer_sign_in_refused", "reason": "bad_pin",
+                            "failures": result.officer.failures}], tries_left=left)
+        until = result.officer.locked_until
+        events = [{**base, "type": "officer_sign_in_refused",
+                   "reason": "bad_pin" if result.outcome == "locked_out" else "locked",
+                   "failures": result.officer.failures}]
+        if result.outcome == "locked_out":
+            events.append({**base, "type": "officer_locked_out", "until": until})
+        raise Refused("officer_locked", f"officer {officer_id} is locked out after {of.MAX_FAILURES} wrong PINs "
+                      f"until {until}, on every counter; wait, or ask an admin to reset the PIN "
+                      f"(`motcua officers reset-pin {officer_id}`)", events, locked_until=until)
+
+    def _officer_op(self, req: protocol.Request, device_id: str, now: datetime) -> dict:
+        """officer.add / reset_pin / unlock / list (the admin's). Sets
+        self._officer_events to what the change records."""
+        a = req.args
+        self._officer_events = []
+        if req.op == "officer.list":
+            return {"officers": [of.Officer(**r).public(now) for r in self.store.officer_rows()]}
+        officer_id = a["officer"]
+        problem = of.officer_problem(officer_id)
+        if problem:
+            raise QueueError("bad_officer", problem)
+        officer = self._officer(officer_id)
+        base = {"at": iso(now), "counter": None, "officer": officer_id, "device": device_id}
+        if req.op == "officer.add":
+            name = " ".join(a["name"].split())
+            if not name:
+                raise QueueError("bad_officer", "give the officer's full name (shown on the counter's display)")
+            if officer is not None:
+                raise QueueError("officer_exists", f"officer {officer_id} is already registered; "
+                                 f"`motcua officers reset-pin {officer_id}` gives a new PIN")
+            pin = self._pin(req, device_id)
+            if of.pin_problem(pin):
+                raise QueueError("weak_pin", f"{of.pin_problem(pin)}; choose another")
+            officer = of.new_officer(officer_id, name, pin, now)
+            self._officer_events = [{**base, "type": "officer_added", "name": name}]
+        else:
+            if officer is None:
+                raise QueueError("unknown_officer", f"officer {officer_id!r} is not registered; "
+                                 f"`motcua officers add {officer_id} --name \"…\"` registers them")
+            if req.op == "officer.reset_pin":
+                pin = self._pin(req, device_id)
+                if of.pin_problem(pin):
+                    raise QueueError("weak_pin", f"{of.pin_problem(pin)}; choose another")
+                officer = of.reset_pin(officer, pin, now)
+                self._officer_events = [{**base, "type": "officer_pin_reset"}]
+            else:
+                officer = of.unlock(officer, now)
+                self._officer_events = [{**base, "type": "officer_unlocked"}]
+        self._keep_officer(officer)
+        log.info("%s %s by %s", self._officer_events[0]["type"].replace("_", " "), officer_id, device_id)
+        return officer.public(now)
 
     # -- rating pads (issue 5) ---------------------------------------------------------------
     def _open_prompts(self, events: list[dict], changes: Changes, pads: "_PadBatch") -> None:

@@ -74,10 +74,10 @@ class Store:
     # -- writing ------------------------------------------------------------------
     def commit(self, events: list[dict], changes: Changes,
                replies: Iterable[tuple[str, str, str, str]] = (), ratings: Iterable[dict] = (),
-               prompts: Iterable[dict] = ()) -> None:
+               prompts: Iterable[dict] = (), officers: Iterable[dict] = ()) -> None:
         """Write events, the rows they changed, the replies (device, request id,
-        time, reply JSON), new ratings and pad prompts (new or ended) in one
-        durable transaction."""
+        time, reply JSON), new ratings, pad prompts (new or ended) and officers'
+        register rows (motcua.officers.Officer.as_row) in one durable transaction."""
         self._since_checkpoint += 1
         with self.db.atomic():
             ratings, prompts = list(ratings), list(prompts)
@@ -86,6 +86,9 @@ class Store:
             # a prompt per ticket done: plain executemany, as for the rows below
             for columns in {tuple(p) for p in prompts}:
                 self._upsert("pad_prompts", [p for p in prompts if tuple(p) == columns], ("id",))
+            officers = list(officers)
+            if officers:
+                self._upsert("officers", officers, ("id",))
             # Plain executemany for the rows of every request: sqlite-utils'
             # insert_all/upsert_all look up the table and its columns each time,
             # 36 statements for one ticket, most of the centre's cost per request.
@@ -163,6 +166,25 @@ class Store:
 
     def ratings_of_day(self, day: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM ratings WHERE day = ? ORDER BY pressed_at", [day]))
+
+    def officer(self, officer_id: str) -> dict | None:
+        """An officer's register row (with the PIN's hash: for the centre only)."""
+        rows = list(self.db.query("SELECT * FROM officers WHERE id = ?", [officer_id]))
+        return rows[0] if rows else None
+
+    def officer_rows(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM officers ORDER BY id"))
+
+    def officer_events(self, officer_id: str | None = None, limit: int = 50) -> list[dict]:
+        """The latest sign-ins, refusals, lock-outs and resets, newest first."""
+        where = "(type LIKE 'officer_%' OR type = 'counter_signed_in')"
+        args: list = []
+        if officer_id is not None:
+            where += " AND json_extract(data, '$.officer') = ?"
+            args.append(officer_id)
+        rows = self.db.execute(f"SELECT data FROM events WHERE {where} ORDER BY seq DESC LIMIT ?",
+                               [*args, limit]).fetchall()
+        return [json.loads(d) for (d,) in rows]
 
     def reply_for(self, device: str, request_id: str) -> str | None:
         row = self.db.execute("SELECT reply FROM requests WHERE device = ? AND request_id = ?",

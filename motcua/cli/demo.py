@@ -13,8 +13,17 @@ from ..config import WARNED_ENV, Site
 from .common import CliError, centre_db, device_for
 
 
+DEMO_OFFICERS = (("nguyenvana", "Nguyễn Văn A"), ("tranthib", "Trần Thị B"))
+DEMO_PIN = "2580"  # the demo's officers only; a real centre's come from `motcua officers add`
+
+
 def _demo_samples(site: Site) -> None:
-    """The sample procedures and dossiers, the first time the demo runs."""
+    """The sample procedures, dossiers and officers, the first time the demo runs
+    (before the centre starts: nothing else writes the file then)."""
+    from datetime import datetime, timezone
+
+    from .. import officers
+    from ..engine import Changes
     from ..catalogue import Catalogue
     from ..dossiers import DossierStore
     examples = Path(__file__).resolve().parents[2] / "examples"
@@ -26,6 +35,11 @@ def _demo_samples(site: Site) -> None:
         dossiers = DossierStore(store.db, site.dossiers, site.timezone)  # creates its tables
         if store.db["dossiers"].count == 0 and (examples / "dossiers.json").exists():
             dossiers.import_file(examples / "dossiers.json")
+        now = datetime.now(timezone.utc)
+        new = [officers.new_officer(o, name, DEMO_PIN, now) for o, name in DEMO_OFFICERS if store.officer(o) is None]
+        if new:
+            store.commit([{"type": "officer_added", "at": now.isoformat(), "officer": o.id, "name": o.name,
+                           "device": "demo"} for o in new], Changes(), officers=[o.as_row() for o in new])
     finally:
         store.close()
 
@@ -71,7 +85,7 @@ def cmd_demo(site: Site, args) -> int:
     print(f"motcua demo: broker on {site.broker.host}:{args.broker_port or site.broker.port}, centre running.\n"
           f"Try, in another terminal:\n"
           f"  motcua --site {site.path} ticket HT\n"
-          f"  motcua --site {site.path} counter 1 sign_in nguyenvana\n"
+          f"  motcua --site {site.path} counter 1 sign_in nguyenvana    (the demo's PIN: {DEMO_PIN})\n"
           f"  motcua --site {site.path} counter 1 next\n"
           f"  motcua --site {site.path} status\n"
           + ("Rating pads: type `1 2` and Enter here to press button 2 on counter 1's pad.\n"

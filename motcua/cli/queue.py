@@ -16,7 +16,7 @@ COUNTER_ACTIONS: dict[str, str | None] = {
 }
 OLD_SPELLINGS = {"signin": "sign_in", "noshow": "no_show"}
 _HELP = {
-    "sign_in": "open the counter with this officer", "next": "call the next ticket",
+    "sign_in": "open the counter with this registered officer and their PIN (asked, never shown)", "next": "call the next ticket",
     "call": "call this ticket out of turn", "recall": "call the current ticket again",
     "start": "the citizen has come: start serving", "done": "finish the current ticket",
     "no_show": "the citizen did not come: finish the ticket as a no-show",
@@ -25,7 +25,8 @@ _HELP = {
     "close": "close the counter (the officer signs out)",
 }
 _EXAMPLES = {
-    "sign_in": 'motcua counter 1 sign_in nguyenvana --name "Nguyễn Văn A"', "call": "motcua counter 1 call 1005",
+    "sign_in": ["motcua counter 1 sign_in nguyenvana", "motcua counter 1 sign_in nguyenvana --pin-stdin"],
+    "call": "motcua counter 1 call 1005",
     "transfer": "motcua counter 1 transfer LLTP", "pause": "motcua counter 1 pause Nghỉ trưa --public",
 }
 
@@ -50,8 +51,9 @@ def cmd_counter(site: Site, args) -> int:
         extra[arg_name] = " ".join(value) if isinstance(value, list) else value
     if args.action == "pause" and args.public:
         extra["public"] = True
-    if args.action == "sign_in" and args.name:
-        extra["officer_name"] = args.name
+    if args.action == "sign_in":
+        from .officers import read_pin
+        extra["pin"] = read_pin(args, f"PIN của {args.officer} / PIN: ")
     device = device_for(site, "counter", args.device, counter=args.counter)
     r = request(site, device, f"counter.{args.action}", counter=args.counter, **extra)
     for f in r.get("finished", []):
@@ -146,21 +148,23 @@ def add_commands(sub) -> None:
     c = sub.add_parser("counter", help="act at a counter, as its terminal does",
                        description="Act at counter N as its terminal does, through the centre. "
                        "The actions are the protocol's counter.<action> requests.",
-                       example=['motcua counter 1 sign_in nguyenvana --name "Nguyễn Văn A"',
-                                "motcua counter 1 next", "motcua counter 1 no_show"])
+                       example=["motcua counter 1 sign_in nguyenvana", "motcua counter 1 next",
+                                "motcua counter 1 no_show"])
     c.add_argument("counter", type=int, metavar="N", help="the counter's number")
     actions = c.add_subparsers(dest="action", required=True, metavar="ACTION",
                                title="actions (each takes only its own arguments; ACTION --help says which)")
     for name, arg in COUNTER_ACTIONS.items():
         a = actions.add_parser(name, help=_HELP[name], description=_HELP[name][0].upper() + _HELP[name][1:] + ".",
-                               example=_EXAMPLES.get(name, f"motcua counter 1 {name}"),
+                               example=_EXAMPLES.get(name, f"motcua counter 1 {name}"),  # one or a list
                                needs=f"`motcua counter N {name}` needs {arg.upper()}" if arg else None)
         if arg == "reason":
             a.add_argument("reason", nargs="+", metavar="REASON", help="why, in Vietnamese (several words are one reason)")
             a.add_argument("--public", action="store_true", help="show the reason on the displays")
         elif arg == "officer":
-            a.add_argument("officer", metavar="OFFICER", help="the officer's id")
-            a.add_argument("--name", help="the officer's full name")
+            a.add_argument("officer", metavar="OFFICER", help="the officer's id (registered with "
+                           "`motcua officers add`, which also gives the name the displays show)")
+            a.add_argument("--pin-stdin", action="store_true",
+                           help="read the PIN from standard input (for scripts) instead of asking")
         elif arg == "ticket":
             a.add_argument("ticket", metavar="TICKET", help="the ticket's number, e.g. 1005")
         elif arg == "service":

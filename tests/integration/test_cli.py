@@ -2,6 +2,7 @@
 run in this process (motcua.cli.main); the demo runs as its own process."""
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
@@ -26,14 +27,27 @@ def motcua(capsys):
     return run
 
 
-def test_ticket_counter_and_status_commands(site, centre, motcua):
+def test_ticket_counter_and_status_commands(site, centre, motcua, monkeypatch):
     r = motcua(site, "ticket", "HT")
     assert r.returncode == 0, r.stderr
     assert "Số thứ tự / Ticket: 1001" in r.stdout
     r = motcua(site, "ticket", "HT", "--priority", "co_thai")
     assert "1002" in r.stdout and "co_thai" in r.stdout
-    r = motcua(site, "counter", "2", "sign_in", "tranthib", "--name", "Trần Thị B")
+    stdin = io.StringIO("739205\n")
+    monkeypatch.setattr("sys.stdin", stdin)
+    r = motcua(site, "officers", "add", "tranthib", "--name", "Trần Thị B", "--pin-stdin")
+    assert r.returncode == 0 and "tranthib (Trần Thị B)" in r.stdout, r.stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO("000111\n"))
+    r = motcua(site, "counter", "2", "sign_in", "tranthib", "--pin-stdin")
+    assert r.returncode == 2 and "bad_pin" in r.stderr and "000111" not in r.stderr + r.stdout
+    monkeypatch.setattr("sys.stdin", io.StringIO("739205\n"))
+    r = motcua(site, "counter", "2", "sign_in", "tranthib", "--pin-stdin")
     assert r.returncode == 0, r.stderr
+    r = motcua(site, "officers", "list")
+    assert "tranthib" in r.stdout and "Trần Thị B" in r.stdout and "scrypt" not in r.stdout
+    r = motcua(site, "officers", "log", "tranthib")
+    assert [("registered" in line, "refused" in line, "signed in" in line) for line in r.stdout.splitlines()] == \
+        [(True, False, False), (False, True, False), (False, False, True)]
     r = motcua(site, "counter", "2", "next")
     assert "1002 [HT] called" in r.stdout  # the priority ticket first
     r = motcua(site, "counter", "2", "pause", "Nghỉ", "trưa")

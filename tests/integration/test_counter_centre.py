@@ -9,6 +9,7 @@ from motcua import protocol
 from motcua.engine import Engine
 from motcua.store import Store
 
+from support.officers import register, sign_in
 from test_service import collect, wait_for
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
@@ -24,7 +25,8 @@ def test_served_today_and_next_tickets_are_in_the_retained_state(site, centre, c
     # the queue's order: the priority ticket first, then by issue time
     assert ht["next_tickets"] == [{"ticket": "1003", "priority": "cao_tuoi"},
                                   {"ticket": "1001", "priority": None}, {"ticket": "1002", "priority": None}]
-    counter.request("counter.sign_in", counter=1, officer="nguyenvana")
+    register(connect("admin"), "nguyenvana")
+    sign_in(counter, 1, "nguyenvana")
     r = counter.request("counter.next", counter=1)
     assert r["served_today"] == 0 and r["ticket"]["ticket"] == "1003"
     counter.request("counter.start", counter=1)

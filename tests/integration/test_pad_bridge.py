@@ -18,6 +18,7 @@ from motcua import protocol
 from motcua.config import load_site
 
 from support.broker import Broker, free_port, run_centre_process, write_site
+from support.officers import register_on, sign_in
 
 LOCKOUT_MS = 300
 
@@ -63,7 +64,8 @@ def serve(counter, kiosk, officer: str = "nguyenvana", first: bool = True) -> st
     """Issue a ticket, call it at counter 1 and finish it; the ticket's label."""
     t = kiosk.request("ticket.issue", service="HT")
     if first:
-        counter.request("counter.sign_in", counter=1, officer=officer)
+        register_on(counter.site, officer)
+        sign_in(counter, 1, officer)
     counter.request("counter.next", counter=1)
     r = counter.request("counter.done", counter=1)
     assert r["finished"] == [{"ticket": t["ticket"], "state": "done"}]

@@ -10,6 +10,7 @@ import pytest
 from motcua import protocol
 from motcua.mqtt import RequestRefused
 from motcua.store import Store
+from support.officers import register, sign_in
 
 
 def collect(client, topic_filter):
@@ -109,7 +110,8 @@ def test_counter_flow_publishes_retained_state_and_call_events(site, centre, con
     topics = protocol.Topics(site.id)
     calls = collect(display, topics.call_event)
     t = kiosk.request("ticket.issue", service="HT")
-    counter.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+    register(connect("admin"), ("nguyenvana", "Nguyễn Văn A"))
+    sign_in(counter, 1, "nguyenvana")
     r = counter.request("counter.next", counter=1)
     assert r["ticket"]["ticket"] == t["ticket"] and r["officer"] == "nguyenvana"
     _, call = wait_for(calls, lambda m: True)
@@ -157,7 +159,7 @@ def test_the_hall_summary_is_coalesced_but_its_last_one_is_always_sent(centre, c
 def test_counter_device_may_act_only_at_its_own_counter(centre, connect):
     counter = connect("counter-1")
     with pytest.raises(RequestRefused) as exc:
-        counter.request("counter.sign_in", counter=2, officer="x")
+        sign_in(counter, 2, "x")
     assert exc.value.code == "forbidden"
     kiosk = connect("kiosk-1")
     with pytest.raises(RequestRefused) as exc:
@@ -212,7 +214,8 @@ def test_ticket_events_carry_what_happened_and_when(site, centre, connect):
     kiosk, counter, admin = connect("kiosk-1"), connect("counter-3"), connect("admin")
     events = collect(admin, protocol.Topics(site.id).ticket_event)
     t = kiosk.request("ticket.issue", service="CT")
-    counter.request("counter.sign_in", counter=3, officer="lethic")
+    register(admin, "lethic")
+    sign_in(counter, 3, "lethic")
     counter.request("counter.next", counter=3)
     time.sleep(0.05)
     counter.request("counter.start", counter=3)
@@ -281,7 +284,8 @@ def test_recent_calls_after_a_restart_keep_the_service_they_were_called_in(site,
         assert service.connected.wait(10)
         kiosk, counter = connect("kiosk-1"), connect("counter-1")
         kiosk.request("ticket.issue", service="HT")
-        counter.request("counter.sign_in", counter=1, officer="a")
+        register(connect("admin"), "a")
+        sign_in(counter, 1, "a")
         counter.request("counter.next", counter=1)
         counter.request("counter.transfer", counter=1, service="LLTP")
         live = list(service.recent_calls)

@@ -95,8 +95,16 @@ def full_flow(d):
         ids = d.screen("signin").ids
         yield from d.tap(ids.officer)
         yield from d.type_text("nguyenvana")
-        yield from d.tap(ids.name)
-        yield from d.type_text("Nguyễn Văn A")
+        yield from d.tap(ids.pin)
+        yield from d.type_text("1357")  # a wrong PIN first (the test officer's is 2580)
+        d.key(13)
+        yield from d.until(lambda: app.status_kind == "error", what="the wrong PIN refused")
+        d.check("bad_pin", {"status": app.status, "pin_field": ids.pin.text, "screen": app.root.current,
+                            "password": ids.pin.password})
+        yield from _shot(d, "02-signin-bad-pin")
+        yield from d.tap(ids.pin)
+        yield from d.type_text("2580")
+        d.check("pin_masked", ids.pin.password)
         yield from _shot(d, "02-signin-typed")
         d.key(13)  # Enter signs in
         yield from d.until(lambda: app.root.current == "main" and app.state == "open", what="the open counter")

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from support.officers import register, sign_in
 from support.ui import first_ask, run_scenario
 
 SIZES = ["480x720", "400x600"]
@@ -28,8 +29,12 @@ def test_every_action_by_touch_and_shortcut_agrees_with_the_centre(site, centre,
     first_ask(kiosk, "ticket.issue", service="HT")
     kiosk.request("ticket.issue", service="HT")
     kiosk.request("ticket.issue", service="HT")
+    register(connect("admin"), ("nguyenvana", "Nguyễn Văn A"))
     r = drive(site, "full_flow", size)
     c = r["checks"]
+    assert c["bad_pin"] == {"status": "Sai mã PIN, còn 4 lần thử (sai 5 lần: khoá 5 phút).", "pin_field": "",
+                            "screen": "signin", "password": True}
+    assert c["pin_masked"] is True
     assert c["signed_in"] == {"state": "open", "officer": "nguyenvana", "officer_name": "Nguyễn Văn A"}
     assert c["enabled_open"] == ["call", "close", "next", "pause"]
     assert c["called"]["screen"] == "1001" and c["called"]["centre"] == "called"
@@ -65,7 +70,8 @@ def test_an_action_pressed_while_the_broker_is_down_is_done_once_it_is_back(site
     kiosk = connect("kiosk-1")
     first_ask(kiosk, "ticket.issue", service="HT")
     admin = connect("admin")
-    admin.request("counter.sign_in", counter=1, officer="nguyenvana", officer_name="Nguyễn Văn A")
+    register(admin, ("nguyenvana", "Nguyễn Văn A"))
+    sign_in(admin, 1, "nguyenvana")
 
     def on_signal(name, out):
         if name == "stop-broker":
@@ -87,7 +93,9 @@ def test_an_action_pressed_while_the_broker_is_down_is_done_once_it_is_back(site
 def test_a_request_without_an_answer_is_shown_failed_and_resent_with_the_same_id(site, centre, connect):
     kiosk = connect("kiosk-1")
     first_ask(kiosk, "ticket.issue", service="HT")
-    connect("admin").request("counter.sign_in", counter=1, officer="nguyenvana")
+    admin = connect("admin")
+    register(admin, "nguyenvana")
+    sign_in(admin, 1, "nguyenvana")
     r = drive(site, "no_answer", "400x600")
     c = r["checks"]
     assert c["failed"]["attempts"] == 3 and len(c["failed"]["ids"]) == 1

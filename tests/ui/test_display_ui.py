@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.officers import register, register_on, sign_in
 from support.ui import first_ask, run_scenario
 
 from motcua import protocol
@@ -107,11 +108,12 @@ def test_a_late_started_board_shows_the_state_at_once_and_speaks_nothing_old(sit
     first_ask(admin, "ticket.issue", service="HT")
     for _ in range(2):
         admin.request("ticket.issue", service="HT")
-    admin.request("counter.sign_in", counter=1, officer="nguyenvana")
+    register(admin, "nguyenvana", "tranthib")
+    sign_in(admin, 1, "nguyenvana")
     admin.request("counter.next", counter=1)
     admin.request("counter.start", counter=1)
     admin.request("counter.next", counter=1)
-    admin.request("counter.sign_in", counter=4, officer="tranthib")
+    sign_in(admin, 4, "tranthib")
     admin.request("counter.next", counter=4)
     r = drive(site, "hall_late_start", "1280x720")
     c = r["checks"]
@@ -136,7 +138,8 @@ def test_broker_restart_the_board_is_right_again_within_2_s(site, workdir):
     try:
         assert centre.connected.wait(10) and counter.wait_connected(10) and kiosk.wait_connected(10)
         first_ask(kiosk, "ticket.issue", service="HT")
-        counter.request("counter.sign_in", counter=1, officer="nguyenvana")
+        register_on(site, "nguyenvana")
+        sign_in(counter, 1, "nguyenvana")
 
         def on_signal(name, out):
             if name == "stop-broker":

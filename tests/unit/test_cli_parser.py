@@ -4,6 +4,7 @@ with an example, and the renamed spellings are refused naming the new ones.
 All in this process; no broker, no screen."""
 from __future__ import annotations
 
+import io
 import shlex
 
 import pytest
@@ -44,7 +45,7 @@ def test_the_command_tree():
     top = {path[0] for path, _ in TREE if len(path) == 1}
     assert top == {"centre", "broker", "ticket", "counter", "status", "notice", "dossiers", "procedures",
                    "kiosk", "display", "counter-app", "pad", "pad-sim", "report", "demo",
-                   "backup", "restore", "install"}
+                   "backup", "restore", "officers", "install"}
     assert {path[1] for path, _ in TREE if path[:1] == ("counter",) and len(path) == 2} == set(COUNTER_ACTIONS)
     assert {path[1] for path, _ in TREE if path[:1] == ("dossiers",) and len(path) == 2} == \
         {"import", "receipt", "overdue", "apologise", "letter"}
@@ -58,7 +59,8 @@ def test_counter_actions_are_spelled_as_the_protocols_requests():
     ops = {op.split(".", 1)[1]: shape for op, shape in protocol.OPERATIONS.items() if op.startswith("counter.")}
     assert set(COUNTER_ACTIONS) == set(ops)
     for action, arg in COUNTER_ACTIONS.items():
-        required = {a for a, (_, needed) in ops[action].items() if needed and a != "counter"}
+        # (a PIN is never a command-line argument: asked, or read with --pin-stdin)
+        required = {a for a, (_, needed) in ops[action].items() if needed and a not in ("counter", "pin")}
         assert required == ({arg} if arg else set()), action
 
 
@@ -133,7 +135,9 @@ def test_commands_refuse_other_commands_flags(capsys, no_site):
     (["counter", "1", "transfer"], "needs SERVICE"),
     (["counter", "1", "pause"], "needs REASON"),
     (["counter", "1", "pause", "--public"], "needs REASON"),
-    (["counter", "1", "sign_in", "--name", "Nguyễn Văn A"], "needs OFFICER"),
+    (["counter", "1", "sign_in", "--pin-stdin"], "needs OFFICER"),
+    (["officers", "add", "--name", "Nguyễn Văn A"], "needs OFFICER"),
+    (["officers", "reset-pin"], "needs OFFICER"),
     (["dossiers"], "ACTION"),
     (["dossiers", "import"], "needs the file"),
     (["dossiers", "receipt"], "needs the dossier code"),
@@ -189,6 +193,20 @@ def test_broker_runs_mosquitto_unless_told_otherwise():
     assert (args.action, args.out) == ("passwords", "d")
 
 
+def test_a_pin_is_asked_or_read_from_stdin_never_taken_from_the_command_line(monkeypatch, capsys):
+    sent = []
+    monkeypatch.setattr(motcua.cli.officers, "request", lambda site, device, op, **a: sent.append((op, a)) or
+                        {"officer": a["officer"], "name": a.get("name", "")})
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, and no --pin-stdin
+    assert main(["--site", EXAMPLE_SITE, "officers", "add", "lethic", "--name", "Lê Thị C"]) == 2
+    assert "--pin-stdin" in capsys.readouterr().err and not sent
+    monkeypatch.setattr("sys.stdin", io.StringIO("739205\n"))
+    assert main(["--site", EXAMPLE_SITE, "officers", "add", "lethic", "--name", "Lê Thị C", "--pin-stdin"]) == 0
+    assert sent == [("officer.add", {"officer": "lethic", "name": "Lê Thị C", "pin": "739205"})]
+    assert "739205" not in capsys.readouterr().out
+    refuse(capsys, ["officers", "add", "lethic", "--name", "C", "--pin", "739205"])
+
+
 def test_counter_actions_send_the_protocols_request(monkeypatch, capsys):
     sent = []
 
@@ -198,14 +216,15 @@ def test_counter_actions_send_the_protocols_request(monkeypatch, capsys):
 
     monkeypatch.setattr(motcua.cli.queue, "request", request)
     base = ["--site", EXAMPLE_SITE, "counter", "1"]
-    assert main(base + ["sign_in", "nguyenvana", "--name", "Nguyễn Văn A"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("739205\n"))
+    assert main(base + ["sign_in", "nguyenvana", "--pin-stdin"]) == 0
     assert main(base + ["no_show"]) == 0
     assert main(base + ["pause", "Nghỉ", "trưa", "--public"]) == 0
     assert main(base + ["call", "1005", "--device", "admin"]) == 0
     assert main(base + ["transfer", "LLTP"]) == 0
     assert [op for _, op, _ in sent] == ["counter.sign_in", "counter.no_show", "counter.pause",
                                          "counter.call", "counter.transfer"]
-    assert sent[0][2] == {"counter": 1, "officer": "nguyenvana", "officer_name": "Nguyễn Văn A"}
+    assert sent[0][2] == {"counter": 1, "officer": "nguyenvana", "pin": "739205"}
     assert sent[1][2] == {"counter": 1}
     assert sent[2][2] == {"counter": 1, "reason": "Nghỉ trưa", "public": True}
     assert sent[3][0] == "admin" and sent[3][2] == {"counter": 1, "ticket": "1005"}

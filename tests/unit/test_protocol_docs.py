@@ -95,7 +95,7 @@ def error_codes_in_code() -> dict[str, set[str]]:
     src = {name: "\n".join(f.read_text(encoding="utf-8") for f in sorted(
                (ROOT / "motcua" / name).glob("*.py")) or [ROOT / "motcua" / f"{name}.py"])
            for name in ("engine", "service", "protocol", "dossiers")}
-    queue_error = re.compile(r'QueueError\(\s*"([a-z_]+)"')
+    queue_error = re.compile(r'(?:QueueError|Refused)\(\s*"([a-z_]+)"')
     return {
         "engine": set(queue_error.findall(src["engine"])),
         "service": set(queue_error.findall(src["service"]))
@@ -233,7 +233,9 @@ def test_json_examples_are_payloads_the_code_accepts(doc):
                 answered_ok.add(data["id"])
             else:
                 assert set(data) == {"v", "id", "ok", "error"}
-                assert set(data["error"]) == {"code", "message"}
+                # a refusal may add what a screen needs (a sign-in's tries_left, locked_until)
+                assert {"code", "message"} <= set(data["error"]) <= {"code", "message", "tries_left",
+                                                                      "locked_until"}
                 assert data["error"]["code"] in every, data["error"]["code"]
     assert set(request_ops.values()) == set(protocol.OPERATIONS), \
         f"operations without a request example: {set(protocol.OPERATIONS) - set(request_ops.values())}"
