@@ -33,14 +33,18 @@ def cmd_kiosk(site: Site, args) -> int:
     return 0
 
 
+def _check_counter(site: Site, number: int) -> None:
+    try:
+        site.counter(number)
+    except KeyError:
+        raise CliError(f"{site.path} has no counter {number}") from None
+
+
 def cmd_display(site: Site, args) -> int:
     """The TV hall board (`display hall`), the display above a counter (`display counter N`)
     or the managers' board of today's satisfaction (`display tallies`)."""
     if args.board == "counter":
-        try:
-            site.counter(args.counter)
-        except KeyError:
-            raise CliError(f"{site.path} has no counter {args.counter}") from None
+        _check_counter(site, args.counter)
     if args.device:
         device = device_for(site, "display", args.device)
         if site.device(device).role != "display":
@@ -57,10 +61,7 @@ def cmd_display(site: Site, args) -> int:
 
 def cmd_counter_app(site: Site, args) -> int:
     """The officer's counter terminal (Kivy): a small window beside the one-stop software."""
-    try:
-        site.counter(args.counter)
-    except KeyError:
-        raise CliError(f"{site.path} has no counter {args.counter}") from None
+    _check_counter(site, args.counter)
     if args.device:
         device = device_for(site, "counter", args.device)
         d = site.device(device)
