@@ -141,6 +141,19 @@ def _officers(db: sqlite_utils.Database) -> None:
     }, pk="id", not_null={"name", "pin_hash", "failures"}, if_not_exists=True)
 
 
+def _ticket_dossiers(db: sqlite_utils.Database) -> None:
+    """A rating knows the dossier (issue 12): the dossiers an officer attached to
+    a ticket at the counter (received or returned during that visit), and on each
+    rating the codes its ticket carried when it was bound (JSON list, or null)."""
+    db["ticket_dossiers"].create({
+        "ticket_id": int, "code": str, "procedure_code": str, "counter": int, "officer": str,
+        "attached_at": str,
+    }, pk=("ticket_id", "code"), not_null={"attached_at"}, if_not_exists=True)
+    db["ticket_dossiers"].create_index(["code"], if_not_exists=True)
+    if "dossiers" not in db["ratings"].columns_dict:
+        db.execute("ALTER TABLE ratings ADD COLUMN dossiers TEXT")
+
+
 # -- the lists -------------------------------------------------------------------------
 
 CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
@@ -153,6 +166,7 @@ CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
     Step(5, "the procedure catalogue's tables, FTS5 indexes and triggers, if missing",
          catalogue_schema.create_tables),
     Step(6, "the officers' register: officers (PIN hashes, wrong-PIN counts, lock-outs)", _officers),
+    Step(7, "dossiers attached to tickets: ticket_dossiers, ratings.dossiers", _ticket_dossiers),
 ))
 
 # A kiosk's own copy of the catalogue (motcua.kiosk.catalogue_sync): nothing else.
