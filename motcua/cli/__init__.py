@@ -14,7 +14,8 @@ import logging
 import sys
 
 from ..config import SiteConfigError
-from . import backup, demo, dossiers, install, officers, pads, procedures, queue, reports, screens, servers
+from . import (backup, demo, dossiers, install, officers, pads, procedures, province, queue, reports, screens,
+               servers)
 from .common import CliError, Parser, Renamed, commands, find_site
 
 __all__ = ["CliError", "build_parser", "commands", "main"]
@@ -32,7 +33,8 @@ def build_parser() -> Parser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            title="commands (COMMAND --help says more, with an example)")
-    for group in (servers, queue, officers, dossiers, procedures, screens, pads, reports, backup, install, demo):
+    for group in (servers, queue, officers, dossiers, procedures, screens, pads, reports, backup, install, demo,
+                  province):
         group.add_commands(sub)
     return p
 
@@ -46,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetting chatter is not ours
     try:
-        site = find_site(args.site, demo=args.command == "demo")
-        if args.broker_port:
+        # The province's commands read the provincial file, not a site file.
+        site = None if getattr(args, "site_free", False) else find_site(args.site, demo=args.command == "demo")
+        if site is not None and args.broker_port:
             from dataclasses import replace
             site = replace(site, broker=replace(site.broker, port=args.broker_port))
         return args.fn(site, args)
