@@ -44,6 +44,11 @@ ACTIONS: tuple[Action, ...] = (
 BY_KEY = {a.key: a for a in ACTIONS}
 BY_KEYCODE = {a.keycode: a for a in ACTIONS}
 SIGN_IN = Action("sign_in", "counter.sign_in", "Đăng nhập", "Enter", 13)
+# The dossiers received or returned at the visit (issue 12): typed or scanned into the
+# "Hồ sơ" field (a USB scanner types the receipt's QR and Enter), removed with ×.
+ATTACH = Action("attach_dossier", "counter.attach_dossier", "Gắn hồ sơ", "Enter", 13)
+DETACH = Action("detach_dossier", "counter.detach_dossier", "Gỡ hồ sơ", "×", 0)
+OTHER_ACTIONS = {a.key: a for a in (SIGN_IN, ATTACH, DETACH)}
 
 # Reasons an officer picks from (or types another); the centre takes any 1-200 characters.
 PAUSE_REASONS = ("Nghỉ giữa giờ", "Họp giao ban", "Hỗ trợ công dân ngoài quầy", "Sự cố máy tính, mạng")
@@ -52,7 +57,7 @@ STATE_TEXT = {"open": "Đang mở", "paused": "Tạm dừng", "closed": "Đóng"
 
 
 def action_of(key: str) -> Action:
-    return SIGN_IN if key == "sign_in" else BY_KEY[key]
+    return OTHER_ACTIONS.get(key) or BY_KEY[key]
 
 
 def enabled_actions(counter: dict | None, waiting: int | None = None) -> set[str]:
@@ -231,6 +236,15 @@ ERROR_TEXTS = {
     "forbidden": "Thiết bị này không được phép thao tác ở quầy này: kiểm tra tệp cấu hình.",
     "bad_arguments": "Yêu cầu không hợp lệ (lỗi phần mềm): báo bộ phận kỹ thuật.",
     "unknown_operation": "Hệ thống trung tâm không hiểu yêu cầu: cần cập nhật phần mềm.",
+    # dossiers at the counter (counter.attach_dossier / detach_dossier)
+    "malformed_code": "Mã hồ sơ không đúng dạng (ví dụ 000.00.31.H12-261123-0001): kiểm tra lại trên "
+                      "giấy tiếp nhận, hoặc quét mã QR.",
+    "malformed_qr": "Mã QR quét chưa trọn hoặc bị hỏng: quét lại, hoặc gõ mã hồ sơ.",
+    "unverified": "Không xác thực được mã QR này (quét nhầm hoặc giấy bị hỏng): quét lại, hoặc gõ mã hồ sơ.",
+    "no_secret": "Hệ thống chưa đặt khoá ký mã QR hồ sơ ([dossiers] secret): gõ mã hồ sơ, và báo bộ "
+                 "phận kỹ thuật.",
+    "too_many_dossiers": "Số này đã gắn 20 hồ sơ: gỡ hồ sơ gắn nhầm trước.",
+    "dossier_not_attached": "Hồ sơ này không gắn với số hiện tại.",
 }
 
 
@@ -242,11 +256,56 @@ def error_text(code: str, message: str = "", details: dict | None = None) -> str
                            f"Hệ thống từ chối ({code}).")
 
 
+def dossier_target(counter: dict | None) -> dict | None:
+    """Where a dossier scanned now goes, from the counter's view: its current ticket,
+    else the ticket it just finished while the pad asks for its rating, else nowhere
+    (None). {"ticket", "dossiers", "finished"}."""
+    if not counter or counter.get("state") == "closed":
+        return None
+    t = counter.get("ticket")
+    if t:
+        return {"ticket": t.get("ticket", ""), "dossiers": list(t.get("dossiers") or []), "finished": False}
+    f = counter.get("finished_ticket")
+    if f:
+        return {"ticket": f.get("ticket", ""), "dossiers": list(f.get("dossiers") or []), "finished": True}
+    return None
+
+
+def dossier_hint(target: dict | None) -> str:
+    """What the "Hồ sơ" field says before anything is typed."""
+    if target is None:
+        return "Hồ sơ: gọi số trước khi gắn"
+    if target["finished"]:
+        return f"Hồ sơ trả cho số {target['ticket']}: quét QR hoặc gõ mã"
+    return "Hồ sơ: quét mã QR hoặc gõ mã, Enter"
+
+
+def normalise_dossier(text: str) -> str:
+    """What the officer typed or the scanner sent: line ends and surrounding
+    spaces gone (the centre checks the code and reads a QR text)."""
+    return text.strip()
+
+
+def dossier_text(action: str, d: dict) -> str:
+    """The status line after an attach or detach (`d`: the reply's `dossier`)."""
+    code, ticket = d.get("code", ""), d.get("ticket", "")
+    if action == "detach_dossier":
+        return f"Đã gỡ hồ sơ {code} khỏi số {ticket}."
+    if not d.get("changed", True):
+        return f"Hồ sơ {code} đã gắn với số {ticket} rồi."
+    if not d.get("known"):
+        return (f"Đã gắn hồ sơ {code} vào số {ticket}. Hồ sơ chưa có trong dữ liệu của trung tâm "
+                "(sẽ có khi phần mềm một cửa gửi sang): kiểm tra lại mã nếu gõ tay.")
+    return f"Đã gắn hồ sơ {code} ({d.get('procedure_name') or d.get('procedure_code')}) vào số {ticket}."
+
+
 def done_text(action: str, result: dict, names: dict, args: dict | None = None,
               before: str | None = None) -> str:
     """What the status line says after the centre accepted an action. `args` are
     the request's arguments, `before` the number the counter had before it."""
     args = args or {}
+    if action in ("attach_dossier", "detach_dossier") and result.get("dossier"):
+        return dossier_text(action, result["dossier"])
     t = result.get("ticket") or {}
     label = t.get("ticket", "")
     finished = result.get("finished") or []

@@ -18,12 +18,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .config import Site
+from .dossiers.codes import counter_code
+from .dossiers.model import DossierError
 from .officers import OFFICER_EVENTS
 from .timefmt import parse_iso, utc_iso  # noqa: F401  (parse_iso: re-exported for the engine's callers)
 
 ACTIVE = ("waiting", "called", "serving")
 FINISHED = ("done", "no_show", "expired")
 MAX_TEXT = 200
+# Dossiers on one ticket at most: a visit seldom has more than a few, and a scanner
+# stuck in a loop must not fill a ticket.
+MAX_DOSSIERS = 20
+DOSSIER_EVENTS = ("dossier_attached", "dossier_detached")
 
 
 class QueueError(Exception):
@@ -90,6 +96,19 @@ _TICKET_FIELDS = tuple(f.name for f in fields(Ticket))
 _COUNTER_FIELDS = tuple(f.name for f in fields(CounterState))
 
 
+@dataclass(frozen=True)
+class FinishedTicket:
+    """A ticket a counter has finished whose rating prompt is still open (the
+    centre service knows the prompts): the dossier returned as the citizen leaves
+    may still be attached to it, until the rating is bound or the prompt ends.
+    `dossiers`: its codes as stored, for a ticket of another day (a prompt open
+    across midnight); today's are in the engine's state."""
+    id: int
+    label: str
+    service: str
+    dossiers: tuple[str, ...] = ()
+
+
 @dataclass
 class Changes:
     """Rows an event touched, for the store's current-state tables."""
@@ -99,11 +118,14 @@ class Changes:
     services: set[str] = field(default_factory=set)  # services whose waiting line changed
     calls: list[dict] = field(default_factory=list)
     day_started: bool = False
+    # ticket_dossiers rows: (ticket id, code) -> the row to write, or None to delete it
+    dossiers: dict[tuple[int, str], dict | None] = field(default_factory=dict)
 
     def merge(self, other: "Changes") -> None:
         self.tickets.update(other.tickets)
         self.counters.update(other.counters)
         self.sequences.update(other.sequences)
+        self.dossiers.update(other.dossiers)
         self.services |= other.services
         self.calls.extend(other.calls)
         self.day_started |= other.day_started
@@ -119,6 +141,9 @@ class QueueState:
     sequences: dict[tuple[str, str], int] = field(default_factory=dict)
     service_times: dict[str, deque] = field(default_factory=dict)  # recent service seconds
     served: dict[int, int] = field(default_factory=dict)  # tickets done at each counter today
+    # Dossier codes attached to today's tickets (ticket id -> codes in the order attached),
+    # active or finished: a rating bound after the ticket ends records them.
+    dossiers: dict[int, list[str]] = field(default_factory=dict)
     # Waiting tickets per service, as sorted (sort_key, id): every reply and
     # retained view asks for places in the queue, and scanning all tickets each
     # time made the centre slower the longer the queue. Built on first use
@@ -186,6 +211,7 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
     if kind == "day_started":
         state.day = event["day"]
         state.served = {}
+        state.dossiers = {}  # yesterday's tickets have all ended (expired before this event)
         ch.day_started = True
     elif kind == "ticket_issued":
         t = Ticket(**event["ticket"])
@@ -279,6 +305,17 @@ def apply(state: QueueState, event: dict, window: int = 20) -> Changes:
         c.pause_reason = None
         c.pause_public = False
         c.priority_run = 0
+    elif kind in DOSSIER_EVENTS:
+        # the event carries the ticket's codes after the change
+        tid, code = event["ticket_id"], event["code"]
+        if event["dossiers"]:
+            state.dossiers[tid] = list(event["dossiers"])
+        else:
+            state.dossiers.pop(tid, None)
+        ch.dossiers[(tid, code)] = None if kind == "dossier_detached" else {
+            "ticket_id": tid, "code": code, "procedure_code": event.get("procedure_code"),
+            "counter": event["counter"], "officer": event.get("officer"), "attached_at": at}
+        counter(event["counter"])  # its view shows the ticket's dossiers
     elif kind in OFFICER_EVENTS:
         pass  # sign-in refusals, lock-outs, PIN resets: logged, no queue change
     else:
@@ -309,6 +346,9 @@ class Engine:
             # every ticket event names its ticket, so the log reads on its own
             t = self.state.tickets[tid]
             event["ticket"], event["service"] = t.label, t.service
+        if tid is not None and "dossiers" not in event and self.state.dossiers.get(tid):
+            # and the dossiers attached to it so far (the ticket events say them)
+            event["dossiers"] = list(self.state.dossiers[tid])
         events.append(event)
         changes.merge(apply(self.state, event, self.site.queue.estimate_window))
 
@@ -583,6 +623,69 @@ class Engine:
         if c.state != "paused":
             raise QueueError("not_paused", f"counter {counter} is not paused")
         self._emit(events, changes, {"type": "counter_resumed", "at": iso(now), "counter": counter})
+        return self._done(events, changes)
+
+    # -- dossiers at the counter (issue 12) -----------------------------------------
+    def dossier_code(self, text: str) -> str:
+        """The dossier code of what the officer typed or the scanner read (a code or
+        a receipt's QR text), by motcua.dossiers.counter_code; refusals as QueueError."""
+        try:
+            return counter_code(text, self.site.dossiers)
+        except DossierError as exc:
+            raise QueueError(exc.code, exc.message) from None
+
+    def dossier_target(self, counter: int, finished: FinishedTicket | None = None
+                       ) -> tuple[int, str, str, str, list[str]]:
+        """The ticket a dossier scanned at this counter goes to: (id, label, service,
+        state, its codes). The counter's current ticket (called or being served);
+        without one, `finished`, the ticket it finished whose rating prompt is open."""
+        c = self._counter(counter)
+        if c.state == "closed":
+            raise QueueError("counter_closed", f"counter {counter} is closed; an officer must sign in first")
+        if c.ticket_id is not None:
+            t = self.state.tickets[c.ticket_id]
+            return t.id, t.label, t.service, t.state, list(self.state.dossiers.get(t.id, ()))
+        if finished is not None:
+            codes = self.state.dossiers.get(finished.id)
+            return (finished.id, finished.label, finished.service, "done",
+                    list(codes if codes is not None else finished.dossiers))
+        raise QueueError("no_current_ticket", f"counter {counter} has no current ticket, and no ticket "
+                         "it finished is waiting for its rating; call a ticket first")
+
+    def attach_dossier(self, counter: int, code: str, now: datetime, procedure_code: str | None = None,
+                       finished: FinishedTicket | None = None) -> tuple[list[dict], Changes]:
+        """Attach a dossier received or returned during the visit to the ticket
+        (dossier_target). The same code again on the same ticket changes nothing.
+        `procedure_code`: the dossier's procedure in the centre's mirror, if it has it."""
+        events, changes = self._begin(now)
+        code = self.dossier_code(code)
+        tid, label, service, state, codes = self.dossier_target(counter, finished)
+        if code in codes:
+            return self._done(events, changes)
+        if len(codes) >= MAX_DOSSIERS:
+            raise QueueError("too_many_dossiers", f"ticket {label} already has {MAX_DOSSIERS} dossiers; "
+                             "remove a mistaken one first")
+        self._emit(events, changes, {
+            "type": "dossier_attached", "at": iso(now), "ticket_id": tid, "ticket": label,
+            "service": service, "state": state, "counter": counter,
+            "officer": self.state.counters[counter].officer, "code": code,
+            "procedure_code": procedure_code, "dossiers": [*codes, code]})
+        return self._done(events, changes)
+
+    def detach_dossier(self, counter: int, code: str, now: datetime,
+                       finished: FinishedTicket | None = None) -> tuple[list[dict], Changes]:
+        """Remove a dossier from the ticket it was attached to (a mistaken scan),
+        while that ticket is still the counter's (dossier_target)."""
+        events, changes = self._begin(now)
+        code = self.dossier_code(code)
+        tid, label, service, state, codes = self.dossier_target(counter, finished)
+        if code not in codes:
+            raise QueueError("dossier_not_attached", f"dossier {code} is not attached to ticket {label}")
+        self._emit(events, changes, {
+            "type": "dossier_detached", "at": iso(now), "ticket_id": tid, "ticket": label,
+            "service": service, "state": state, "counter": counter,
+            "officer": self.state.counters[counter].officer, "code": code,
+            "dossiers": [c for c in codes if c != code]})
         return self._done(events, changes)
 
     def close(self, counter: int, now: datetime) -> tuple[list[dict], Changes]:

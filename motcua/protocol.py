@@ -209,6 +209,10 @@ OPERATIONS: dict[str, Schema] = {
     "counter.pause": _args(**_COUNTER, reason=_arg(str, True), public=_arg(bool)),
     "counter.resume": _args(**_COUNTER),
     "counter.close": _args(**_COUNTER),
+    # The dossier received or returned during the visit (issue 12): its code, or the
+    # receipt's QR text as the counter's scanner reads it.
+    "counter.attach_dossier": _args(**_COUNTER, code=_arg(str, True)),
+    "counter.detach_dossier": _args(**_COUNTER, code=_arg(str, True)),
     # A citizen's dossier, from a scanned receipt QR or a typed code with its lookup code.
     "dossier.status": _args(qr=_arg(str), code=_arg(str), lookup=_arg(str)),
     # The integration point for the one-stop software: one status update.
@@ -307,8 +311,9 @@ def reply_error(request_id: str, code: str, message: str, **details) -> bytes:
 
 # -- payload builders (the centre's view of the engine, as published) ----------
 
-def ticket_view(engine, ticket) -> dict:
-    """A ticket as a kiosk or counter shows it, with its place in the queue."""
+def ticket_view(engine, ticket, dossiers: list[str] | None = None) -> dict:
+    """A ticket as a kiosk or counter shows it, with its place in the queue.
+    `dossiers`: its dossier codes, for a ticket of another day (today's are the engine's)."""
     site = engine.site
     svc = site.service(ticket.service)
     ahead = engine.people_ahead(ticket)
@@ -321,10 +326,13 @@ def ticket_view(engine, ticket) -> dict:
         "people_ahead": ahead,
         "estimated_wait_s": engine.estimated_wait(svc.code, ahead) if ticket.state == "waiting" else 0,
         "counters": engine.serving_counters(svc.code),
+        "dossiers": list(engine.state.dossiers.get(ticket.id, ()) if dossiers is None else dossiers),
     }
 
 
-def counter_view(engine, number: int) -> dict:
+def counter_view(engine, number: int, finished: dict | None = None) -> dict:
+    """A counter as its terminal and the displays show it. `finished`: the ticket it
+    finished whose rating prompt is still open (finished_ticket_view), else None."""
     c = engine.state.counters[number]
     conf = engine.site.counter(number)
     current = engine.state.tickets.get(c.ticket_id) if c.ticket_id is not None else None
@@ -334,11 +342,28 @@ def counter_view(engine, number: int) -> dict:
         "ticket": None if current is None else {
             "ticket": current.label, "service": current.service, "state": current.state,
             "priority": current.priority, "called_at": current.called_at,
-            "started_at": current.started_at},
+            "started_at": current.started_at,
+            "dossiers": list(engine.state.dossiers.get(current.id, ()))},
+        "finished_ticket": finished,
         "pause_reason": c.pause_reason if c.pause_public else None,
         "served_today": engine.state.served.get(number, 0),
         "updated_at": c.updated_at,
     }
+
+
+def finished_ticket_view(ticket: str, service: str, dossiers: list[str], until: str) -> dict:
+    """The ticket a counter finished while the pad still asks the citizen to rate it
+    (until the prompt ends): a dossier scanned now is attached to it."""
+    return {"ticket": ticket, "service": service, "dossiers": list(dossiers), "until": until}
+
+
+def dossier_result(code: str, ticket: str, procedure: tuple[str, str] | None, changed: bool) -> dict:
+    """What counter.attach_dossier and counter.detach_dossier add to the counter:
+    the dossier, the ticket it went to (or left), its procedure in the centre's
+    dossier mirror (null when the mirror does not have the code, yet)."""
+    return {"code": code, "ticket": ticket, "known": procedure is not None,
+            "procedure_code": procedure[0] if procedure else None,
+            "procedure_name": procedure[1] if procedure else None, "changed": changed}
 
 
 def service_view(engine, code: str) -> dict:
@@ -370,8 +395,14 @@ _STATE_AFTER = {"ticket_issued": "waiting", "ticket_called": "called", "ticket_r
 
 
 def ticket_event_view(event: dict) -> dict | None:
-    """What a ticket event says, at the event's own time (None for counter events)."""
+    """What a ticket event says, at the event's own time (None for counter events).
+    A dossier attached to or detached from a ticket is one too, with its `code`."""
     kind = event["type"]
+    if kind in ("dossier_attached", "dossier_detached"):
+        return {"event": kind, "id": event["ticket_id"], "ticket": event["ticket"],
+                "service": event["service"], "state": event["state"], "counter": event["counter"],
+                "officer": event.get("officer"), "at": event["at"], "dossiers": list(event["dossiers"]),
+                "code": event["code"]}
     if kind not in _STATE_AFTER:
         return None
     issued = event["ticket"] if kind == "ticket_issued" else None
@@ -380,19 +411,21 @@ def ticket_event_view(event: dict) -> dict | None:
             "ticket": issued["label"] if issued else event["ticket"],
             "service": issued["service"] if issued else event.get("to_service", event["service"]),
             "state": _STATE_AFTER[kind], "counter": event.get("counter"), "officer": event.get("officer"),
-            "at": event["at"]}
+            "at": event["at"], "dossiers": list(event.get("dossiers", ()))}
 
 
 def call_view(engine, call: dict) -> dict:
     return {**call, "counter_name": engine.site.counter(call["counter"]).name}
 
 
-def hall_view(engine, recent_calls: list[dict]) -> dict:
+def hall_view(engine, recent_calls: list[dict], finished: dict[int, dict] | None = None) -> dict:
+    """`finished`: counter -> finished_ticket_view, for counters whose pad asks for a rating."""
     site = engine.site
+    finished = finished or {}
     return {
         "site": site.id, "name": site.name, "name_en": site.name_en, "day": engine.state.day,
         "call_seq": engine.state.call_seq,
-        "counters": [counter_view(engine, c.number) for c in site.counters],
+        "counters": [counter_view(engine, c.number, finished.get(c.number)) for c in site.counters],
         "services": [service_view(engine, s.code) for s in site.services],
         "recent_calls": recent_calls[-RECENT_CALLS:][::-1],  # newest first
     }

@@ -14,10 +14,14 @@ the ticket of the prompt it answers:
 
 The same rating id (pad device, boot id, sequence number) delivered twice is
 one rating: the store keeps the first and the centre acknowledges both copies.
-Ratings carry no citizen data: the ticket number, counter, officer and service.
+Ratings carry no citizen data: the ticket number, counter, officer and service,
+and the codes of the dossiers the officer attached to the ticket (received or
+returned at that visit), as they were when the rating was bound: official
+satisfaction scoring counts per dossier (Quyết định 766/QĐ-TTg).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -159,10 +163,15 @@ def bind(rating: IncomingRating, counter: int, prompt: Prompt | None, ticket_rat
 
 
 def rating_row(rating: IncomingRating, counter: int, status: str, prompt: Prompt | None,
-               levels, received_at: datetime, local_day: str, local_hour: int) -> dict:
-    """The stored row: what was pressed, for which ticket, officer and service."""
+               levels, received_at: datetime, local_day: str, local_hour: int,
+               dossiers: Iterable[str] = ()) -> dict:
+    """The stored row: what was pressed, for which ticket, officer and service.
+    `dossiers`: the codes attached to the prompt's ticket now; a bound rating
+    (counted or duplicate) keeps them as a JSON list, `dossiers` NULL otherwise
+    (unprompted, or a ticket without a dossier: never an empty list)."""
     level = levels[rating.level - 1]
     bound = prompt if status != UNPROMPTED else None
+    codes = list(dossiers) if bound else []
     return {
         "rating_id": rating.id, "pad": rating.pad, "boot": rating.boot, "seq": rating.seq,
         "counter": counter, "prompt": rating.prompt, "status": status,
@@ -171,6 +180,7 @@ def rating_row(rating: IncomingRating, counter: int, status: str, prompt: Prompt
         "level": rating.level, "level_code": level.code, "weight": level.weight,
         "pressed_at": _utc(rating.pressed_at), "received_at": _utc(received_at),
         "day": local_day, "hour": local_hour,
+        "dossiers": json.dumps(codes) if codes else None,
     }
 
 

@@ -26,7 +26,7 @@ from . import sdnotify
 from .config import Site
 from .catalogue import Catalogue
 from .dossiers import DossierError, DossierStore, public_view
-from .engine import Changes, Engine, QueueError, Ticket, iso
+from .engine import Changes, Engine, FinishedTicket, QueueError, Ticket, iso
 from .mqtt import guarded, make_client, start
 from .store import Store
 
@@ -119,6 +119,7 @@ class CentreService:
         # Rating pads (issue 5): the open prompt of each counter that has a pad.
         self._pad_counters = sorted({d.counter for d in site.devices_of("pad")})
         self._prompts: dict[int, rt.Prompt] = {}
+        self._pads: _PadBatch | None = None  # the batch being handled: its prompts are the live ones
         for row in self.store.open_prompts():
             if row["counter"] in self._pad_counters:
                 self._prompts[row["counter"]] = rt.Prompt.from_row(row)
@@ -248,13 +249,19 @@ class CentreService:
         self._publish_tallies()
 
     def _handle_batch(self, batch: list) -> None:
+        pads = self._pads = _PadBatch(dict(self._prompts))
+        try:
+            self._handle_batch_with(batch, pads)
+        finally:
+            self._pads = None
+
+    def _handle_batch_with(self, batch: list, pads: "_PadBatch") -> None:
         events: list[dict] = []
         changes = Changes()
         replies: list[tuple[str, str, str, str]] = []
         outgoing: list[tuple[str, bytes]] = []
         republish_all = False
         seen: dict[tuple[str, str], bytes] = {}
-        pads = _PadBatch(dict(self._prompts))
         self._officer_rows: dict[str, dict] = {}  # register rows this batch changes (issue 12)
         rating_prefix = self.topics.rating("")
         for item in batch:
@@ -271,7 +278,6 @@ class CentreService:
             device, request_id, reply, evs, ch, remember = result
             events.extend(evs)
             changes.merge(ch)
-            self._open_prompts(evs, ch, pads)
             if request_id is not None:
                 outgoing.append((self.topics.reply(device), reply))
                 if remember and (device, request_id) not in seen:
@@ -303,6 +309,7 @@ class CentreService:
         if pads.ratings:
             self._tallies_due = True
         self._prompts = pads.prompts
+        self._pads = None  # from here on the batch's prompts are the centre's
         self._publish_changes(changes, events, republish_all)
         for counter in sorted(pads.changed):
             self._publish_prompt(counter)
@@ -382,11 +389,68 @@ class CentreService:
             "counter.resume": lambda: e.resume(n, now),
             "counter.close": lambda: e.close(n, now),
         }
-        events, changes = ops[req.op]()
-        result = protocol.counter_view(e, n)
+        dossier = None
+        if req.op in ("counter.attach_dossier", "counter.detach_dossier"):
+            events, changes, dossier = self._dossier_op(req.op, n, a["code"], now)
+        else:
+            events, changes = ops[req.op]()
+        # A ticket finished at a counter with a pad prompts the pad now, so the reply
+        # shows it as the counter's finished_ticket as the retained state does.
+        self._open_prompts(events, changes, self._pads)
+        result = self._counter_view(n)
         finished = [t for t in changes.tickets.values() if t.state in ("done", "no_show") and t.counter == n]
         result["finished"] = [{"ticket": t.label, "state": t.state} for t in finished]
+        if dossier is not None:
+            result["dossier"] = dossier
         return result, events, changes
+
+    # -- dossiers at the counter (issue 12) ----------------------------------------------
+    def _dossier_op(self, op: str, n: int, text: str, now: datetime) -> tuple[list, Changes, dict]:
+        """counter.attach_dossier / detach_dossier: to the counter's current ticket, or
+        to the ticket it finished while its rating prompt is open (engine.dossier_target).
+        A code the dossier mirror does not have (yet) is attached all the same."""
+        e = self.engine
+        code = e.dossier_code(text)
+        finished = self._finished_target(n, now)
+        _, label, _, _, before = e.dossier_target(n, finished)
+        procedure = self.dossiers.procedure_of(code)
+        if op == "counter.attach_dossier":
+            events, changes = e.attach_dossier(n, code, now, procedure[0] if procedure else None, finished)
+            if events:
+                log.info("dossier %s attached to ticket %s at counter %d%s", code, label, n,
+                         "" if procedure else " (not in the dossier mirror yet)")
+        else:
+            events, changes = e.detach_dossier(n, code, now, finished)
+            log.info("dossier %s detached from ticket %s at counter %d", code, label, n)
+        changed = any(ev["type"].startswith("dossier_") for ev in events)
+        return events, changes, protocol.dossier_result(code, label, procedure, changed)
+
+    def _prompt_of(self, counter: int) -> rt.Prompt | None:
+        """The counter's open prompt: the batch's while one is handled."""
+        return (self._pads.prompts if self._pads is not None else self._prompts).get(counter)
+
+    def _dossiers_of(self, ticket_id: int, day: str) -> list[str]:
+        """A ticket's dossier codes: today's from the engine (this batch's changes
+        included), another day's from the store."""
+        if day == self.engine.state.day:
+            return list(self.engine.state.dossiers.get(ticket_id, ()))
+        return self.store.ticket_dossier_codes(ticket_id)
+
+    def _finished_target(self, counter: int, now: datetime) -> FinishedTicket | None:
+        p = self._prompt_of(counter)
+        if p is None or p.expired(now):
+            return None
+        return FinishedTicket(p.ticket_id, p.ticket, p.service, tuple(self._dossiers_of(p.ticket_id, p.day)))
+
+    def _finished_view(self, counter: int) -> dict | None:
+        p = self._prompt_of(counter)
+        if p is None or self.engine.state.counters[counter].state == "closed":
+            return None  # (a closed counter takes no dossier: engine.dossier_target)
+        return protocol.finished_ticket_view(p.ticket, p.service, self._dossiers_of(p.ticket_id, p.day),
+                                             iso(p.expires_at))
+
+    def _counter_view(self, n: int) -> dict:
+        return protocol.counter_view(self.engine, n, self._finished_view(n))
 
     # -- officers and their PINs (issue 12) ----------------------------------------------
     def _pin(self, req: protocol.Request, device_id: str) -> str:
@@ -550,6 +614,9 @@ class CentreService:
     def _publish_prompt(self, counter: int) -> None:
         view = rt.prompt_view(self._prompts.get(counter), counter, self.site.rating_levels)
         self._retain(self.topics.pad(counter), view)
+        # the counter's finished_ticket follows its prompt (a dossier may go to it until it ends)
+        self._retain(self.topics.counter_state(counter), self._counter_view(counter))
+        self._hall_due = True
 
     def _publish_tallies(self, force: bool = False) -> None:
         """Today's tallies, retained; at most twice a second while ratings pour in."""
@@ -604,7 +671,7 @@ class CentreService:
         row = self.store.ticket(day, label)
         if row is None:
             raise QueueError("unknown_ticket", f"no ticket {label} on {day}")
-        return protocol.ticket_view(self.engine, Ticket(**row))
+        return protocol.ticket_view(self.engine, Ticket(**row), self._dossiers_of(row["id"], day))
 
     # -- publishing -------------------------------------------------------------------------
     def _publish_calls(self, changes: Changes) -> None:
@@ -639,7 +706,7 @@ class CentreService:
             for n in changes.counters:
                 services.update(self.site.counter(n).services)
         for n in sorted(counters):
-            self._retain(self.topics.counter_state(n), protocol.counter_view(e, n))
+            self._retain(self.topics.counter_state(n), self._counter_view(n))
         for code in sorted(services):
             self._retain(self.topics.service_state(code), protocol.service_view(e, code))
         if republish_all or counters or services or changes.calls:
@@ -653,7 +720,8 @@ class CentreService:
             return
         self._hall_due = False
         self._hall_at = time.monotonic()
-        self._retain(self.topics.hall_state, protocol.hall_view(self.engine, list(self.recent_calls)))
+        finished = {n: v for n in self._pad_counters if (v := self._finished_view(n)) is not None}
+        self._retain(self.topics.hall_state, protocol.hall_view(self.engine, list(self.recent_calls), finished))
 
     def _retain(self, topic: str, view: dict) -> None:
         body = protocol.encode(view)

@@ -109,6 +109,13 @@ class Store:
                     "INSERT INTO sequences(day, service, last_number) VALUES (?, ?, ?) "
                     "ON CONFLICT(day, service) DO UPDATE SET last_number = excluded.last_number",
                     [(d, s, n) for (d, s), n in changes.sequences.items()])
+            if changes.dossiers:  # dossiers attached to tickets at the counter (issue 12)
+                rows = [r for r in changes.dossiers.values() if r is not None]
+                if rows:
+                    self._upsert("ticket_dossiers", rows, ("ticket_id", "code"))
+                gone = [k for k, r in changes.dossiers.items() if r is None]
+                if gone:
+                    conn.executemany("DELETE FROM ticket_dossiers WHERE ticket_id = ? AND code = ?", gone)
             for e in events:
                 if e["type"] in ("ticket_called", "ticket_recalled"):
                     self._set_meta("call_seq", e["call_seq"])
@@ -164,6 +171,11 @@ class Store:
             "SELECT * FROM pad_prompts p WHERE ended IS NULL AND issued_at = "
             "(SELECT max(issued_at) FROM pad_prompts q WHERE q.counter = p.counter)"))
 
+    def ticket_dossier_codes(self, ticket_id: int) -> list[str]:
+        """The dossier codes attached to a ticket, in the order attached."""
+        return [c for (c,) in self.db.execute(
+            "SELECT code FROM ticket_dossiers WHERE ticket_id = ? ORDER BY attached_at, rowid", [ticket_id])]
+
     def ratings_of_day(self, day: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM ratings WHERE day = ? ORDER BY pressed_at", [day]))
 
@@ -216,6 +228,12 @@ class Store:
         if state.day:
             for r in self.db.query("SELECT * FROM sequences WHERE day = ?", [state.day]):
                 state.sequences[(r["day"], r["service"])] = r["last_number"]
+            # Dossiers attached to today's tickets, active or finished (a rating bound
+            # after the ticket ends records them).
+            for r in self.db.query("SELECT td.ticket_id, td.code FROM ticket_dossiers td JOIN tickets t "
+                                   "ON t.id = td.ticket_id WHERE t.day = ? ORDER BY td.attached_at, td.rowid",
+                                   [state.day]):
+                state.dossiers.setdefault(r["ticket_id"], []).append(r["code"])
             # Tickets done at each counter today (counter terminals show it).
             for r in self.db.query("SELECT counter, count(*) AS n FROM tickets WHERE day = ? AND "
                                    "state = 'done' AND counter IS NOT NULL GROUP BY counter", [state.day]):

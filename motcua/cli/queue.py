@@ -12,7 +12,7 @@ from .common import CliError, client, device_for, minutes, request
 COUNTER_ACTIONS: dict[str, str | None] = {
     "sign_in": "officer", "next": None, "call": "ticket", "recall": None, "start": None,
     "done": None, "no_show": None, "transfer": "service", "pause": "reason", "resume": None,
-    "close": None,
+    "close": None, "attach_dossier": "code", "detach_dossier": "code",
 }
 OLD_SPELLINGS = {"signin": "sign_in", "noshow": "no_show"}
 _HELP = {
@@ -23,11 +23,17 @@ _HELP = {
     "transfer": "send the current ticket to another service's queue",
     "pause": "pause the counter, with a reason", "resume": "open the paused counter again",
     "close": "close the counter (the officer signs out)",
+    "attach_dossier": "attach a dossier received or returned at this visit to the current ticket (or to "
+                      "the ticket just finished, while its rating pad still asks)",
+    "detach_dossier": "remove a dossier attached by mistake",
 }
 _EXAMPLES = {
     "sign_in": ["motcua counter 1 sign_in nguyenvana", "motcua counter 1 sign_in nguyenvana --pin-stdin"],
     "call": "motcua counter 1 call 1005",
     "transfer": "motcua counter 1 transfer LLTP", "pause": "motcua counter 1 pause Nghỉ trưa --public",
+    "attach_dossier": ["motcua counter 1 attach_dossier 000.00.31.H12-261102-0004",
+                       "motcua counter 1 attach_dossier 'MOTCUA-D:000.00.31.H12-261102-0004:RFEEAANOWK'"],
+    "detach_dossier": "motcua counter 1 detach_dossier 000.00.31.H12-261102-0004",
 }
 
 
@@ -58,16 +64,36 @@ def cmd_counter(site: Site, args) -> int:
     r = request(site, device, f"counter.{args.action}", counter=args.counter, **extra)
     for f in r.get("finished", []):
         print(f"{f['ticket']}: {'xong / done' if f['state'] == 'done' else 'vắng mặt / no-show'}")
+    d = r.get("dossier")
+    if d:
+        print(dossier_line(args.action, d))
     cur = r["ticket"]
     line = f"Quầy {r['counter']} ({r['state']})"
     if r.get("officer"):
         line += f", cán bộ {r['officer']}"
     if cur:
         line += f": {cur['ticket']} [{cur['service']}] {cur['state']}"
+        if cur.get("dossiers"):
+            line += f", hồ sơ / dossiers {', '.join(cur['dossiers'])}"
     else:
         line += ": không có số / no current ticket"
     print(line)
+    after = r.get("finished_ticket")
+    if after:
+        print(f"Vừa xong / just finished {after['ticket']}, chờ đánh giá / rating open"
+              + (f": hồ sơ / dossiers {', '.join(after['dossiers'])}" if after["dossiers"] else ""))
     return 0
+
+
+def dossier_line(action: str, d: dict) -> str:
+    """What an attach or detach did, in both languages."""
+    if action == "detach_dossier":
+        return f"Đã gỡ hồ sơ / detached {d['code']} khỏi số / from ticket {d['ticket']}"
+    if not d["changed"]:
+        return f"Hồ sơ / dossier {d['code']} đã gắn với số / was already on ticket {d['ticket']}"
+    what = (f"{d['procedure_code']} {d['procedure_name']}" if d["known"] else
+            "chưa có trong dữ liệu hồ sơ của trung tâm / not in the centre's dossier mirror yet")
+    return f"Đã gắn hồ sơ / attached {d['code']} vào số / to ticket {d['ticket']} ({what})"
 
 
 def cmd_status(site: Site, args) -> int:
@@ -169,6 +195,9 @@ def add_commands(sub) -> None:
             a.add_argument("ticket", metavar="TICKET", help="the ticket's number, e.g. 1005")
         elif arg == "service":
             a.add_argument("service", metavar="SERVICE", help="the service code to send it to, e.g. LLTP")
+        elif arg == "code":
+            a.add_argument("code", metavar="CODE", help="the dossier code (mã hồ sơ), or the text of the "
+                           "receipt's QR code (quote it: it holds colons)")
         a.add_argument("--device", help="act as this device (default: the counter's own, else the admin)")
     for old, new in OLD_SPELLINGS.items():
         actions.add_parser(old, add_help=False, renamed_to=new, example=_EXAMPLES.get(new, f"motcua counter 1 {new}"))

@@ -30,7 +30,7 @@ model, codes, masking, rules, views and records are the core: no I/O, no
 sqlite3. The printed papers: motcua.receipt (form 01) and
 motcua.apology_letter (form 04).
 """
-from .codes import (LOOKUP_ALPHABET, QR_PREFIX, SIG_LENGTH, DossierCode, lookup_code,
+from .codes import (LOOKUP_ALPHABET, QR_PREFIX, SIG_LENGTH, DossierCode, counter_code, lookup_code,
                     parse_code, qr_text, verified_code, verify_lookup, verify_qr)
 from .importing import ImportReport, RowError, read_records
 from .masking import mask_name, scrub
@@ -50,7 +50,7 @@ __all__ = [
     "RECORD_FIELDS", "SIG_LENGTH", "STATUSES", "TIMELINESS", "UPDATE_FIELDS", "Apology",
     "Dossier", "DossierCode", "DossierError", "DossierStore", "ImportReport", "OverdueDossier",
     "RowError", "Step", "Timeliness", "Update", "apology_texts", "check_update",
-    "clock_stopped_at", "create_tables", "dossier_from_record", "lookup_code", "mask_name",
+    "clock_stopped_at", "counter_code", "create_tables", "dossier_from_record", "lookup_code", "mask_name",
     "overdue", "parse_code", "parse_date", "parse_datetime", "public_view", "qr_text",
     "read_records", "scrub", "steps_to_come", "timeliness", "verified_code", "verify_lookup",
     "verify_qr",

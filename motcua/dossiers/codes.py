@@ -24,6 +24,14 @@ DossierSettings.secret, so neither needs storage:
 
 Verify first (`verified_code`), then look the dossier up: a wrong proof and an
 unknown dossier must not be told apart by someone guessing codes.
+
+At the counter
+--------------
+An officer attaches the dossiers received or returned during a visit to the
+ticket (issue 12): what the counter's scanner types (the receipt's QR text) or
+what the officer types (the code) is reduced to the code by `counter_code`. The
+officer holds the receipt, so no lookup code is asked; a QR text is still
+verified, because a misread QR must not put another dossier on the ticket.
 """
 from __future__ import annotations
 
@@ -163,3 +171,19 @@ def verified_code(settings: DossierSettings, *, scanned: str | None = None,
                            "both on your receipt (letters and digits, no O, 0, I or 1)")
     return canonical
 
+
+def counter_code(text: str, settings: DossierSettings) -> str:
+    """The dossier code an officer scanned or typed at the counter: a receipt's QR
+    text (`MOTCUA-D:<code>:<sig>`, verified: DossierError malformed_qr or
+    unverified) or a dossier code (DossierError malformed_code). Case, the
+    scanner's CR/LF and surrounding spaces do not matter."""
+    if not isinstance(text, str):
+        raise DossierError("malformed_code", "the dossier code must be text", field="code")
+    body = text.strip()
+    if body.upper().startswith(QR_PREFIX):
+        return verify_qr(body, settings)
+    if not body:
+        raise DossierError("malformed_code", "give the dossier code (mã hồ sơ), e.g. "
+                           "000.00.31.H12-261123-0001, or scan the QR code of the receipt",
+                           field="code")
+    return parse_code(body, settings).code

@@ -83,6 +83,14 @@ class DossierStore:
                        due_at=date.fromisoformat(r["due_at"]), status=r["status"], steps=steps,
                        apology=apology, documents=tuple(json.loads(r["documents"] or "[]")))
 
+    def procedure_of(self, code: str) -> tuple[str, str] | None:
+        """(procedure code, procedure name) of a dossier in the mirror, or None when
+        the mirror does not have it (yet): what the counter records when an officer
+        attaches a dossier to a ticket. `code` is canonical (parse_code)."""
+        row = self.db.execute("SELECT procedure_code, procedure_name FROM dossiers WHERE code = ?",
+                              [code]).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def codes(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT code FROM dossiers ORDER BY code")]
 

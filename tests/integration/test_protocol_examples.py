@@ -262,7 +262,15 @@ def test_every_example_of_the_page_has_the_keys_and_types_the_centre_sends(site,
         ask("counter-1", "counter.next", counter=1)
         ask("counter-1", "counter.recall", counter=1)
         ask("counter-1", "counter.start", counter=1)
+        # dossiers at the counter (issue 12): by the receipt's QR, typed (not in the
+        # mirror), a malformed one, removed; then one after done, to the finished ticket
+        ask("counter-1", "counter.attach_dossier", counter=1,
+            code="MOTCUA-D:000.00.31.H12-261123-0001:6EANS4YC33\r\n")
+        ask("counter-1", "counter.attach_dossier", counter=1, code="000.00.31.h12-261123-0014")
+        ask("counter-1", "counter.attach_dossier", expect_ok=False, counter=1, code="000.00.31.H12-2611")
+        ask("counter-1", "counter.detach_dossier", counter=1, code="000.00.31.H12-261123-0014")
         ask("counter-1", "counter.done", counter=1)
+        ask("counter-1", "counter.attach_dossier", counter=1, code="000.00.31.H12-261120-0009")
         ask("counter-1", "counter.next", counter=1)
         ask("counter-1", "counter.no_show", counter=1)
         clients["counter-2"] = connect("counter-2")

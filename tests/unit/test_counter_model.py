@@ -41,9 +41,10 @@ def test_actions_have_distinct_f_keys_and_known_operations():
     assert [a.shortcut for a in model.ACTIONS] == [f"F{i}" for i in range(1, 11)]
     assert len({a.keycode for a in model.ACTIONS}) == 10
     assert all(282 <= a.keycode <= 291 for a in model.ACTIONS)   # Kivy's F1..F10
-    for a in (*model.ACTIONS, model.SIGN_IN):
+    others = tuple(model.OTHER_ACTIONS.values())   # sign-in, and the dossiers of the visit
+    for a in (*model.ACTIONS, *others):
         assert a.op in protocol.OPERATIONS and a.op in protocol.ROLE_OPERATIONS["counter"]
-    assert {a.op for a in (*model.ACTIONS, model.SIGN_IN)} == protocol.ROLE_OPERATIONS["counter"] - {"ticket.status"}
+    assert {a.op for a in (*model.ACTIONS, *others)} == protocol.ROLE_OPERATIONS["counter"] - {"ticket.status"}
 
 
 @pytest.mark.parametrize("view, waiting, expected", [
@@ -153,6 +154,8 @@ def test_every_refusal_of_a_counter_operation_has_a_vietnamese_text():
     src = (ROOT / "motcua" / "engine.py").read_text(encoding="utf-8")
     codes = set(re.findall(r'QueueError\(\s*"([a-z_]+)"', src)) - {"unknown_priority", "service_full"}
     codes |= {"forbidden", "bad_arguments", "unknown_operation"}
+    # the dossier code's refusals reach the terminal through counter.attach_dossier (issue 12)
+    codes |= {"malformed_code", "malformed_qr", "unverified", "no_secret"}
     missing = codes - set(model.ERROR_TEXTS)
     assert not missing
     assert model.error_text("queue_empty") == "Không có công dân nào đang chờ ở các lĩnh vực của quầy."
