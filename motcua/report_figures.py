@@ -23,6 +23,14 @@ Satisfaction (table `ratings`)
     Response rate = counted ratings / tickets served (`done`), 0..100 (by hour:
     the tickets finished in that hour).
 
+Satisfaction per procedure (`ratings.dossiers`, issue 12)
+    The dossiers an officer attached to the rated ticket, through the dossier
+    mirror, give each counted rating its procedures: a rating counts once for each
+    procedure among its ticket's dossiers (two dossiers of two procedures: once
+    for each; two of the same procedure: once). Dossiers the mirror does not have
+    make one group of their own; counted ratings of tickets without a dossier are
+    counted apart.
+
 Queue (table `tickets`)
     Issued = tickets of the period; served = ended `done`; no-show; transferred =
     moved to another service at least once; expired = never called before the day
@@ -259,6 +267,13 @@ class DayRow:
 
 
 @dataclass
+class ProcedureSatisfaction:
+    code: str | None           # the procedure's code; '' for dossiers the mirror does not have
+    label: str
+    satisfaction: Satisfaction
+
+
+@dataclass
 class DossierGroup:
     key: str
     label: str
@@ -286,6 +301,12 @@ class Report:
     dossiers_by_field: list[DossierGroup]
     dossiers_by_procedure: list[DossierGroup]
     has_dossier_tables: bool = True
+    # Satisfaction per procedure (issue 12): counted ratings through their tickets' dossiers
+    satisfaction_by_procedure: list[ProcedureSatisfaction] = field(default_factory=list)
+    rated_without_dossier: Satisfaction | None = None        # counted ratings of tickets without one
+    rated_with_dossier: int = 0                               # counted ratings with at least one
+    rated_with_dossier_previous: int = 0
+    has_procedure_ratings: bool = True                        # False: the database cannot say
     timezone: str = "Asia/Ho_Chi_Minh"
 
     @property
@@ -350,6 +371,17 @@ class DossierRow(NamedTuple):
     outcome_at: datetime | None  # the first outcome in that run (None: no outcome yet)
 
 
+class ProcedureRatingCount(NamedTuple):
+    """The counted ratings of one procedure and level of a period, counted. A rating
+    counts once for each procedure among the dossiers its ticket carried when it was
+    bound (ratings.dossiers), the procedure from the dossier mirror."""
+    procedure_code: str | None  # None: ratings of tickets without a dossier; '': dossiers not in the mirror
+    procedure_name: str         # '' when not known
+    level: int                  # 1 = most satisfied
+    n: int                      # ratings
+    weight_sum: float           # the sum of their stored weights
+
+
 class ReportSource(Protocol):
     """What a report reads: one centre's records over a period, as plain rows. Each
     method returns None when the database has no such records at all (an older
@@ -363,6 +395,8 @@ class ReportSource(Protocol):
     def dossiers_received(self, period: Period) -> Iterable[ReceivedCount] | None: ...
 
     def dossier_states(self, period: Period) -> Iterable[DossierRow] | None: ...
+
+    def procedure_rating_counts(self, period: Period) -> Iterable[ProcedureRatingCount] | None: ...
 
     def officer_names(self) -> dict[str, str]: ...
 
@@ -438,6 +472,35 @@ def satisfaction_figures(rows: Iterable[RatingCount], by: str | None, nlevels: i
                 s = days[day] = Satisfaction([0] * nlevels)
             s.add(status, level, n, wsum)
     return total, groups, days
+
+
+def procedure_satisfaction(rows: Iterable[ProcedureRatingCount], nlevels: int
+                           ) -> tuple[list[ProcedureSatisfaction], Satisfaction]:
+    """Satisfaction per procedure from counted ratings through their dossiers: (the
+    procedures in Vietnamese order of their names, then the dossiers the mirror does
+    not have; the counted ratings of tickets without a dossier). A rating with
+    dossiers of two procedures is in both groups, so the groups add up to more than
+    the ratings."""
+    by_code: dict[str, Satisfaction] = {}
+    names: dict[str, str] = {}
+    without = Satisfaction([0] * nlevels)
+    for code, name, level, n, wsum in rows:
+        if code is None:
+            without.add(rt.COUNTED, level, n, wsum)
+            continue
+        s = by_code.get(code)
+        if s is None:
+            s = by_code[code] = Satisfaction([0] * nlevels)
+        s.add(rt.COUNTED, level, n, wsum)
+        names[code] = max(names.get(code, ""), name or "")
+    for s in [without, *by_code.values()]:
+        s.rate_known = False   # no response rate: tickets are not served per procedure
+    groups = [ProcedureSatisfaction(code, f"{code} {names[code]}".strip(), s)
+              for code, s in sorted(((c, s) for c, s in by_code.items() if c),
+                                    key=lambda cs: (_vn_key(names[cs[0]]), cs[0]))]
+    if "" in by_code:
+        groups.append(ProcedureSatisfaction("", "(hồ sơ chưa có trong dữ liệu hồ sơ)", by_code[""]))
+    return groups, without
 
 
 def dossier_figures(received: Iterable[ReceivedCount], states: Iterable[DossierRow],
@@ -629,6 +692,13 @@ def report_from(source: ReportSource, site: Site, period: Period, by: str | None
     else:
         dossiers, d_fields, d_procs, dossiers_prev = DossierFigures(), [], [], DossierFigures()
 
+    # Satisfaction per procedure (issue 12), through the rated tickets' dossiers.
+    proc_rows = source.procedure_rating_counts(period)
+    has_proc = proc_rows is not None
+    by_proc, without = procedure_satisfaction(proc_rows or (), nlevels)
+    _, without_prev = procedure_satisfaction(
+        (source.procedure_rating_counts(previous) or ()) if has_proc else (), nlevels)
+
     return Report(site_name=site.name, period=period, previous=previous, by=by, generated_at=now,
                   level_names=[lv.name_vi for lv in site.rating_levels] + [
                       f"Mức {i}" for i in range(nlevels + 1, len(sat.levels) + 1)],
@@ -636,4 +706,88 @@ def report_from(source: ReportSource, site: Site, period: Period, by: str | None
                   queue_previous=queue_prev, groups=groups, hours=hours, days=days,
                   dossiers=dossiers, dossiers_previous=dossiers_prev, dossiers_by_field=d_fields,
                   dossiers_by_procedure=d_procs, has_dossier_tables=has_dossiers,
-                  timezone=site.timezone)
+                  satisfaction_by_procedure=by_proc, rated_without_dossier=without,
+                  rated_with_dossier=sat.counted - without.counted if has_proc else 0,
+                  rated_with_dossier_previous=sat_prev.counted - without_prev.counted if has_proc else 0,
+                  has_procedure_ratings=has_proc, timezone=site.timezone)
+
+
+# -- one row per rated dossier (`motcua ratings export`, issue 12) -------------------------------
+#
+# For the provincial one-stop system, whose satisfaction scoring counts per dossier: one
+# row for each code of each counted rating's `dossiers`. The loader gives RatedDossierRow
+# (times as the store keeps them, UTC text); export_rows() makes the file's rows.
+
+
+class RatedDossierRow(NamedTuple):
+    """One dossier of one counted rating of the period (a rating of a ticket with two
+    dossiers gives two rows)."""
+    rating_id: str
+    pressed_at: str            # the store's UTC text
+    level: int                 # 1 = most satisfied
+    level_code: str
+    weight: float
+    officer: str | None
+    counter: int
+    service: str | None
+    ticket: str | None         # the number as printed
+    issued_at: str | None      # the ticket's times, the store's UTC text
+    called_at: str | None      # its first call
+    started_at: str | None
+    finished_at: str | None
+    code: str                  # the dossier code
+    procedure_code: str | None  # from the dossier mirror (or as recorded when attached); None: unknown
+    procedure_name: str | None
+
+
+EXPORT_COLUMNS = (  # (column, Vietnamese meaning): docs/reports.md says the same
+    ("dossier_code", "Mã hồ sơ"),
+    ("procedure_code", "Mã thủ tục"),
+    ("procedure_name", "Tên thủ tục"),
+    ("level", "Mức đánh giá (1 = hài lòng nhất)"),
+    ("level_name", "Tên mức đánh giá"),
+    ("weight", "Điểm của mức (0–100)"),
+    ("officer", "Mã cán bộ"),
+    ("officer_name", "Tên cán bộ"),
+    ("counter", "Quầy"),
+    ("counter_name", "Tên quầy"),
+    ("service", "Lĩnh vực (dịch vụ)"),
+    ("ticket", "Số thứ tự"),
+    ("ticket_issued_at", "Giờ lấy số"),
+    ("ticket_called_at", "Giờ gọi (lần đầu)"),
+    ("ticket_started_at", "Giờ bắt đầu phục vụ"),
+    ("ticket_finished_at", "Giờ xong"),
+    ("rated_at", "Giờ bấm đánh giá"),
+    ("rating_id", "Mã lượt đánh giá"),
+)
+
+
+def local_iso(stored: str | None, tz: ZoneInfo) -> str:
+    """A stored UTC time as local ISO 8601 to the second (2026-11-23T10:51:52+07:00); '' for none."""
+    if not stored:
+        return ""
+    return datetime.fromisoformat(stored).astimezone(tz).isoformat(timespec="seconds")
+
+
+def export_rows(rows: Iterable[RatedDossierRow], site: Site, officer_names: dict[str, str]) -> list[dict]:
+    """The file's rows (EXPORT_COLUMNS), times local, names from the site file and the
+    officers' register. No citizen data: the rows have none to give."""
+    tz = site.tz
+    levels = {lv.code: lv.name_vi for lv in site.rating_levels}
+    counters = {c.number: c.name for c in site.counters}
+    out = []
+    for r in rows:
+        level_name = levels.get(r.level_code) or (
+            site.rating_levels[r.level - 1].name_vi if r.level <= len(site.rating_levels) else f"Mức {r.level}")
+        out.append({
+            "dossier_code": r.code, "procedure_code": r.procedure_code or "",
+            "procedure_name": r.procedure_name or "", "level": r.level, "level_name": level_name,
+            "weight": r.weight, "officer": r.officer or "", "officer_name": officer_names.get(r.officer or "", ""),
+            "counter": r.counter, "counter_name": counters.get(r.counter, f"Quầy {r.counter}"),
+            "service": r.service or "", "ticket": r.ticket or "",
+            "ticket_issued_at": local_iso(r.issued_at, tz), "ticket_called_at": local_iso(r.called_at, tz),
+            "ticket_started_at": local_iso(r.started_at, tz),
+            "ticket_finished_at": local_iso(r.finished_at, tz),
+            "rated_at": local_iso(r.pressed_at, tz), "rating_id": r.rating_id,
+        })
+    return out

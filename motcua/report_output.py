@@ -81,6 +81,9 @@ def summary_rows(report: Report) -> list[tuple[str, str, str, object, object]]:
          s.unprompted, sp.unprompted),
         ("satisfaction", "duplicate", "Bấm trùng cho một lượt (không tính)", COUNT,
          s.duplicate, sp.duplicate),
+        ("satisfaction", "counted_with_dossier", "Đánh giá được tính có gắn hồ sơ", COUNT,
+         report.rated_with_dossier if report.has_procedure_ratings else None,
+         report.rated_with_dossier_previous if report.has_procedure_ratings else None),
         ("queue", "issued", "Số phiếu đã cấp", COUNT, q.issued, qp.issued),
         ("queue", "served", "Đã phục vụ xong", COUNT, q.served, qp.served),
         ("queue", "no_show", "Vắng mặt khi gọi", COUNT, q.no_show, qp.no_show),
@@ -189,7 +192,29 @@ def tables(report: Report) -> list[Table]:
     d_proc = Table("Hồ sơ theo thủ tục", f"Hồ sơ theo thủ tục – {report.period.label()}",
                    [Column("Thủ tục", TEXT, "procedure"), Column("Lĩnh vực", TEXT, "field"), *dcols],
                    [[g.label, g.field, *_dossier_cells(g.figures)] for g in report.dossiers_by_procedure])
-    return [summary, sat, queue, hours, days, d_field, d_proc]
+    return [summary, sat, queue, hours, days, d_field, d_proc, procedure_table(report)]
+
+
+NO_DOSSIER = "(không gắn hồ sơ)"
+
+
+def procedure_table(report: Report) -> Table:
+    """Satisfaction per procedure: counted ratings through the dossiers attached to
+    the rated tickets (a rating counts for each procedure of its dossiers), then
+    the counted ratings of tickets without a dossier."""
+    nlevels = len(report.level_names)
+    cols = [Column("Thủ tục", TEXT, "procedure"), Column("Số đánh giá", COUNT, "counted"),
+            *[Column(n, COUNT, f"level_{i + 1}") for i, n in enumerate(report.level_names)],
+            Column("Tỷ lệ hài lòng", PERCENT, "share_satisfied"), Column("Chỉ số", INDEX, "index")]
+
+    def cells(s: Satisfaction) -> list:
+        levels = list(s.levels[:nlevels]) + [0] * (nlevels - len(s.levels))
+        return [s.counted, *levels, s.share_satisfied, s.index]
+
+    rows = [[g.label, *cells(g.satisfaction)] for g in report.satisfaction_by_procedure]
+    if report.rated_without_dossier is not None and report.rated_without_dossier.counted:
+        rows.append([NO_DOSSIER, *cells(report.rated_without_dossier)])
+    return Table("Hài lòng theo thủ tục", f"Mức độ hài lòng theo thủ tục – {report.period.label()}", cols, rows)
 
 
 # -- terminal ------------------------------------------------------------------------------------
@@ -264,7 +289,7 @@ def render_table(table: Table, max_text: int = 44, row_kinds: list[str] | None =
 
 def format_text(report: Report) -> str:
     """The report for the terminal: aligned columns, Vietnamese headings."""
-    summary, sat, queue, hours, days, d_field, d_proc = tables(report)
+    summary, sat, queue, hours, days, d_field, d_proc, sat_proc = tables(report)
     gen = report.generated_at.astimezone(report.tz)
     out = [f"BÁO CÁO HOẠT ĐỘNG – {report.site_name}",
            f"Kỳ báo cáo: {report.period.label()} ({report.period.days} ngày); "
@@ -284,6 +309,9 @@ def format_text(report: Report) -> str:
         if section == "Hài lòng" and not (s.counted or s.duplicate or s.unprompted):
             out.append("(Không có lượt bấm nào trong kỳ: không tính được tỷ lệ đánh giá.)")
         out.append("")
+        if section == "Hài lòng" and report.satisfaction_by_procedure:
+            out += ["Hài lòng theo thủ tục (qua hồ sơ gắn với lượt được đánh giá; một đánh giá tính "
+                    "cho mỗi thủ tục của các hồ sơ đó)", render_table(sat_proc, max_text=52), ""]
         if section == "Hàng đợi":
             if report.by:
                 out += [f"Hài lòng theo {BY_VI[report.by]}", render_table(sat), "",
@@ -430,7 +458,8 @@ def _detail_tables(report: Report):
         out += [(ts["Hài lòng"], "satisfaction", report.by), (ts["Hàng đợi"], "queue", report.by)]
     out += [(ts["Theo giờ"], "queue", "hour_of_issue"), (ts["Theo ngày"], "daily", "day"),
             (ts["Hồ sơ theo lĩnh vực"], "dossiers", "field"),
-            (ts["Hồ sơ theo thủ tục"], "dossiers", "procedure")]
+            (ts["Hồ sơ theo thủ tục"], "dossiers", "procedure"),
+            (ts["Hài lòng theo thủ tục"], "satisfaction", "procedure")]
     return out
 
 
@@ -606,3 +635,64 @@ def _chart_hours(ax, report: Report) -> None:
     ax.set_ylabel("số phiếu")
     ax.set_ylim(0, max(max(h.issued, h.issued_previous) for h in report.hours) * 1.25 or 1)
     ax.legend(loc="upper center", ncol=2, fontsize=9)
+
+
+# -- `motcua ratings export`: one row per rated dossier (issue 12) -------------------------------
+
+
+def write_export_csv(rows: list[dict], target) -> None:
+    """The rows as CSV (columns: report_figures.EXPORT_COLUMNS, a header of their
+    codes). `target`: a path (UTF-8 with a byte order mark, for Excel, as the
+    report's CSV) or an open text stream (standard output: no mark)."""
+    from .report_figures import EXPORT_COLUMNS
+    names = [c for c, _ in EXPORT_COLUMNS]
+
+    def write(f):
+        w = csv.writer(f)
+        w.writerow(names)
+        w.writerows([[r[c] for c in names] for r in rows])
+    if hasattr(target, "write"):
+        write(target)
+        return
+    try:
+        with open(target, "w", encoding="utf-8-sig", newline="") as f:
+            write(f)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror}; choose another --csv path") from None
+
+
+def write_export_xlsx(rows: list[dict], path: str | Path, info: list[tuple[str, object]]) -> Path:
+    """The rows as an Excel sheet "Đánh giá theo hồ sơ" (header: the column codes, bold;
+    numbers as numbers, times as ISO text), and a sheet "Thông tin": `info`, then what
+    each column holds."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    from .report_figures import EXPORT_COLUMNS
+    names = [c for c, _ in EXPORT_COLUMNS]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Đánh giá theo hồ sơ"
+    bold = Font(bold=True)
+    ws.append(names)
+    for cell in ws[1]:
+        cell.font = bold
+    for r in rows:
+        ws.append([r[c] for c in names])
+    for j, name in enumerate(names, 1):
+        longest = max([len(str(r[name])) for r in rows] + [len(name)])
+        ws.column_dimensions[get_column_letter(j)].width = min(max(longest, 8), 60) + 2
+    ws.freeze_panes = "B2"
+    about = wb.create_sheet("Thông tin")
+    for key, value in [*info, ("", ""), ("Cột", "Nội dung"), *EXPORT_COLUMNS]:
+        about.append([key, value])
+        if key in ("Cột", *(k for k, _ in info)):
+            about.cell(about.max_row, 1).font = bold
+    about.column_dimensions["A"].width = 24
+    about.column_dimensions["B"].width = 80
+    try:
+        wb.save(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}; choose another --xlsx path") from None
+    return Path(path)

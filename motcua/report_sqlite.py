@@ -1,7 +1,7 @@
 """The manager report's loader for the centre's SQLite database (`motcua report`):
-reads the tables `tickets`, `ratings`, `counters`, `dossiers`, `dossier_steps` and
-`dossier_apologies` into the plain rows of motcua.report_figures, which computes
-every figure. build_report() is the two together.
+reads the tables `tickets`, `ratings`, `counters`, `dossiers`, `dossier_steps`,
+`dossier_apologies` and `ticket_dossiers` into the plain rows of
+motcua.report_figures, which computes every figure. build_report() is the two together.
 
 A loader for another database (the province's, say) yields the same rows through
 the same ReportSource methods and hands them to report_figures.report_from(); no
@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from .config import Site
 from .dossiers import CLOCK_STOPPED, CLOSED, STATUSES
-from .report_figures import (BY_CHOICES, OUTCOMES, DossierRow, Period, RatingCount, ReceivedCount,
-                             Report, ReportError, TicketRow, report_from)
+from .report_figures import (BY_CHOICES, OUTCOMES, DossierRow, Period, ProcedureRatingCount, RatedDossierRow,
+                             RatingCount, ReceivedCount, Report, ReportError, TicketRow, report_from)
 
 
 def _conn(db) -> sqlite3.Connection:
@@ -133,6 +133,63 @@ class SqliteSource:
                    None if issued is None else fromiso(issued), status, run_step,
                    None if run_at is None else fromiso(run_at),
                    None if outcome_at is None else fromiso(outcome_at))
+
+    def procedure_rating_counts(self, period: Period) -> Iterable[ProcedureRatingCount] | None:
+        """Counted ratings per procedure and level (ProcedureRatingCount): each code of
+        `ratings.dossiers` (a JSON list) through the dossier mirror (or, for a code it
+        lost, the procedure `ticket_dossiers` recorded), one row per rating and
+        procedure; then the counted ratings without a dossier (procedure None)."""
+        if "ratings" not in self.tables or not {"dossiers", "ticket_dossiers"} <= self.tables:
+            return None
+        if "dossiers" not in {r[1] for r in self.conn.execute("PRAGMA table_info(ratings)")}:
+            return None
+        days = {"s": period.start.isoformat(), "e": period.end.isoformat()}
+        return self.conn.execute("""
+            WITH rp AS (
+              SELECT r.rating_id, r.level, r.weight,
+                     coalesce(d.procedure_code, td.procedure_code, '') AS proc,
+                     max(coalesce(d.procedure_name, '')) AS name
+              FROM ratings r JOIN json_each(r.dossiers) j
+              LEFT JOIN dossiers d ON d.code = j.value
+              LEFT JOIN ticket_dossiers td ON td.ticket_id = r.ticket_id AND td.code = j.value
+              WHERE r.day BETWEEN :s AND :e AND r.status = 'counted' AND r.dossiers IS NOT NULL
+              GROUP BY r.rating_id, proc)
+            SELECT proc, max(name), level, count(*), total(weight) FROM rp GROUP BY proc, level
+            UNION ALL
+            SELECT NULL, '', level, count(*), total(weight) FROM ratings
+              WHERE day BETWEEN :s AND :e AND status = 'counted' AND dossiers IS NULL GROUP BY level""",
+            days)
+
+    def rated_dossiers(self, period: Period) -> tuple[list[RatedDossierRow], int] | None:
+        """`motcua ratings export`: one RatedDossierRow per code of each counted rating
+        of the period (by the local day of the press), in the order pressed; and how
+        many counted ratings of the period had no dossier. None: the database cannot say."""
+        if "ratings" not in self.tables or not {"tickets", "dossiers", "ticket_dossiers"} <= self.tables:
+            return None
+        if "dossiers" not in {r[1] for r in self.conn.execute("PRAGMA table_info(ratings)")}:
+            return None
+        days = {"s": period.start.isoformat(), "e": period.end.isoformat()}
+        rows = [RatedDossierRow(*r) for r in self.conn.execute("""
+            SELECT r.rating_id, r.pressed_at, r.level, r.level_code, r.weight, r.officer, r.counter,
+                   r.service, r.ticket, t.issued_at, t.first_called_at, t.started_at, t.finished_at,
+                   j.value, coalesce(d.procedure_code, td.procedure_code), d.procedure_name
+            FROM ratings r JOIN json_each(r.dossiers) j
+            LEFT JOIN tickets t ON t.id = r.ticket_id
+            LEFT JOIN dossiers d ON d.code = j.value
+            LEFT JOIN ticket_dossiers td ON td.ticket_id = r.ticket_id AND td.code = j.value
+            WHERE r.day BETWEEN :s AND :e AND r.status = 'counted' AND r.dossiers IS NOT NULL
+            ORDER BY r.pressed_at, r.rating_id, j.key""", days)]
+        (without,) = self.conn.execute(
+            "SELECT count(*) FROM ratings WHERE day BETWEEN :s AND :e AND status = 'counted' "
+            "AND dossiers IS NULL", days).fetchone()
+        return rows, without
+
+    def officer_register(self) -> dict[str, str]:
+        """Officers' names from the register (issue 12), else as the counters last had them."""
+        names = self.officer_names()
+        if "officers" in self.tables:
+            names.update(self.conn.execute("SELECT id, name FROM officers"))
+        return names
 
     def officer_names(self) -> dict[str, str]:
         if "counters" not in self.tables:

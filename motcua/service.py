@@ -587,8 +587,11 @@ class CentreService:
                                         or self.store.ticket_rated(prompt.ticket_id))
         status = rt.bind(rating, counter, prompt, rated)
         local = rating.pressed_at.astimezone(self.site.tz)
+        # A bound rating keeps the dossiers its ticket carries now (issue 12): attached
+        # during the visit, or as the citizen left, this batch's included.
+        dossiers = self._dossiers_of(prompt.ticket_id, prompt.day) if status != rt.UNPROMPTED else ()
         row = rt.rating_row(rating, counter, status, prompt, self.site.rating_levels, now,
-                            local.date().isoformat(), local.hour)
+                            local.date().isoformat(), local.hour, dossiers)
         pads.ratings[rating.id] = row
         pads.acks.append((counter, rating.id, status))
         log.info("rating %s at counter %d: level %d, %s%s", rating.id, counter, rating.level, status,

@@ -264,3 +264,40 @@ def test_a_bound_rating_records_the_codes_its_ticket_carried(site, engine):
     assert rt.rating_row(rating, 1, rt.UNPROMPTED, prompt, site.rating_levels, NOW, "2026-11-23", 10,
                          dossiers=[CODE])["dossiers"] is None
     assert rt.rating_row(rating, 1, rt.COUNTED, prompt, site.rating_levels, NOW, "2026-11-23", 10)["dossiers"] is None
+
+
+# -- the report's figures per procedure and the export's rows (pure) ------------------------------
+
+def test_satisfaction_per_procedure_from_plain_rows():
+    from motcua.report_figures import ProcedureRatingCount as P, procedure_satisfaction
+    rows = [P("1.001193", "Đăng ký khai sinh", 1, 2, 200.0), P("1.001193", "Đăng ký khai sinh", 4, 1, 0.0),
+            P("2.000815", "Chứng thực bản sao", 2, 1, 66.7), P("", "", 3, 1, 33.3),
+            P(None, "", 1, 5, 500.0)]
+    groups, without = procedure_satisfaction(rows, 4)
+    assert [(g.code, g.label, g.satisfaction.counted, g.satisfaction.levels) for g in groups] == [
+        ("2.000815", "2.000815 Chứng thực bản sao", 1, [0, 1, 0, 0]),          # C before Đ
+        ("1.001193", "1.001193 Đăng ký khai sinh", 3, [2, 0, 0, 1]),
+        ("", "(hồ sơ chưa có trong dữ liệu hồ sơ)", 1, [0, 0, 1, 0])]         # the mirror's unknown last
+    assert groups[1].satisfaction.index == pytest.approx(200 / 3)
+    assert groups[1].satisfaction.share_satisfied == pytest.approx(200 / 3)
+    assert groups[1].satisfaction.response_rate is None                    # no tickets per procedure
+    assert (without.counted, without.levels, without.index) == (5, [5, 0, 0, 0], 100.0)
+
+
+def test_export_rows_are_local_times_and_the_sites_names(site):
+    from motcua.report_figures import RatedDossierRow, export_rows
+    row = RatedDossierRow("P:1:7", "2026-11-23T03:51:52.120+00:00", 2, "hai_long", 66.7, "nguyenvana", 1, "HT",
+                          "1001", "2026-11-23T03:30:00.000+00:00", "2026-11-23T03:40:00.000+00:00", None,
+                          "2026-11-23T03:51:40.000+00:00", CODE, "1.001193", "Đăng ký khai sinh")
+    [r] = export_rows([row], site, {"nguyenvana": "Nguyễn Văn A"})
+    assert r == {"dossier_code": CODE, "procedure_code": "1.001193", "procedure_name": "Đăng ký khai sinh",
+                 "level": 2, "level_name": "Hài lòng", "weight": 66.7, "officer": "nguyenvana",
+                 "officer_name": "Nguyễn Văn A", "counter": 1, "counter_name": "Quầy 1 – Hộ tịch", "service": "HT",
+                 "ticket": "1001", "ticket_issued_at": "2026-11-23T10:30:00+07:00",
+                 "ticket_called_at": "2026-11-23T10:40:00+07:00", "ticket_started_at": "",
+                 "ticket_finished_at": "2026-11-23T10:51:40+07:00", "rated_at": "2026-11-23T10:51:52+07:00",
+                 "rating_id": "P:1:7"}
+    # a level of a scale since changed keeps its stored code's name, or says its number
+    odd = row._replace(level=5, level_code="gone", procedure_code=None, procedure_name=None)
+    [r] = export_rows([odd], site, {})
+    assert r["level_name"] == "Mức 5" and r["procedure_code"] == "" and r["officer_name"] == ""
