@@ -274,7 +274,7 @@ def render_table(table: Table, max_text: int = 44, row_kinds: list[str] | None =
                 cells.append(_fit(unicodedata.normalize("NFC", str(v)).replace(" (phút)", ""), max_text))
             else:
                 kind = row_kinds[i] if row_kinds else col.kind
-                cells.append(fmt_number(v, kind, signed=col.key == "change"))
+                cells.append(fmt_number(v, kind, signed=col.key == "change" or col.period == "change"))
         body.append(cells)
     widths = [max([display_width(h)] + [display_width(r[j]) for r in body]) for j, h in enumerate(heads)]
     right = [c.kind != TEXT for c in table.columns]
@@ -366,6 +366,20 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
     """An Excel workbook: one sheet per table, bold header row, column widths set,
     numbers as numbers (percentages as fractions with a % format, durations in
     minutes)."""
+    info = [("Báo cáo", f"Báo cáo hoạt động – {report.site_name}"),
+            ("Kỳ báo cáo", report.period.label()), ("Kỳ trước (so sánh)", report.previous.label()),
+            ("Nhóm theo", BY_VI.get(report.by, "(không)")),
+            ("Lập lúc", report.generated_at.astimezone(report.tz).strftime("%d/%m/%Y %H:%M")),
+            ("Định nghĩa", "docs/reports.md: tỷ lệ hài lòng, chỉ số, tỷ lệ đánh giá, trung vị và "
+                           "P90, đúng hạn, xin lỗi trước hạn")]
+    return write_tables_xlsx(tables(report), path, info)
+
+
+def write_tables_xlsx(sheets: list[Table], path: str | Path, info: list[tuple[str, object]],
+                      bold_rows: tuple[str, ...] = (ALL_CENTRE,), option: str = "--xlsx") -> Path:
+    """Tables as an Excel workbook, one sheet each (the report's layout; the
+    province report's too), then a sheet "Thông tin" of (name, value) rows. A row
+    whose first cell is in `bold_rows` (the totals) is bold."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
@@ -374,7 +388,7 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     bold = Font(bold=True)
-    for table in tables(report):
+    for table in sheets:
         ws = wb.create_sheet(table.name[:31])
         ws.append([c.label for c in table.columns])
         for cell in ws[1]:
@@ -391,7 +405,7 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
                 kind = row_kinds[i] if row_kinds and col.kind != TEXT else col.kind
                 if kind in XLSX_FORMATS:
                     cell.number_format = XLSX_FORMATS[kind]
-            if row and row[0] == ALL_CENTRE:
+            if row and row[0] in bold_rows:
                 for cell in ws[ws.max_row]:
                     cell.font = bold
         for j, col in enumerate(table.columns, 1):
@@ -403,25 +417,32 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
                 width = max(min(head, 16), 9) + 2
             ws.column_dimensions[get_column_letter(j)].width = width
         ws.freeze_panes = "B2"
-    info = wb.create_sheet("Thông tin")
-    for row in (("Báo cáo", f"Báo cáo hoạt động – {report.site_name}"),
-                ("Kỳ báo cáo", report.period.label()), ("Kỳ trước (so sánh)", report.previous.label()),
-                ("Nhóm theo", BY_VI.get(report.by, "(không)")),
-                ("Lập lúc", report.generated_at.astimezone(report.tz).strftime("%d/%m/%Y %H:%M")),
-                ("Định nghĩa", "docs/reports.md: tỷ lệ hài lòng, chỉ số, tỷ lệ đánh giá, trung vị và "
-                               "P90, đúng hạn, xin lỗi trước hạn")):
-        info.append(list(row))
-        info.cell(info.max_row, 1).font = bold
-    info.column_dimensions["A"].width = 22
-    info.column_dimensions["B"].width = 90
+    sheet = wb.create_sheet("Thông tin")
+    for row in info:
+        sheet.append(list(row))
+        sheet.cell(sheet.max_row, 1).font = bold
+    sheet.column_dimensions["A"].width = 22
+    sheet.column_dimensions["B"].width = 90
     try:
         wb.save(path)
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}; choose another --xlsx path") from None
+        raise OutputError(f"cannot write {path}: {exc.strerror}; choose another {option} path") from None
     return path
 
 
 CSV_HEADER = ["section", "group_by", "group", "measure", "label_vi", "period", "from", "to", "value", "unit"]
+
+
+def csv_value(kind: str, value):
+    """A figure as the CSV gives it: rounded (percent and index to 4 places, minutes
+    to 3), '' for none."""
+    if value is None:
+        return ""
+    if kind == PERCENT or kind == INDEX:
+        return round(value, 4)
+    if kind == MINUTES:
+        return round(value, 3)
+    return value
 
 
 def csv_rows(report: Report) -> list[list]:
@@ -432,12 +453,8 @@ def csv_rows(report: Report) -> list[list]:
     out = []
 
     def add(section, group_by, group, code, label, period, kind, value):
-        if kind == PERCENT or kind == INDEX:
-            value = None if value is None else round(value, 4)
-        elif kind == MINUTES:
-            value = None if value is None else round(value, 3)
         out.append([section, group_by, group, code, label.strip(), period, *spans[period],
-                    "" if value is None else value, CSV_UNITS[kind]])
+                    csv_value(kind, value), CSV_UNITS[kind]])
 
     for section, code, label, kind, a, b in summary_rows(report):
         add(section, "", ALL_CENTRE, code, label, "current", kind, a)
@@ -466,12 +483,17 @@ def _detail_tables(report: Report):
 def write_csv(report: Report, path: str | Path) -> Path:
     """UTF-8 with a byte order mark (Excel then shows the diacritics), comma
     separated, decimal point, one figure per row (docs/reports.md)."""
+    return write_csv_rows(CSV_HEADER, csv_rows(report), path)
+
+
+def write_csv_rows(header: list[str], rows: list[list], path: str | Path) -> Path:
+    """A CSV file as the reports write it: UTF-8 with a byte order mark, commas."""
     path = Path(path)
     try:
         with open(path, "w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
-            w.writerow(CSV_HEADER)
-            w.writerows(csv_rows(report))
+            w.writerow(header)
+            w.writerows(rows)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}; choose another --csv path") from None
     return path
@@ -480,16 +502,10 @@ def write_csv(report: Report, path: str | Path) -> Path:
 def write_chart(report: Report, path: str | Path) -> Path:
     """A PNG with four charts: satisfaction levels (this and the previous period),
     the index by group (or by day), waiting time by hour of issue, tickets by hour."""
-    from matplotlib import font_manager
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    global _FONTS_ADDED
-    if not _FONTS_ADDED:  # the project's DejaVu Sans: every Vietnamese letter, as on receipts
-        for font in (FONT_REGULAR, FONT_BOLD):
-            font_manager.fontManager.addfont(str(font))
-        _FONTS_ADDED = True
-    family = font_manager.FontProperties(fname=str(FONT_REGULAR)).get_name()
+    family = chart_font_family()
     import matplotlib
     with matplotlib.rc_context({"font.family": family, "font.size": 10, "axes.titlesize": 12,
                                 "axes.titleweight": "bold"}):
@@ -510,6 +526,19 @@ def write_chart(report: Report, path: str | Path) -> Path:
 
 
 _FONTS_ADDED = False
+
+
+def chart_font_family() -> str:
+    """The charts' font family: the project's DejaVu Sans (every Vietnamese letter,
+    as on receipts), registered with matplotlib once."""
+    from matplotlib import font_manager
+    global _FONTS_ADDED
+    if not _FONTS_ADDED:
+        for font in (FONT_REGULAR, FONT_BOLD):
+            font_manager.fontManager.addfont(str(font))
+        _FONTS_ADDED = True
+    return font_manager.FontProperties(fname=str(FONT_REGULAR)).get_name()
+
 CURRENT_COLOUR, PREVIOUS_COLOUR, P90_COLOUR = "#1f6fb4", "#b9c7d6", "#e0823d"
 MAX_BARS = 30
 
