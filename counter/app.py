@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import DictProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from motcua.config import Site
@@ -53,6 +53,11 @@ class CounterApp(MotcuaApp):
     idle_hint = StringProperty("")          # open, no ticket: what to do
     officer_id = StringProperty("")         # the sign-in screen's suggestion
     officer_name = StringProperty("")       # the signed-in officer's name (or id)
+    # The dossiers of the visit (issue 12): where a scan goes now, and what it has.
+    dossier_ticket = StringProperty("")     # the ticket a dossier goes to ("" : none, the field is off)
+    dossier_finished = BooleanProperty(False)   # that ticket was just finished (its rating is asked)
+    dossiers = ListProperty([])             # its codes
+    dossier_hint = StringProperty("")
 
     clear_colour = (0.94, 0.95, 0.97, 1)
     clock_interval = 0.5                    # the timer never skips a second
@@ -171,9 +176,14 @@ class CounterApp(MotcuaApp):
         else:
             self.private_reason = ""
             self.pause_text = ""
+        target = model.dossier_target(view)
+        self.dossier_ticket = target["ticket"] if target else ""
+        self.dossier_finished = bool(target and target["finished"])
+        self.dossiers = target["dossiers"] if target else []
+        self.dossier_hint = model.dossier_hint(target)
         self.caption = {"called": "Đang gọi số", "serving": "Đang phục vụ số"}.get(
             t.get("state"), {"paused": "Quầy đang tạm dừng", "closed": "Quầy đang đóng"}.get(
-                self.state, "Chưa gọi số nào"))
+                self.state, model.finished_caption(target) or "Chưa gọi số nào"))
         self.served = model.served_text(view)
         self._update_timer()
         self._update_actions()
@@ -265,6 +275,22 @@ class CounterApp(MotcuaApp):
     def close_counter(self):
         self.go("main")
         self.submit("close", {})
+
+    def attach_dossier(self, text: str):
+        """What the officer typed or the scanner read in the "Hồ sơ" field (a code or
+        the receipt's QR text): the centre checks it and puts it on the ticket."""
+        code = model.normalise_dossier(text)
+        if not code:
+            self._say("Quét mã QR trên giấy tiếp nhận, hoặc gõ mã hồ sơ rồi bấm Enter.", "error")
+            return
+        if not self.dossier_ticket:
+            self._say("Chưa có số nào để gắn hồ sơ: gọi số trước.", "error")
+            return
+        self.submit("attach_dossier", {"code": code}, summary=f"Gắn hồ sơ vào số {self.dossier_ticket}")
+
+    def detach_dossier(self, code: str):
+        """× on a dossier: a wrong scan removed from the ticket."""
+        self.submit("detach_dossier", {"code": code}, summary=f"Gỡ hồ sơ {model.short_code(code)}")
 
     def submit(self, key: str, args: dict, summary: str = ""):
         req = model.Request(action=key, args=args, id=model.new_request_id(self.device_id),

@@ -276,8 +276,22 @@ def dossier_hint(target: dict | None) -> str:
     if target is None:
         return "Hồ sơ: gọi số trước khi gắn"
     if target["finished"]:
-        return f"Hồ sơ trả cho số {target['ticket']}: quét QR hoặc gõ mã"
+        return f"Hồ sơ trả cho số {target['ticket']}"
     return "Hồ sơ: quét mã QR hoặc gõ mã, Enter"
+
+
+def short_code(code: str) -> str:
+    """A dossier code as its chip on the terminal shows it: the date and number after
+    the unit code (261123-0001), which tell a visit's dossiers apart; the whole code
+    is in the status line when it is attached."""
+    return code.split("-", 1)[1] if code.count("-") >= 2 else code
+
+
+def finished_caption(target: dict | None) -> str:
+    """The ticket card's caption while the pad asks about the ticket just finished."""
+    if target and target["finished"]:
+        return f"Vừa xong số {target['ticket']} · công dân đang đánh giá"
+    return ""
 
 
 def normalise_dossier(text: str) -> str:

@@ -6,6 +6,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
@@ -28,8 +29,15 @@ class ChoiceButton(Button):
     chosen = BooleanProperty(False)
 
 
+class DossierChip(BoxLayout):
+    """A dossier on the current ticket (issue 12), with × to remove a wrong scan."""
+    code = StringProperty("")
+    label = StringProperty("")
+
+
 Factory.register("DeskButton", cls=DeskButton)
 Factory.register("ChoiceButton", cls=ChoiceButton)
+Factory.register("DossierChip", cls=DossierChip)
 
 
 def _focus_later(field):
@@ -51,9 +59,41 @@ class SignInScreen(Screen):
 
 
 class TerminalScreen(Screen):
+    def on_kv_post(self, base_widget):
+        App.get_running_app().bind(dossiers=lambda *a: self._chips())
+
+    def _chips(self):
+        """The current ticket's dossiers as chips, in the order attached."""
+        box = self.ids.dossier_chips
+        codes = list(App.get_running_app().dossiers)
+        if [c.code for c in reversed(box.children)] == codes:
+            return
+        box.clear_widgets()
+        for code in codes:
+            box.add_widget(DossierChip(code=code, label=model.short_code(code)))
+
+    def key(self, ch: str) -> bool:
+        """A key typed with nothing focused (a USB scanner sends the receipt's QR as
+        keys): the "Hồ sơ" field takes the focus, and the text goes there."""
+        field = self.ids.dossier
+        if field.focus or field.disabled:
+            return False
+        field.focus = True
+        return True
+
+    def submit(self):
+        """Enter: the code typed or scanned in the "Hồ sơ" field goes to the ticket."""
+        field = self.ids.dossier
+        text = field.text
+        if not text.strip():
+            return
+        field.text = ""
+        App.get_running_app().attach_dossier(text)
+
     def refresh(self):
         from kivy.factory import Factory as F
         app = App.get_running_app()
+        self._chips()
         box = self.ids.waiting
         rows = app.waiting
         have = list(reversed(box.children))

@@ -322,3 +322,110 @@ def no_answer(d):
     yield from _answered(d)
     d.check("retried", {"ids": sorted(set(ids_sent)), "status": app.status, "pending": app.pending})
     yield from _shot(d, "02-retried")
+
+
+def _hint_fits(field) -> bool:
+    """The "Hồ sơ" field's hint is not cut at the field's edge (a TextInput's hint is no
+    Label: the cut-label checks do not see it)."""
+    from kivy.core.text import Label as CoreLabel
+    label = CoreLabel(text=field.hint_text, font_size=field.font_size, font_name=field.font_name)
+    label.refresh()
+    return label.texture.width <= field.width - field.padding[0] - field.padding[2]
+
+
+def dossiers(d):
+    """The dossiers of a visit (issue 12): a code typed in the "Hồ sơ" field with Enter,
+    a receipt's QR "scanned" while nothing has the focus (a USB scanner types it), a
+    malformed code refused, × removes a wrong one, and after "Xong" the returned result
+    goes to the ticket just finished while the pad asks for its rating."""
+    from motcua.dossiers import qr_text
+    app = d.app
+    obs = Observer(app.site)
+    typed, scanned, returned = "000.00.31.H12-261123-0001", "000.00.31.H12-261117-0005", "000.00.31.H12-261120-0009"
+    try:
+        yield from _ready(d, state="open")
+        yield from d.until(lambda: app.root.current == "main", what="the terminal (already signed in)")
+        ids = _main(d)
+        d.check("idle", {"row_height": ids.dossier_row.height, "disabled": ids.dossier.disabled})
+        d.key(F["next"])
+        yield from d.until(lambda: app.ticket.get("ticket") == "1001" and app.dossier_ticket == "1001",
+                           what="1001 called, the Hồ sơ field ready")
+        yield from _answered(d)
+        d.check("called", {"hint": ids.dossier.hint_text, "disabled": ids.dossier.disabled,
+                           "caption": ids.caption.text, "hint_fits": _hint_fits(ids.dossier)})
+        yield from _shot(d, "01-called")
+
+        # typed by hand (in lower case, as some keyboards send it), Enter
+        yield from d.tap(ids.dossier)
+        yield from d.type_text(typed.lower())
+        yield from _shot(d, "02-typing")
+        d.key(13)
+        yield from d.until(lambda: obs.counter.get("ticket", {}).get("dossiers") == [typed],
+                           what="the centre's dossier on 1001")
+        yield from d.until(lambda: [c.code for c in ids.dossier_chips.children] == [typed], what="its chip")
+        yield from _answered(d)
+        d.check("typed", {"status": app.status, "field": ids.dossier.text,
+                          "chips": [c.label for c in reversed(ids.dossier_chips.children)]})
+
+        # the receipt's QR from the scanner, with nothing focused: the field takes it
+        ids.dossier.focus = False
+        yield from d.sleep(0.2)
+        yield from d.scan(qr_text(scanned, app.site.dossiers) + "\n")
+        yield from d.until(lambda: obs.counter.get("ticket", {}).get("dossiers") == [typed, scanned],
+                           what="the scanned dossier at the centre")
+        yield from d.until(lambda: len(ids.dossier_chips.children) == 2, what="two chips")
+        yield from _answered(d)
+        d.check("scanned", {"status": app.status, "field": ids.dossier.text,
+                            "chips": [c.label for c in reversed(ids.dossier_chips.children)]})
+        yield from _shot(d, "03-two-dossiers")
+
+        # a code cut short: the centre refuses, in Vietnamese
+        yield from d.tap(ids.dossier)
+        yield from d.type_text("000.00.31.H12-2611")
+        d.key(13)
+        yield from d.until(lambda: app.status_kind == "error", what="the refusal")
+        d.check("refused", app.status)
+        yield from _shot(d, "04-refused")
+
+        # × on the scanned one: removed
+        chip = next(c for c in ids.dossier_chips.children if c.code == scanned)
+        yield from d.tap(chip.ids.drop)
+        yield from d.until(lambda: obs.counter.get("ticket", {}).get("dossiers") == [typed],
+                           what="the dossier removed at the centre")
+        yield from d.until(lambda: len(ids.dossier_chips.children) == 1, what="one chip left")
+        yield from _answered(d)
+        d.check("removed", app.status)
+
+        # Xong: the pad asks; the result returned as the citizen leaves goes to 1001
+        d.key(F["done"])
+        yield from d.until(lambda: not app.ticket.get("ticket") and app.dossier_finished, what="1001 finished")
+        yield from _answered(d)
+        d.check("finished", {"caption": ids.caption.text, "hint": ids.dossier.hint_text,
+                             "hint_fits": _hint_fits(ids.dossier),
+                             "chips": [c.label for c in reversed(ids.dossier_chips.children)]})
+        yield from d.tap(ids.dossier)
+        yield from d.type_text(returned)
+        yield from d.tap(ids.dossier_add)
+        yield from d.until(lambda: (obs.counter.get("finished_ticket") or {}).get("dossiers") == [typed, returned],
+                           what="the returned result on the finished 1001")
+        yield from _answered(d)
+        d.check("returned", {"status": app.status,
+                             "chips": [c.label for c in reversed(ids.dossier_chips.children)]})
+        yield from _shot(d, "05-finished-returned")
+
+        # the citizen rates: the prompt ends, the field is off until the next ticket
+        yield from d.until(lambda: obs.prompt.get("prompt"), what="the pad prompt")
+        pad = DeviceClient(app.site, "pad-1").start()
+        try:
+            assert pad.wait_connected(10)
+            body = {"rating": "PADD:1:1", "pad": "PADD", "boot": 1, "seq": 1, "counter": 1, "level": 1,
+                    "prompt": obs.prompt["prompt"], "pressed_at": datetime.now(timezone.utc).isoformat()}
+            pad.client.publish(obs.topics.rating(1), protocol.encode(body), qos=1).wait_for_publish(5)
+        finally:
+            pad.stop()
+        yield from d.until(lambda: not app.dossier_ticket, what="the field off after the rating")
+        d.check("rated", {"row_height": ids.dossier_row.height, "caption": ids.caption.text,
+                          "chips": len(ids.dossier_chips.children)})
+        yield from _shot(d, "06-rated")
+    finally:
+        obs.stop()

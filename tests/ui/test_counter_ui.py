@@ -6,6 +6,7 @@ smallest supported, 400x600).
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from support.officers import register, sign_in
 from support.ui import first_ask, run_scenario
 
 SIZES = ["480x720", "400x600"]
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (apt-get install xvfb)")
 
@@ -104,3 +106,49 @@ def test_a_request_without_an_answer_is_shown_failed_and_resent_with_the_same_id
     assert c["retried"]["ids"] == c["failed"]["ids"]          # the same request id, never a new one
     assert c["retried"]["pending"] == "" and c["retried"]["status"] == "Đã gọi số 1001."
     assert centre.engine.state.call_seq == 1
+
+
+@pytest.fixture
+def sample_dossiers(site):
+    """The sample's dossiers in the mirror, as `motcua dossiers import` puts them, before
+    the centre starts (asked for before `centre`)."""
+    from motcua.dossiers import DossierStore
+    from motcua.store import Store
+    store = Store(site.database)
+    try:
+        assert not DossierStore(store.db, site.dossiers, site.timezone).import_file(EXAMPLES / "dossiers.json").errors
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_dossiers_typed_and_scanned_reach_the_ticket_and_its_rating(site, sample_dossiers, centre, connect, size):
+    """Issue 12: the "Hồ sơ" field on the terminal, typed and scanned, × to remove, and the
+    returned result after Xong; the counted rating carries the codes."""
+    import json
+    kiosk = connect("kiosk-1")
+    first_ask(kiosk, "ticket.issue", service="HT")
+    admin = connect("admin")
+    register(admin, ("nguyenvana", "Nguyễn Văn A"))
+    sign_in(admin, 1, "nguyenvana")
+    r = drive(site, "dossiers", size)
+    c = r["checks"]
+    typed, scanned, returned = "000.00.31.H12-261123-0001", "000.00.31.H12-261117-0005", "000.00.31.H12-261120-0009"
+    assert c["idle"] == {"row_height": 0, "disabled": True}
+    assert c["called"]["disabled"] is False and c["called"]["hint"] == "Hồ sơ: quét mã QR hoặc gõ mã, Enter"
+    assert c["called"]["hint_fits"] is True
+    assert c["called"]["caption"].startswith("Đã gọi, chờ công dân")
+    assert c["typed"] == {"status": f"Đã gắn hồ sơ {typed} (Đăng ký khai sinh) vào số 1001.", "field": "",
+                          "chips": ["261123-0001"]}
+    assert c["scanned"] == {"status": f"Đã gắn hồ sơ {scanned} (Đăng ký kết hôn) vào số 1001.", "field": "",
+                            "chips": ["261123-0001", "261117-0005"]}
+    assert c["refused"].startswith("Mã hồ sơ không đúng dạng")
+    assert c["removed"] == f"Đã gỡ hồ sơ {scanned} khỏi số 1001."
+    assert c["finished"] == {"caption": "Vừa xong số 1001 · công dân đang đánh giá",
+                             "hint": "Hồ sơ trả cho số 1001", "hint_fits": True, "chips": ["261123-0001"]}
+    assert c["returned"]["chips"] == ["261123-0001", "261120-0009"]
+    assert c["returned"]["status"] == f"Đã gắn hồ sơ {returned} (Đăng ký khai sinh) vào số 1001."
+    assert c["rated"] == {"row_height": 0, "caption": "Chưa gọi số nào", "chips": 0}
+    assert all(v == [] for v in c["overflow"].values()), c["overflow"]
+    [rating] = list(centre.store.db.query("SELECT * FROM ratings"))
+    assert rating["status"] == "counted" and json.loads(rating["dossiers"]) == [typed, returned]

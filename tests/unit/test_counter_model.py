@@ -267,3 +267,44 @@ def test_the_terminal_runs_as_the_counters_own_device(site):
     assert counter_device(site, 3) == "counter-3"
     with pytest.raises(KeyError):
         counter_device(site, 99)
+
+
+# -- the dossiers of the visit (issue 12) --------------------------------------------------
+
+def test_where_a_scanned_dossier_goes():
+    called = counter("open", "called")
+    called["ticket"]["dossiers"] = ["000.00.31.H12-261123-0001"]
+    assert model.dossier_target(called) == {"ticket": "1001", "dossiers": ["000.00.31.H12-261123-0001"],
+                                            "finished": False}
+    after = counter("open", finished_ticket={"ticket": "1000", "service": "HT", "dossiers": [],
+                                             "until": "2026-11-23T03:01:00.000+00:00"})
+    assert model.dossier_target(after) == {"ticket": "1000", "dossiers": [], "finished": True}
+    # the current ticket first, even while the pad still asks about the one before
+    both = {**called, "finished_ticket": after["finished_ticket"]}
+    assert model.dossier_target(both)["ticket"] == "1001"
+    assert model.dossier_target(counter("open")) is None
+    assert model.dossier_target(counter("closed", finished_ticket=after["finished_ticket"])) is None
+    assert model.dossier_target(None) is None
+    assert model.dossier_hint(None) == "Hồ sơ: gọi số trước khi gắn"
+    assert model.dossier_hint(model.dossier_target(called)) == "Hồ sơ: quét mã QR hoặc gõ mã, Enter"
+    assert model.dossier_hint(model.dossier_target(after)) == "Hồ sơ trả cho số 1000"
+    assert model.finished_caption(model.dossier_target(after)) == "Vừa xong số 1000 · công dân đang đánh giá"
+    assert model.finished_caption(model.dossier_target(called)) == ""
+
+
+def test_dossier_texts():
+    code = "000.00.31.H12-261123-0001"
+    assert model.short_code(code) == "261123-0001" and model.short_code("ABC") == "ABC"
+    assert model.normalise_dossier("  MOTCUA-D:x:y\r\n") == "MOTCUA-D:x:y"
+    known = {"code": code, "ticket": "1001", "known": True, "procedure_code": "1.001193",
+             "procedure_name": "Đăng ký khai sinh", "changed": True}
+    assert model.done_text("attach_dossier", {"dossier": known}, {}) == \
+        f"Đã gắn hồ sơ {code} (Đăng ký khai sinh) vào số 1001."
+    assert model.done_text("attach_dossier", {"dossier": {**known, "changed": False}}, {}) == \
+        f"Hồ sơ {code} đã gắn với số 1001 rồi."
+    unknown = {**known, "known": False, "procedure_code": None, "procedure_name": None}
+    assert "chưa có trong dữ liệu của trung tâm" in model.done_text("attach_dossier", {"dossier": unknown}, {})
+    assert model.done_text("detach_dossier", {"dossier": known}, {}) == f"Đã gỡ hồ sơ {code} khỏi số 1001."
+    assert model.error_text("malformed_code").startswith("Mã hồ sơ không đúng dạng")
+    assert model.action_of("attach_dossier").op == "counter.attach_dossier"
+    assert model.action_of("detach_dossier").op == "counter.detach_dossier"
