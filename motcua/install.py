@@ -11,6 +11,7 @@ says how it fits together.
 | pad | `motcua-pad-N.service`: the rating pad's bridge of counter N on its serial device |
 | kiosk, display | a `kiosk` user logged in by LightDM into a session of our own (no blanking, no cursor) that starts a systemd *user* unit running the app full screen, restarted always |
 | counter | a systemd user unit for the officer's terminal, started by an XDG autostart entry when the officer logs in to the desktop |
+| shipper | `motcua-ship.service`: `motcua ship`, the centre's records and live tile to the province (docs/province.md), restarted always |
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 __all__ = ["ROLES", "File", "Target", "files", "next_steps", "quote"]
 
-ROLES = ("centre", "broker", "backup", "pad", "kiosk", "display", "counter")
+ROLES = ("centre", "broker", "backup", "pad", "kiosk", "display", "counter", "shipper")
 SYSTEM = "/etc/systemd/system"
 USER_UNITS = "/etc/systemd/user"
 DEFAULT_DATA_DIR = "/var/lib/motcua"
@@ -140,6 +141,36 @@ SyslogIdentifier=motcua-centre
 WantedBy=multi-user.target
 """
     return [File(f"{SYSTEM}/motcua-centre.service", text)]
+
+
+def shipper(t: Target) -> list[File]:
+    text = f"""{_header("Shipping to the province: the centre's records (its outbox) in acknowledged batches, "
+                        "and its live tile, through the centre's broker and its bridge (docs/province.md).")}
+[Unit]
+Description=motcua shipping to the province
+# Beside the centre, never in its way: it reads the database, the centre never waits for it.
+After=network-online.target motcua-broker.service mosquitto.service motcua-centre.service
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+# Nothing to lose on a stop or a crash: the province's retained acknowledgement says where
+# to go on. Without a database yet (the centre never ran), it stops and is started again.
+Type=simple
+ExecStart={_command(t, "ship")}
+Restart=always
+RestartSec=5
+TimeoutStopSec=10
+User={t.user}
+Group={t.user}
+Environment=PYTHONUNBUFFERED=1
+SyslogIdentifier=motcua-ship
+{_hardening(t)}
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return [File(f"{SYSTEM}/motcua-ship.service", text)]
 
 
 def broker(t: Target) -> list[File]:
@@ -335,7 +366,7 @@ X-GNOME-Autostart-enabled=true
 def files(role: str, t: Target, **options) -> list[File]:
     """Every file of a role, with the options of that role (see each function)."""
     makers = {"centre": centre, "broker": broker, "backup": backup, "pad": pad, "kiosk": kiosk,
-              "display": display, "counter": counter}
+              "display": display, "counter": counter, "shipper": shipper}
     if role not in makers:
         raise ValueError(f"no role {role!r}: one of {', '.join(ROLES)}")
     return makers[role](t, **{k: v for k, v in options.items() if v is not None})
@@ -347,7 +378,7 @@ def next_steps(role: str, written: list[File], t: Target) -> list[str]:
     if role == "backup":
         units = [u for u in units if u.endswith(".timer")]
     steps = []
-    if role in ("centre", "broker", "backup", "pad"):
+    if role in ("centre", "broker", "backup", "pad", "shipper"):
         steps.append(f"id {t.user} || adduser --system --group --home {DEFAULT_DATA_DIR} --no-create-home {t.user}")
         if role == "broker":
             steps.append("systemctl disable --now mosquitto.service   # ours takes its place")

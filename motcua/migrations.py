@@ -33,6 +33,7 @@ import sqlite_utils
 
 from .catalogue import schema as catalogue_schema
 from .dossiers import storage as dossier_storage
+from .shipping import outbox
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
          catalogue_schema.create_tables),
     Step(6, "the officers' register: officers (PIN hashes, wrong-PIN counts, lock-outs)", _officers),
     Step(7, "dossiers attached to tickets: ticket_dossiers, ratings.dossiers", _ticket_dossiers),
+    Step(8, "the outbox for shipping to the province: outbox and its triggers", outbox.create),
 ))
 
 # A kiosk's own copy of the catalogue (motcua.kiosk.catalogue_sync): nothing else.

@@ -28,6 +28,7 @@ from .catalogue import Catalogue
 from .dossiers import DossierError, DossierStore, public_view
 from .engine import Changes, Engine, FinishedTicket, QueueError, Ticket, iso
 from .mqtt import guarded, make_client, start
+from .shipping import outbox
 from .store import Store
 
 log = logging.getLogger("motcua.centre")
@@ -84,6 +85,8 @@ class CentreService:
         self.store = Store(database or site.database, synchronous=synchronous)
         self.store.defer_checkpoints()
         self._lock_file = _lock_database(self.store.path)
+        # The site's description, for the province, when it changed (motcua ship sends it).
+        outbox.record_site(self.store.db, site)
         self.engine = Engine(site, self.store.load_state(site.queue.estimate_window))
         self.dossiers = DossierStore(self.store.db, site.dossiers, site.timezone)
         # `motcua procedures import` writes beside the running centre; the tick

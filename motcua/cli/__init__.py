@@ -5,7 +5,7 @@ stands for, so the CLI exercises exactly what a kiosk or counter does.
 
 The commands live by group: queue (ticket, counter, status, notice), officers, dossiers,
 procedures, reports, ratings (export), servers (centre, broker), screens (kiosk, display,
-counter-app), pads (pad, pad-sim) and demo. Each command and each action takes
+counter-app), pads (pad, pad-sim), demo, province and ship. Each command and each action takes
 only its own arguments; every --help ends with an example.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 
 from ..config import SiteConfigError
 from . import (backup, demo, dossiers, install, officers, pads, procedures, province, queue, ratings, reports,
-               screens, servers)
+               screens, servers, ship)
 from .common import CliError, Parser, Renamed, commands, find_site
 
 __all__ = ["CliError", "build_parser", "commands", "main"]
@@ -34,7 +34,7 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            title="commands (COMMAND --help says more, with an example)")
     for group in (servers, queue, officers, dossiers, procedures, screens, pads, reports, ratings, backup, install,
-                  demo, province):
+                  demo, province, ship):
         group.add_commands(sub)
     return p
 

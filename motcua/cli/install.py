@@ -97,6 +97,8 @@ def add_commands(sub) -> None:
                    help="restart the centre when its worker is stuck this long (default 30)")
     role("broker", "Mosquitto configured from the site file, in place of Debian's mosquitto.service",
          "motcua --site /etc/motcua/site.toml install broker")
+    role("shipper", "shipping to the province (`motcua ship`: the records and the live tile), restarted always",
+         "motcua --site /etc/motcua/site.toml install shipper")
     b = role("backup", "a daily backup of the centre database (a service and its timer)",
              "motcua --site /etc/motcua/site.toml install backup --keep 30")
     b.add_argument("--keep", type=int, default=14, metavar="N", help="backups kept (default 14)")

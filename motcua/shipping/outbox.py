@@ -1,0 +1,165 @@
+"""The outbox: the centre's records in the order they were committed, for
+`motcua ship` to send to the province (docs/province.md).
+
+Migration 8 (`create`) adds the table `outbox` (`seq INTEGER PRIMARY KEY
+AUTOINCREMENT`, `kind`, `body`) and a trigger on each shipped table that adds
+one row per record in the same transaction as the record, its body built by
+SQLite's json_object from the columns in SOURCES. A rolled-back transaction
+takes its rows and its seqs back, and SQLite has one writer at a time, so the
+seqs are 1, 2, 3… with no gap, in commit order. The rows already in the
+database when the migration runs are copied in first (the province gets the
+history), table by table.
+
+Never shipped: a citizen's name or ID number (`dossiers.applicant_name`; the
+ID is never stored at all), the documents handed in, the free text of dossier
+steps and apologies, the officers' register (PIN hashes), the requests'
+replies, the pads' prompts. `tests/unit/test_shipping_outbox.py` fails when a
+table gains a column that SOURCES neither ships nor leaves out: a later
+migration that adds one must decide, and drop and create that table's triggers
+again (`trigger_sql`).
+
+`record_site` is the one record the centre writes itself: the site's
+description (services, counters, rating levels), at start, when it changed.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from ..config import Site
+
+
+@dataclass(frozen=True)
+class Source:
+    """One shipped table: the kind of its records, the columns shipped (stored
+    JSON text among them shipped parsed), those left out, and on which changes."""
+    kind: str
+    table: str
+    columns: tuple[str, ...]
+    on: tuple[str, ...] = ("INSERT",)
+    parsed: tuple[str, ...] = ()          # stored JSON text, shipped as JSON
+    left_out: tuple[str, ...] = ()        # never shipped: why in the comment beside
+    order: str = "rowid"                  # the copy of existing rows, in this order
+
+
+TICKET_COLUMNS = ("id", "day", "service", "number", "label", "priority", "state", "issued_at", "order_at",
+                  "device", "called_at", "first_called_at", "started_at", "finished_at", "counter",
+                  "officer", "recalls", "transfers", "original_service")
+
+SOURCES: tuple[Source, ...] = (
+    Source("counter", "counters", ("number", "state", "officer", "officer_name", "ticket_id", "pause_reason",
+                                   "pause_public", "priority_run", "updated_at"),
+           on=("INSERT", "UPDATE"), order="number"),
+    Source("ticket", "tickets", TICKET_COLUMNS, on=("INSERT", "UPDATE"), order="id"),
+    Source("event", "events", ("seq", "at", "type", "ticket_id", "counter", "data"), parsed=("data",),
+           order="seq"),
+    Source("rating", "ratings", ("rating_id", "pad", "boot", "seq", "counter", "prompt", "status", "ticket_id",
+                                 "ticket", "officer", "service", "level", "level_code", "weight", "pressed_at",
+                                 "received_at", "day", "hour", "dossiers"),
+           parsed=("dossiers",), order="received_at, rating_id"),
+    Source("dossier", "dossiers", ("code", "procedure_code", "procedure_name", "field", "received_at",
+                                   "due_at", "status"),
+           on=("INSERT", "UPDATE"),
+           left_out=("applicant_name",      # the citizen's name
+                     "documents"),          # what the citizen handed in
+           order="code"),
+    # A dossier written again (an update, a re-import) has all its steps deleted and
+    # written again after its `dossier` record: its steps are the step records that
+    # follow its latest `dossier` record (docs/province.md, "The centre's side").
+    Source("dossier_step", "dossier_steps", ("code", "seq", "step", "at"),
+           left_out=("note",),              # free text: may name the citizen
+           order="code, seq"),
+    Source("apology", "dossier_apologies", ("code", "new_due_at", "issued_at"),
+           left_out=("reason",),            # free text: may name the citizen
+           order="code"),
+    # A dossier detached from a ticket (a mistaken scan) deletes its row: that is
+    # shipped as the `dossier_detached` event of the same transaction, not as a record
+    # of its own (docs/province.md, "The centre's side").
+    Source("ticket_dossier", "ticket_dossiers", ("ticket_id", "code", "procedure_code", "counter", "officer",
+                                                 "attached_at"),
+           on=("INSERT", "UPDATE"), order="attached_at, ticket_id, code"),
+)
+
+# Never shipped, whole tables (docs/province.md): the officers' PIN hashes, the
+# replies kept for repeated requests, the pads' prompts, numbering, the catalogue.
+NOT_SHIPPED = ("officers", "requests", "pad_prompts", "sequences", "meta")
+
+KINDS = tuple(s.kind for s in SOURCES) + ("site",)
+
+
+def _value(source: Source, column: str, row: str) -> str:
+    ref = f"{row}.{column}" if row else column
+    if column in source.parsed:
+        # json() embeds it as JSON; anything not JSON goes as text (a bad row must never
+        # make the centre's own transaction fail)
+        return f"CASE WHEN json_valid({ref}) THEN json({ref}) ELSE {ref} END"
+    return ref
+
+
+def body_sql(source: Source, row: str = "NEW") -> str:
+    """json_object(...) of a row's shipped columns (row: NEW in a trigger, '' in a SELECT)."""
+    pairs = ", ".join(f"'{c}', {_value(source, c, row)}" for c in source.columns)
+    return f"json_object({pairs})"
+
+
+def trigger_name(source: Source, on: str) -> str:
+    return f"outbox_{source.table}_{on.lower()}"
+
+
+def trigger_sql(source: Source, on: str) -> str:
+    return (f"CREATE TRIGGER {trigger_name(source, on)} AFTER {on} ON {source.table} BEGIN "
+            f"INSERT INTO outbox(kind, body) VALUES ('{source.kind}', {body_sql(source)}); END")
+
+
+def triggers() -> list[tuple[str, str]]:
+    """(name, CREATE TRIGGER statement) of every outbox trigger."""
+    return [(trigger_name(s, on), trigger_sql(s, on)) for s in SOURCES for on in s.on]
+
+
+def create(db: sqlite_utils.Database) -> None:
+    """Migration 8: the outbox, the rows already there copied into it (the history,
+    table by table), then the triggers that add every record from now on."""
+    db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
+               "body TEXT NOT NULL)")
+    for s in SOURCES:
+        db.execute(f"INSERT INTO outbox(kind, body) SELECT '{s.kind}', {body_sql(s, '')} "
+                   f"FROM {s.table} ORDER BY {s.order}")
+    for _, sql in triggers():
+        db.execute(sql)
+
+
+# -- the site's description ------------------------------------------------------------
+
+SITE_META_KEY = "shipped_site"
+
+
+def site_body(site: Site) -> dict:
+    """What the province knows of the centre: its name, time zone, services,
+    counters, priorities and rating levels (never a password, PIN or secret)."""
+    return {
+        "id": site.id, "name": site.name, "name_en": site.name_en, "timezone": site.timezone,
+        "services": [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en, "start": s.start,
+                      "end": s.end, "prefix": s.prefix} for s in site.services],
+        "counters": [{"number": c.number, "name": c.name, "services": list(c.services)}
+                     for c in site.counters],
+        "priorities": [{"code": p.code, "name_vi": p.name_vi, "name_en": p.name_en} for p in site.priorities],
+        "rating_levels": [{"code": lv.code, "name_vi": lv.name_vi, "name_en": lv.name_en, "weight": lv.weight}
+                          for lv in site.rating_levels],
+    }
+
+
+def record_site(db: sqlite_utils.Database, site: Site) -> bool:
+    """Add a `site` record when the site's description differs from the last one
+    recorded (kept in meta, so no search through the outbox); True if added.
+    The centre calls it at start, before it takes requests."""
+    body = json.dumps(site_body(site), ensure_ascii=False, sort_keys=True)
+    with db.atomic():
+        row = db.execute("SELECT value FROM meta WHERE key = ?", [SITE_META_KEY]).fetchone()
+        if row is not None and row[0] == body:
+            return False
+        db.execute("INSERT INTO outbox(kind, body) VALUES ('site', ?)", [body])
+        db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                   "value = excluded.value", [SITE_META_KEY, body])
+    return True

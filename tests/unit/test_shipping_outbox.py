@@ -1,0 +1,264 @@
+"""The outbox (migration 8, motcua.shipping.outbox): every record of the shipped
+tables in it, in commit order with no gap, built by SQLite in the same
+transaction; never a citizen's name, ID number, documents or free text, never
+an officer's PIN hash; the history copied in when an older database is
+migrated; the site's description recorded when it changed. Real SQLite files."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlite_utils
+
+from motcua import officers as of
+from motcua.config import load_site
+from motcua.dossiers import DossierStore
+from motcua.engine import Changes, Engine
+from motcua.migrations import CENTRE, MIGRATIONS, migrate
+from motcua.shipping import outbox
+from motcua.store import Store
+from support.broker import EXAMPLE, ROOT
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+DOSSIERS = ROOT / "examples" / "dossiers.json"
+
+
+@pytest.fixture
+def site():
+    return load_site(EXAMPLE)
+
+
+def outbox_rows(db) -> list[tuple[int, str, dict]]:
+    return [(seq, kind, json.loads(body)) for seq, kind, body in
+            db.execute("SELECT seq, kind, body FROM outbox ORDER BY seq").fetchall()]
+
+
+def rating(n: int, ticket: dict, status: str = "counted", dossiers=None) -> dict:
+    return {"rating_id": f"pad-1:1:{n}", "pad": "pad-1", "boot": 1, "seq": n, "counter": 1, "prompt": f"T{n}",
+            "status": status, "ticket_id": ticket["id"], "ticket": ticket["label"], "officer": "nguyenvana",
+            "service": ticket["service"], "level": 2, "level_code": "hai_long", "weight": 66.7,
+            "pressed_at": "2026-11-23T02:10:00.000+00:00", "received_at": "2026-11-23T02:10:00.040+00:00",
+            "day": "2026-11-23", "hour": 9, "dossiers": None if dossiers is None else json.dumps(dossiers)}
+
+
+def a_morning(site, store: Store) -> None:
+    """What a centre's database holds after a morning: queue work, an officer with a
+    PIN, ratings, dossiers imported with names, ID numbers, documents and notes, an
+    update with a note, an apology with a reason, a dossier attached to a ticket."""
+    engine = Engine(site, store.load_state())
+    now = NOW
+    store.commit([], Changes(), officers=[of.new_officer("nguyenvana", "Nguyễn Văn A", "2580", now).as_row()])
+    store.commit(*engine.sign_in(1, "nguyenvana", now))
+    for i in range(6):
+        now += timedelta(seconds=20)
+        store.commit(*engine.issue("HT", now))
+    for _ in range(3):
+        now += timedelta(minutes=1)
+        store.commit(*engine.call_next(1, now))
+        store.commit(*engine.start(1, now))
+        store.commit(*engine.done(1, now))
+    store.commit(*engine.pause(1, "Họp giao ban", now, public=True))
+    tickets = list(store.db.query("SELECT * FROM tickets WHERE state = 'done' ORDER BY id"))
+    store.commit([], Changes(), ratings=[rating(1, tickets[0], dossiers=["000.00.31.H12-261123-0001"]),
+                                         rating(2, tickets[1], "unprompted")])
+    dossiers = DossierStore(store.db, site.dossiers, site.timezone)
+    report = dossiers.import_file(DOSSIERS)
+    assert not report.errors
+    dossiers.apply_update({"code": "000.00.31.H12-261123-0001", "status": "processing",
+                           "at": "2026-11-23T10:00:00+07:00",
+                           "note": "Đã gọi điện cho bà Trần Thị Mai, số 0912345678"})
+    dossiers.apologise("000.00.31.H12-261117-0005", "Chờ ông Phạm Văn Bình bổ sung giấy tờ",
+                       "2026-12-15", NOW)
+    with store.db.atomic():
+        store.db.execute("INSERT INTO ticket_dossiers(ticket_id, code, procedure_code, counter, officer, "
+                         "attached_at) VALUES (?, ?, ?, ?, ?, ?)",
+                         [tickets[0]["id"], "000.00.31.H12-261123-0001", "1.001193", 1, "nguyenvana",
+                          "2026-11-23T02:05:00.000+00:00"])
+
+
+def secrets_of_citizens() -> list[str]:
+    """Every name, ID number, document and note of the sample dossiers, and the
+    free text this test writes: none may ever be shipped."""
+    found = []
+    for d in json.loads(DOSSIERS.read_text(encoding="utf-8")):
+        found.append(d["applicant_name"])
+        found += [str(d[k]) for k in ("applicant_id", "cccd", "id_number") if d.get(k)]
+        found += list(d.get("documents", []))
+        found += [s["note"] for s in d.get("steps", []) if s.get("note")]
+        if d.get("apology"):
+            found.append(d["apology"]["reason"])
+    found += ["Trần Thị Mai", "0912345678", "Phạm Văn Bình", "Chờ ông Phạm Văn Bình bổ sung giấy tờ"]
+    return [f for f in found if f]
+
+
+def test_every_record_is_in_the_outbox_once_in_order_and_nothing_names_a_citizen(site, tmp_path):
+    store = Store(tmp_path / "centre.db")
+    a_morning(site, store)
+    outbox.record_site(store.db, site)
+    rows = outbox_rows(store.db)
+    # the centre's sequence: 1, 2, 3 … with no gap
+    assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
+    text = "\n".join(body for (body,) in store.db.execute("SELECT body FROM outbox"))
+    secrets = secrets_of_citizens()
+    assert len(secrets) > 30
+    leaked = [s for s in secrets if s in text]
+    assert not leaked, leaked
+    assert "Đăng ký khai sinh" in text  # (the search does find Vietnamese text: SQLite keeps it as is)
+    pin_hash = store.officer("nguyenvana")["pin_hash"]
+    assert pin_hash.split("$")[-1] not in text and "pin_hash" not in text and "2580" not in text
+    for _, kind, body in rows:
+        assert not {"applicant_name", "documents", "note", "reason"} & set(body), (kind, body)
+    # each table's rows are in the outbox: the last record of each key is the row as it is now
+    db = store.db
+    by_kind: dict[str, list[dict]] = {}
+    for _, kind, body in rows:
+        by_kind.setdefault(kind, []).append(body)
+    assert [b["seq"] for b in by_kind["event"]] == [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")]
+    assert by_kind["event"][-1]["data"] == json.loads(db.execute(
+        "SELECT data FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0])  # parsed, not a string
+    last = {b["id"]: b for b in by_kind["ticket"]}
+    assert last == {r["id"]: r for r in db.query("SELECT * FROM tickets")}
+    last = {b["number"]: b for b in by_kind["counter"]}
+    assert last == {r["number"]: r for r in db.query("SELECT * FROM counters")}
+    shipped_ratings = {b["rating_id"]: b for b in by_kind["rating"]}
+    assert shipped_ratings["pad-1:1:1"]["dossiers"] == ["000.00.31.H12-261123-0001"]  # parsed
+    assert len(shipped_ratings) == db.execute("SELECT count(*) FROM ratings").fetchone()[0] == 2
+    last = {b["code"]: b for b in by_kind["dossier"]}
+    assert last == {r["code"]: r for r in db.query(
+        "SELECT code, procedure_code, procedure_name, field, received_at, due_at, status FROM dossiers")}
+    assert {b["code"] for b in by_kind["apology"]} == {r[0] for r in db.execute("SELECT code FROM dossier_apologies")}
+    assert by_kind["ticket_dossier"] == list(db.query("SELECT * FROM ticket_dossiers"))
+    # a dossier's steps: the step records after its latest dossier record
+    code = "000.00.31.H12-261123-0001"
+    latest = max(seq for seq, kind, b in rows if kind == "dossier" and b["code"] == code)
+    steps = [(b["seq"], b["step"], b["at"]) for seq, kind, b in rows
+             if kind == "dossier_step" and b["code"] == code and seq > latest]
+    assert steps == [tuple(r) for r in db.execute("SELECT seq, step, at FROM dossier_steps WHERE code = ? "
+                                                   "ORDER BY seq", [code])]
+    assert len(steps) == 2
+    assert by_kind["site"][0]["id"] == site.id
+    store.close()
+
+
+def test_a_rolled_back_transaction_leaves_no_gap(site, tmp_path):
+    store = Store(tmp_path / "centre.db")
+    engine = Engine(site, store.load_state())
+    store.commit(*engine.sign_in(1, "a", NOW))
+    before = store.db.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.db.atomic():
+            store.db.execute("INSERT INTO events(at, type, data) VALUES ('x', 'test', '{}')")
+            store.db.execute("INSERT INTO tickets(id) VALUES (NULL)")  # NOT NULL columns: refused
+    assert store.db.execute("SELECT max(seq) FROM outbox").fetchone()[0] == before
+    store.commit(*engine.issue("HT", NOW))
+    seqs = [r[0] for r in store.db.execute("SELECT seq FROM outbox ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1)) and seqs[-1] > before
+    store.close()
+
+
+def test_an_event_whose_data_is_not_json_is_shipped_as_text_and_never_fails_the_centre(tmp_path):
+    store = Store(tmp_path / "centre.db")
+    with store.db.atomic():
+        store.db.execute("INSERT INTO events(at, type, data) VALUES ('2026-11-23T02:00:00.000+00:00', 'x', "
+                         "'not json {')")
+    [(_, kind, body)] = outbox_rows(store.db)
+    assert kind == "event" and body["data"] == "not json {"
+    store.close()
+
+
+def test_every_column_of_a_shipped_table_is_shipped_or_left_out_on_purpose(tmp_path):
+    """A later migration that adds a column to a shipped table fails here until it
+    says whether the province gets it (and makes that table's triggers again)."""
+    store = Store(tmp_path / "centre.db")
+    tables = set(store.db.table_names())
+    for s in outbox.SOURCES:
+        columns = set(store.db[s.table].columns_dict)
+        assert columns == set(s.columns) | set(s.left_out), (s.table, columns ^ (set(s.columns) | set(s.left_out)))
+        assert not set(s.columns) & set(s.left_out)
+    shipped = {s.table for s in outbox.SOURCES}
+    others = {t for t in tables - shipped - set(outbox.NOT_SHIPPED) - {"outbox", "sqlite_sequence"}
+              if not t.startswith("catalogue_")}
+    assert not others, f"tables neither shipped nor listed as never shipped: {others}"
+    # the citizen's name and the officers' PIN hashes are never among the shipped columns
+    assert "applicant_name" not in outbox.SOURCES[[s.table for s in outbox.SOURCES].index("dossiers")].columns
+    assert "officers" in outbox.NOT_SHIPPED and "officers" not in shipped
+    names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                            "AND name LIKE 'outbox_%'")}
+    assert names == {n for n, _ in outbox.triggers()}
+    store.close()
+
+
+def _version_7(path) -> sqlite_utils.Database:
+    """A database as motcua made it before the outbox (migrations 1 to 7)."""
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for v in range(1, 8):
+        with db.atomic():
+            MIGRATIONS[v](db)
+            db.execute(f"PRAGMA user_version={v}")
+            db.execute(f"PRAGMA application_id={CENTRE.application_id}")
+    return db
+
+
+def test_migrating_an_older_database_copies_its_history_into_the_outbox(site, tmp_path):
+    path = tmp_path / "centre.db"
+    db = _version_7(path)
+    # its rows, written by the code of then (no triggers)
+    old = Store.__new__(Store)
+    old.db, old._upsert_sql, old._since_checkpoint, old.path = db, {}, 0, path
+    a_morning(site, old)
+    counts = {s.kind: db.execute(f"SELECT count(*) FROM {s.table}").fetchone()[0] for s in outbox.SOURCES}
+    assert "outbox" not in db.table_names()
+    db.conn.close()
+    store = Store(path)                  # opens and migrates it
+    assert store.version == CENTRE.version
+    rows = outbox_rows(store.db)
+    assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
+    got = {}
+    for _, kind, _ in rows:
+        got[kind] = got.get(kind, 0) + 1
+    assert got == {k: n for k, n in counts.items() if n}   # one record per row, nothing else
+    kinds = [kind for _, kind, _ in rows]
+    assert kinds.index("dossier_step") > kinds.index("dossier")  # steps after their dossiers
+    assert not [s for s in secrets_of_citizens() if s in json.dumps([b for _, _, b in rows], ensure_ascii=False)]
+    # and from now on each new record follows, by trigger
+    engine = Engine(site, store.load_state())
+    store.commit(*engine.issue("HT", NOW + timedelta(hours=1)))
+    new = outbox_rows(store.db)[len(rows):]
+    assert [k for _, k, _ in new] == ["event", "ticket"] and new[0][0] == len(rows) + 1
+    store.close()
+
+
+def test_the_site_is_recorded_when_its_description_changed(site, tmp_path):
+    store = Store(tmp_path / "centre.db")
+    assert outbox.record_site(store.db, site)
+    assert not outbox.record_site(store.db, site)       # the same again: nothing
+    renamed = replace(site, name="Phường Thuận Hóa")
+    assert outbox.record_site(store.db, renamed)
+    assert not outbox.record_site(store.db, renamed)
+    sites = [b for _, kind, b in outbox_rows(store.db) if kind == "site"]
+    assert [s["name"] for s in sites] == [site.name, "Phường Thuận Hóa"]
+    body = sites[0]
+    assert {"id", "name", "timezone", "services", "counters", "rating_levels"} <= set(body)
+    assert [c["number"] for c in body["counters"]] == [c.number for c in site.counters]
+    text = json.dumps(sites, ensure_ascii=False)
+    for secret in [d.password for d in site.devices] + [site.kiosk.admin_pin, site.dossiers.secret]:
+        assert secret not in text
+    store.close()
+
+
+def test_the_centre_records_its_site_at_start(site, workdir):
+    """CentreService writes the site record before it takes any request (and only
+    once for an unchanged site file)."""
+    from motcua.service import CentreService
+    from support.broker import write_site
+    from motcua.config import load_site as load
+    s = load(write_site(workdir, 1))   # no broker needed: the service is not started
+    for _ in range(2):
+        c = CentreService(s)
+        c.store.close()
+        c._lock_file.close()
+    db = sqlite_utils.Database(s.database)
+    assert [k for (k,) in db.execute("SELECT kind FROM outbox WHERE kind = 'site'")] == ["site"]
