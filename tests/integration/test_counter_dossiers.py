@@ -38,9 +38,10 @@ COPY_NAME = ("Chứng thực bản sao từ bản chính giấy tờ, văn bản
              "cấp hoặc chứng nhận")
 
 
-def import_sample_dossiers(site) -> None:
-    """The sample's dossiers into the mirror beside the running centre, as `motcua
-    dossiers import` does (its own connection; WAL lets both write in turn)."""
+@pytest.fixture
+def sample_dossiers(site):
+    """The sample's dossiers in the dossier mirror, as `motcua dossiers import` puts
+    them, before the centre starts (tests ask for it before `centre`)."""
     store = Store(site.database)
     try:
         report = DossierStore(store.db, site.dossiers, site.timezone).import_file(ROOT / "examples" / "dossiers.json")
@@ -81,8 +82,8 @@ class Pad:
         return ack["status"]
 
 
-def test_dossiers_at_the_counter_reach_the_rating_the_report_and_the_export(site, centre, connect, workdir):
-    import_sample_dossiers(site)
+def test_dossiers_at_the_counter_reach_the_rating_the_report_and_the_export(site, sample_dossiers, centre, connect,
+                                                                           workdir):
     topics = protocol.Topics(site.id)
     admin = connect("admin")
     kiosk, c1, c2 = connect("kiosk-1"), connect("counter-1"), connect("counter-2")
@@ -280,9 +281,8 @@ def test_dossiers_at_the_counter_reach_the_rating_the_report_and_the_export(site
     assert done.returncode == 2 and "not both" in done.stderr
 
 
-def test_the_cli_attaches_and_detaches_as_the_terminal_does(site, centre, connect):
+def test_the_cli_attaches_and_detaches_as_the_terminal_does(site, sample_dossiers, centre, connect):
     """`motcua counter N attach_dossier CODE` and `detach_dossier CODE`, as people type them."""
-    import_sample_dossiers(site)
     kiosk = connect("kiosk-1")
     kiosk.request("ticket.issue", service="HT")
     register(connect("admin"), "nguyenvana")
