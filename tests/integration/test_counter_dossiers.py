@@ -11,8 +11,7 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
