@@ -2,7 +2,8 @@
 dossiers received or returned during a visit to the ticket at the counter, in
 the core (motcua.dossiers.counter_code, motcua.engine, motcua.protocol's views,
 motcua.ratings.rating_row) and the store's rows. No broker: the centre over
-MQTT is tests/integration/test_counter_dossiers.py."""
+MQTT is tests/integration/test_counter_dossiers.py (a basename of its own: pytest
+collects both folders in one run)."""
 from __future__ import annotations
 
 import json
