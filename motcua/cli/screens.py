@@ -41,8 +41,11 @@ def _check_counter(site: Site, number: int) -> None:
 
 
 def cmd_display(site: Site, args) -> int:
-    """The TV hall board (`display hall`), the display above a counter (`display counter N`)
-    or the managers' board of today's satisfaction (`display tallies`)."""
+    """The TV hall board (`display hall`), the display above a counter (`display counter N`),
+    the managers' board of today's satisfaction (`display tallies`) or the province board
+    (`display province`, which reads the provincial file, not a site file)."""
+    if args.board == "province":
+        return cmd_province_board(args)
     if args.board == "counter":
         _check_counter(site, args.counter)
     if args.device:
@@ -56,6 +59,18 @@ def cmd_display(site: Site, args) -> int:
     from motcua.display import run
     run(site, device, board=args.board, counter=args.counter, fullscreen=args.fullscreen, size=size,
         player=args.player)
+    return 0
+
+
+def cmd_province_board(args) -> int:
+    """Every centre of the province as a tile, on the operations room's TV."""
+    from .province import find_province
+    province = find_province(args.province)
+    if not 2 <= args.page_seconds <= 600:
+        raise CliError(f"--page-seconds {args.page_seconds:g}: give 2 to 600 seconds a page (default 8)")
+    size = _window(args, "1920x1080", "the province board on the TV's screen")
+    from motcua.province.board import run
+    run(province, fullscreen=args.fullscreen, size=size, page_s=args.page_seconds)
     return 0
 
 
@@ -86,10 +101,11 @@ def add_commands(sub) -> None:
     k.add_argument("--size", help="window size for development, e.g. 1080x1920 (default 540x960)")
     k.set_defaults(fn=cmd_kiosk)
 
-    dp = sub.add_parser("display", help="the TV hall board, a counter display or the managers' "
-                        "satisfaction board (Kivy)",
+    dp = sub.add_parser("display", help="the TV hall board, a counter display, the managers' "
+                        "satisfaction board or the province board (Kivy)",
                         example=["motcua display hall --fullscreen", "motcua display counter 3 --fullscreen",
-                                 "motcua display tallies --size 1280x720"])
+                                 "motcua display tallies --size 1280x720",
+                                 "motcua display province --province examples/province.toml"])
     boards = dp.add_subparsers(dest="board", required=True, metavar="BOARD", title="boards")
     for name, what, example in (
             ("hall", "the TV hall board: calls, queues, announcements", "motcua display hall --fullscreen"),
@@ -107,6 +123,19 @@ def add_commands(sub) -> None:
         b.add_argument("--size", help="window size for development, e.g. 1920x1080 (default 1280x720)")
         b.add_argument("--player", help="announcements (displays with speaks = true): auto (default), none "
                        "(render WAV files only), aplay, paplay, play, or a command")
+    from .province import add_province_option
+    pv = boards.add_parser("province", help="the province board: every centre as a tile, with its alerts "
+                           "(reads the provincial file)",
+                           description="The province board for the operations room's TV: every centre of the "
+                           "provincial file as a tile (on line or not, waiting, counters, today's satisfaction), "
+                           "worst first, a page at a time, with the alerts beside them (docs/province.md).",
+                           example="motcua display province --province /etc/motcua/province.toml --fullscreen")
+    add_province_option(pv)
+    pv.add_argument("--fullscreen", action="store_true", help="fullscreen, borderless, no cursor (the real TV)")
+    pv.add_argument("--size", help="window size for development, e.g. 1920x1080 (default 1280x720)")
+    pv.add_argument("--page-seconds", type=float, default=8.0, metavar="S",
+                    help="seconds each page of tiles stays on screen (default 8)")
+    pv.set_defaults(site_free=True, counter=None)   # the provincial file, not a site file
     dp.set_defaults(fn=cmd_display)
 
     ca = sub.add_parser("counter-app", help="the officer's counter terminal (Kivy): a small window "

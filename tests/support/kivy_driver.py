@@ -7,7 +7,9 @@ conditions, save screenshots. Used by the UI tests as a subprocess:
 A scenario is a generator function in tests/support/kiosk_scenarios.py taking a
 Driver; each `yield` hands control back to Kivy for a frame (or for a
 condition). The result (JSON) goes to OUTDIR/result.json. A display's board
-comes from $MOTCUA_DISPLAY_BOARD: `hall` (default), `tallies` or `counter:N`.
+comes from $MOTCUA_DISPLAY_BOARD: `hall` (default), `tallies` or `counter:N`. The
+province board (kind `province`) takes the provincial file for SITE and its
+clock from $MOTCUA_BOARD_CLOCK (tests/support/province_scenarios.py).
 """
 from __future__ import annotations
 
@@ -171,7 +173,7 @@ def run(kind: str, site_path: str, device_id: str, outdir: str, scenario: str, s
     from motcua.config import load_site
     from motcua.ui.bootstrap import configure
     configure(fullscreen=False, size=(w, h))  # before anything imports Kivy
-    site = load_site(site_path)
+    site = load_site(site_path) if kind != "province" else None   # the board reads a provincial file
     from kivy.clock import Clock
     if kind == "kiosk":
         from motcua.kiosk.app import KioskApp
@@ -183,6 +185,12 @@ def run(kind: str, site_path: str, device_id: str, outdir: str, scenario: str, s
     elif kind == "counter":  # the officer's counter terminal, at the device's own counter
         from motcua.counter.app import CounterApp
         app = CounterApp(site, device_id)
+    elif kind == "province":  # the province board: site_path is the provincial file, the clock the scene's
+        from motcua.province.board.app import ProvinceBoardApp
+        from motcua.province.config import load_province
+        from support.province_scenarios import SceneClock
+        app = ProvinceBoardApp(load_province(site_path), page_s=float(os.environ.get("MOTCUA_BOARD_PAGE_S", "8")),
+                               clock=SceneClock(os.environ["MOTCUA_BOARD_CLOCK"]))
     else:
         raise SystemExit(f"unknown app kind {kind}")
     scenarios = importlib.import_module(f"support.{kind}_scenarios")

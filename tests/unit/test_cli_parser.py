@@ -51,7 +51,8 @@ def test_the_command_tree():
         {"import", "receipt", "overdue", "apologise", "letter"}
     assert {path[1] for path, _ in TREE if path[:1] == ("procedures",) and len(path) == 2} == \
         {"import", "list", "search", "show"}
-    assert {path[1] for path, _ in TREE if path[:1] == ("display",) and len(path) == 2} == {"hall", "counter", "tallies"}
+    assert {path[1] for path, _ in TREE if path[:1] == ("display",) and len(path) == 2} == \
+        {"hall", "counter", "tallies", "province"}
     assert {path[1] for path, _ in TREE if path[:1] == ("broker",) and len(path) == 2} == {"run", "config", "passwords"}
 
 
@@ -250,4 +251,24 @@ def test_screen_commands_check_size_and_screen_once(monkeypatch, capsys):
                         (["counter-app", "2"], "the counter terminal")):
         err = refuse(capsys, ["--site", EXAMPLE_SITE, *argv], by_parser=False)
         assert f"no screen: run {where}" in err and "xvfb-run" in err
+
+
+def test_the_province_board_reads_the_provincial_file_not_a_site_file(monkeypatch, capsys, tmp_path, no_site):
+    monkeypatch.chdir(tmp_path)          # no site.toml here, and none asked for
+    monkeypatch.delenv("MOTCUA_SITE", raising=False)
+    monkeypatch.delenv("MOTCUA_PROVINCE", raising=False)
+    province = str(ROOT / "examples" / "province.toml")
+    err = refuse(capsys, ["display", "province"], by_parser=False)
+    assert "no provincial file: pass --province FILE" in err
+    err = refuse(capsys, ["display", "province", "--province", str(tmp_path / "nowhere.toml")], by_parser=False)
+    assert "cannot read the provincial file" in err
+    err = refuse(capsys, ["display", "province", "--province", province, "--page-seconds", "1"], by_parser=False)
+    assert "give 2 to 600 seconds a page" in err
+    monkeypatch.setenv("DISPLAY", ":99")
+    err = refuse(capsys, ["display", "province", "--province", province, "--size", "wide"], by_parser=False)
+    assert "give WIDTHxHEIGHT" in err
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    err = refuse(capsys, ["display", "province", "--province", province], by_parser=False)
+    assert "no screen: run the province board on the TV's screen" in err
 
