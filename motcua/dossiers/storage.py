@@ -149,10 +149,23 @@ class DossierStore:
                 return None
             raise
 
+    def _write_transaction(self):
+        """The write lock first (BEGIN IMMEDIATE), then read, check and write: no
+        other connection (the centre, an import) commits in between. A deferred
+        transaction that reads and then writes fails at once with "database is
+        locked" when another connection wrote meanwhile (WAL: the busy timeout
+        does not help a reader turning writer); IMMEDIATE waits for the lock
+        instead. Inside the caller's transaction: a savepoint of it."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            return self.db.atomic()
+        conn.execute("BEGIN IMMEDIATE")
+        return conn   # sqlite3's context manager commits, or rolls back on any error
+
     def save(self, dossier: Dossier) -> bool:
         """Store one dossier, replacing its earlier copy; True if it is new. An
         apology already stored is kept; a different second one is refused."""
-        with self.db.atomic():
+        with self._write_transaction():
             old = self._existing(dossier.code)
             if old is not None and old.apology is not None:
                 if dossier.apology is None:
@@ -202,7 +215,7 @@ class DossierStore:
         checks: motcua.dossiers.records) and return the dossier as it now is."""
         u = check_update(payload, self.tz)
         status, at, note = u.status, u.at, u.note
-        with self.db.atomic():
+        with self._write_transaction():
             d = self.get(u.code)
             last = d.steps[-1]
             apology = None
@@ -268,17 +281,7 @@ class DossierStore:
         nothing is written (dossier_changed). `before_commit(dossier)` runs last
         inside the transaction (e.g. move the rendered letter into place): if it
         raises, nothing is recorded."""
-        conn = self.db.conn
-        if conn.in_transaction:     # part of the caller's transaction
-            transaction = self.db.atomic()
-        else:
-            # The write lock first (BEGIN IMMEDIATE), then read, check and write:
-            # no other connection (the centre applying an update) commits in
-            # between. sqlite3's own context manager then commits, or rolls back
-            # on any error, a failed commit's included.
-            conn.execute("BEGIN IMMEDIATE")
-            transaction = conn
-        with transaction:
+        with self._write_transaction():
             current = self._for_apology(code)
             updated = self._planned(current, reason, new_due, now)
             if expect is not None and updated != expect:

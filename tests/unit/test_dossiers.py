@@ -713,3 +713,31 @@ def test_receipt_dates_follow_administrative_style():
     assert vn_date(date(2026, 11, 23)) == "ngày 23 tháng 11 năm 2026"
     assert vn_date(date(2026, 3, 9)) == "ngày 09 tháng 3 năm 2026"
     assert vn_time(datetime(2026, 11, 23, 8, 5)) == "08 giờ 05 phút, ngày 23 tháng 11 năm 2026"
+
+
+def test_an_import_waits_for_another_writer_instead_of_failing(tmp_path):
+    """An import beside a running centre: another connection holds the write lock
+    and commits while the import would read then write. The import waits for the
+    lock (BEGIN IMMEDIATE) instead of failing with "database is locked" on a
+    stale read."""
+    import threading
+    path = tmp_path / "centre.db"
+    setup = sqlite_utils.Database(path)
+    setup.execute("PRAGMA journal_mode=WAL").fetchall()
+    create_tables(setup)
+    setup["other"].insert({"n": 0})
+    setup.close()
+    importer = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+    importer.execute("PRAGMA busy_timeout=5000")
+    store = DossierStore(importer, SETTINGS)
+    centre = sqlite3.connect(str(path), isolation_level=None)
+    centre.execute("BEGIN IMMEDIATE")
+    centre.execute("INSERT INTO other(n) VALUES (1)")
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        store.import_file(write_json(tmp_path, [record()]))))
+    worker.start()
+    worker.join(0.3)                 # the import is now waiting for the centre's lock
+    centre.execute("COMMIT")
+    worker.join(10)
+    assert outcome and store.get(CODE).applicant_name == "Nguyễn Văn An"
