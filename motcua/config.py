@@ -155,6 +155,17 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class ProvinceLink:
+    """[province]: the centre's side of the bridge to the provincial broker
+    (docs/province.md). The centre logs in there as its site id: the province's
+    ACL ties that user to the topic root motcua/<site id>, so no other name is offered."""
+    host: str
+    cafile: str                # the province's CA certificate: the bridge is TLS, always verified
+    password: str              # this centre's password on the provincial broker (province.toml [[centres]])
+    port: int = 8883
+
+
+@dataclass(frozen=True)
 class Site:
     path: Path
     id: str
@@ -174,6 +185,7 @@ class Site:
     request_timeout_s: float = 5.0
     max_payload_bytes: int = 16384
     rating_prompt_timeout_s: float = 60.0   # [rating] prompt_timeout_s: a pad's prompt ends unanswered
+    province: ProvinceLink | None = None    # [province]: bridge the centre's broker to its province
 
     @property
     def tz(self) -> ZoneInfo:
@@ -333,6 +345,10 @@ def _password(password: str, ctx: Context) -> str | None:
     return None
 
 
+PROVINCE_PASSWORD_WANTED = ("password = \"…\": this centre's own password on the provincial broker, "
+                            "the one the province's [[centres]] entry for this site id holds")
+
+
 def _bound_counter(counter: int | None, ctx: Context) -> str | None:
     role = ctx.values["role"]
     if role in ("counter", "pad"):
@@ -467,6 +483,17 @@ SITE = _schema(
                 says={"missing_table": f"missing; add [kiosk] with {ADMIN_PIN_WANTED}"}),
     dossiers=Field(required=True, table=DOSSIERS,
                    says={"missing_table": f"missing; add [dossiers] with agency_code and {SECRET_WANTED}"}),
+    # Optional: without it the centre ships nothing. Its password is never defaulted.
+    province=Field(table=_schema(
+        build=lambda v: ProvinceLink(**v),
+        host=_text(pattern=r"[A-Za-z0-9.-]+\Z", says={
+            "missing": "missing; give the provincial broker's address, e.g. host = \"mqtt.province.example\"",
+            "no_match": "{value!r} must be a host name or an IPv4 address alone (the port goes in port = …)"}),
+        port=_port(8883),
+        cafile=_text(says={"missing": "missing; the bridge to the province goes over TLS: give the province's CA "
+                                      "certificate, e.g. cafile = \"/etc/motcua/province-ca.crt\" (ask the province "
+                                      "for its ca.crt)"}),
+        password=_text(check=_password, says={"missing": f"missing; set {PROVINCE_PASSWORD_WANTED}"}))),
 )
 
 
@@ -507,10 +534,18 @@ def load_site(path: str | Path) -> Site:
                 devices=tuple(_near_the_file(d, path) for d in v["devices"]),
                 request_timeout_s=centre_t["request_timeout_s"],
                 max_payload_bytes=centre_t["max_payload_bytes"], kiosk=v["kiosk"], dossiers=v["dossiers"],
-                rating_prompt_timeout_s=rating_t["prompt_timeout_s"])
+                rating_prompt_timeout_s=rating_t["prompt_timeout_s"],
+                province=_province_near_the_file(v["province"], path))
     if os.environ.get(WARNED_ENV) != str(path.resolve()):
         _warn_sample_secrets(site)
     return site
+
+
+def _province_near_the_file(link: ProvinceLink | None, path: Path) -> ProvinceLink | None:
+    """A relative cafile is relative to the site file."""
+    if link is None or Path(link.cafile).is_absolute():
+        return link
+    return replace(link, cafile=str((path.parent / link.cafile).resolve()))
 
 
 def _near_the_file(device: Device, path: Path) -> Device:

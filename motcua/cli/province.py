@@ -79,3 +79,67 @@ def registers(fn):
     """Decorator: an action group of `motcua province` (keeps the parts in their own functions)."""
     _REGISTER.append(fn)
     return fn
+
+
+@registers
+def _broker_actions(actions) -> None:
+    b = actions.add_parser("broker", help="the provincial Mosquitto: write its configuration, or run it",
+                           description="Write the provincial Mosquitto's configuration, password file and "
+                           "ACL from the provincial file (each centre publishes only under its own root "
+                           "and reads only its own acknowledgement; docs/province.md, \"Brokers\"), or "
+                           "write them and run Mosquitto with them.",
+                           example="motcua province broker config --province /etc/motcua/province.toml")
+    acts = b.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
+    for name, what, example in (
+            ("config", "write mosquitto.conf, passwd and acl, and stop",
+             "motcua province broker config --province province.toml --out /etc/motcua/province-broker"),
+            ("run", "write them, then replace this process by mosquitto",
+             "motcua province broker run --province /etc/motcua/province.toml")):
+        a = acts.add_parser(name, help=what, example=example)
+        add_province_option(a)
+        a.add_argument("--out", metavar="DIR", help="folder for the generated files "
+                       "(default: <data_dir>/broker of the provincial file)")
+        a.set_defaults(fn=_run("broker", "cmd_broker"))
+
+
+@registers
+def _hub_actions(actions) -> None:
+    h = actions.add_parser("hub", help="store every centre's shipped records in the province's PostgreSQL",
+                           description="Receive the centres' batches from the provincial broker, store each "
+                           "record once in PostgreSQL ([database] dsn, migrated at start) and acknowledge "
+                           "every centre up to the highest sequence committed without a gap "
+                           "(docs/province.md, \"The hub\"). Runs until stopped (SIGTERM or Ctrl-C).",
+                           example=["motcua province hub --province /etc/motcua/province.toml",
+                                    "motcua province hub --province province.toml --instance second"])
+    add_province_option(h)
+    h.add_argument("--instance", default="main", metavar="NAME",
+                   help="this hub's name, when two hubs share one database (its broker session is "
+                   "motcua-hub-<province>-<NAME>; default main)")
+    h.set_defaults(fn=_run("hub", "run_hub"))
+
+
+@registers
+def _report_actions(actions) -> None:
+    from ..province.ranking import BY_CHOICES, DEFAULT_MIN_RATINGS
+    r = actions.add_parser("report", help="the province report: every centre's figures ranked, and the province's",
+                           description="The centre report's figures (docs/reports.md) for every centre of the "
+                           "provincial file and for the province (all centres' records pooled, not averaged), "
+                           "from the hub's database, ranked by satisfaction index, each beside the previous "
+                           "period (docs/province.md, \"The province report\").",
+                           example=["motcua province report --province /etc/motcua/province.toml",
+                                    "motcua province report --from 01/11/2026 --to 30/11/2026 --by officer "
+                                    "--xlsx tinh-thang-11.xlsx --chart xep-hang.png"])
+    add_province_option(r)
+    r.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD or dd/mm/yyyy "
+                   "(default: the first day of --to's month)")
+    r.add_argument("--to", dest="end", metavar="DATE", help="last day, included (default: today)")
+    r.add_argument("--by", choices=BY_CHOICES, default="centre",
+                   help="centre (default): the ranked centres; officer: also every officer of every centre "
+                   "ranked; service: also the province's services, pooled by service code")
+    r.add_argument("--min-ratings", type=int, default=DEFAULT_MIN_RATINGS, metavar="N",
+                   help=f"counted ratings a centre (or officer, service) needs to be ranked (default "
+                   f"{DEFAULT_MIN_RATINGS}; fewer: listed after the ranked ones)")
+    r.add_argument("--xlsx", metavar="FILE", help="also write an Excel workbook (FILE.xlsx)")
+    r.add_argument("--csv", metavar="FILE", help="also write a CSV file, UTF-8 with BOM (FILE.csv)")
+    r.add_argument("--chart", metavar="FILE", help="also write the ranking chart (FILE.png)")
+    r.set_defaults(fn=_run("report", "cmd_report"))

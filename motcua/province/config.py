@@ -39,6 +39,7 @@ class ProvinceBroker:
     host: str = "127.0.0.1"
     port: int = 1883          # plain listener: the hub and the board on the province's own network
     tls_port: int | None = 8883   # the centres' bridges
+    tls_host: str | None = None   # None: every interface (the centres come from outside)
     tls_cafile: str | None = None
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
@@ -116,9 +117,20 @@ def _minutes(default: float) -> Field:
                  says={"out_of_range": "must be between 1 and 1440 minutes"})
 
 
+# The provincial broker's own users: a centre by one of these names would share its login.
+RESERVED_USERS = ("hub", "board")
+
+
+def _not_reserved(centre_id: str, ctx: Context) -> str | None:
+    if centre_id in RESERVED_USERS:
+        return (f"{centre_id!r} is the {centre_id}'s own login on the provincial broker; a centre cannot "
+                "have that site id (give the centre another id, in its site file too)")
+    return None
+
+
 CENTRE = _schema(
     build=lambda v: Centre(**v),
-    id=Field(str, required=True, pattern=SITE_ID_RE, unique=True,
+    id=Field(str, required=True, pattern=SITE_ID_RE, unique=True, check=_not_reserved,
              says={"no_match": "{value!r} must be the centre's site id ([site] id of its site file: "
                                "lower-case letters, digits and '-')",
                    "duplicate": "centre {value!r} is listed twice"}),
@@ -135,7 +147,7 @@ PROVINCE = _schema(
         timezone=Field(str, default="Asia/Ho_Chi_Minh", check=_timezone),
         data_dir=Field(str, default="var/province"))),
     broker=_optional(_schema(
-        host=Field(str, default="127.0.0.1"), port=_port(1883), tls_port=_port(8883),
+        host=Field(str, default="127.0.0.1"), port=_port(1883), tls_port=_port(8883), tls_host=Field(str),
         tls_cafile=Field(str), tls_certfile=Field(str), tls_keyfile=Field(str))),
     database=Field(required=True, table=_schema(dsn=Field(str, required=True)),
                    says={"missing_table": "missing; add [database] with dsn = \"postgresql://…\""}),
@@ -183,7 +195,7 @@ def load_province(path: str | Path) -> Province:
 
     def near(name):
         return None if name is None or Path(name).is_absolute() else str((path.parent / name).resolve())
-    broker = ProvinceBroker(host=b["host"], port=b["port"], tls_port=b["tls_port"],
+    broker = ProvinceBroker(host=b["host"], port=b["port"], tls_port=b["tls_port"], tls_host=b["tls_host"],
                             tls_cafile=near(b["tls_cafile"]) or b["tls_cafile"],
                             tls_certfile=near(b["tls_certfile"]) or b["tls_certfile"],
                             tls_keyfile=near(b["tls_keyfile"]) or b["tls_keyfile"])

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from motcua import protocol
-from motcua.broker import acl_text
-from motcua.config import load_site
+from motcua.broker import acl_text, bridge_text
+from motcua.config import ProvinceLink, load_site
 from motcua.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,8 +174,10 @@ def test_every_documented_topic_exists(doc, site):
     for s in site.services:
         known.add(t.service_state(s.code))
     known |= {m.group(1) for m in re.finditer(r"^topic \w+ (\S+)$", acl_text(site), flags=re.M)}
-    bridge = (ROOT / "broker_config" / "bridge-province.conf.example").read_text(encoding="utf-8")
+    # the bridge to the province: the topics it carries and its notification
+    bridge = bridge_text(site, ProvinceLink(host="province.example", cafile="/ca.crt", password="unused-here"))
     known |= set(re.findall(r"^notification_topic (\S+)$", bridge, flags=re.M))
+    known |= set(re.findall(r"^topic (\S+) (?:in|out|both) ", bridge, flags=re.M))
     found = set(re.findall(rf"`({re.escape(t.root)}/[^`\s]*)`", doc))
     assert len(found) >= 12, found
     for topic in found:
