@@ -10,13 +10,14 @@ def cmd_web(site: Site, args) -> int:
     device = device_for(site, "web", args.device)
     if not 1 <= args.http_port <= 65535:
         raise CliError(f"--http-port {args.http_port}: give a TCP port, 1 to 65535 (default 8080)")
-    from motcua.web import serve, site_app
+    from motcua.web import env_notifier, serve, site_app
     from motcua.web.links import site_token_reader
     try:
         read_token = site_token_reader(site)
+        notifier = env_notifier()
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    serve(site_app(site, device, read_token), args.host, args.http_port)
+    serve(site_app(site, device, read_token, notifier=notifier), args.host, args.http_port)
     return 0
 
 
@@ -26,7 +27,8 @@ def add_commands(sub) -> None:
                        "link (its place in the queue, live, and the call), the procedure search and the "
                        "dossier status, in Vietnamese and English (?lang=en). Logs in to the centre's "
                        "broker as the site file's web device; put it behind the centre's HTTPS proxy "
-                       "(docs/web.md).",
+                       "(docs/web.md). With MOTCUA_WEB_NOTIFIER_URL and MOTCUA_WEB_NOTIFIER_TOKEN set (an SMS or Zalo "
+                       "gateway's webhook) the ticket page offers a text message when the turn is near.",
                        example=["motcua --site /etc/motcua/site.toml web --host 127.0.0.1 --http-port 8080"])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     # Not --port: that names the broker's port (--broker-port) or a serial device (--serial) elsewhere.

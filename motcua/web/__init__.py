@@ -14,8 +14,29 @@ import resource
 log = logging.getLogger("motcua.web")
 
 
-def site_app(site, device_id: str, read_token, route_modules=None):
-    """The application for one centre, logged in to its broker as `device_id`."""
+NOTIFIER_URL_ENV = "MOTCUA_WEB_NOTIFIER_URL"
+NOTIFIER_TOKEN_ENV = "MOTCUA_WEB_NOTIFIER_TOKEN"
+
+
+def env_notifier():
+    """The SMS / Zalo gateway's webhook from the environment (a systemd
+    EnvironmentFile keeps its token out of the site file), or None: then no page
+    offers a message."""
+    import os
+
+    from .notify import WebhookNotifier
+    url = os.environ.get(NOTIFIER_URL_ENV)
+    if not url:
+        return None
+    token = os.environ.get(NOTIFIER_TOKEN_ENV)
+    if not token:
+        raise ValueError(f"{NOTIFIER_URL_ENV} is set but {NOTIFIER_TOKEN_ENV} is not: give the gateway's token")
+    return WebhookNotifier(url, token)
+
+
+def site_app(site, device_id: str, read_token, route_modules=None, notifier=None):
+    """The application for one centre, logged in to its broker as `device_id`.
+    `notifier`: how to text a phone (notify.py); None: no page offers it."""
     from motcua.mqtt import DeviceClient
 
     from . import pages, pollselect
@@ -28,6 +49,12 @@ def site_app(site, device_id: str, read_token, route_modules=None):
     web = WebContext(feeds={site.id: feed}, read_token=read_token, names={site.id: (site.name, site.name_en)})
     web.catalogues[site.id] = pages.CatalogueStore(feed, site.data_dir / f"{device_id}-catalogue.db")
     modules = [pages] if route_modules is None else list(route_modules)
+    if notifier is not None:
+        from . import reminders
+        web.reminders = reminders.Reminders(notifier, {site.id: site.name})
+        feed.near = reminders.NEAR
+        feed.on_near = lambda f, key, phone, ahead: reminders.send_near(web.reminders, f, key, phone, ahead)
+        modules.append(reminders)
     return build_app(web, modules)
 
 

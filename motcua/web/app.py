@@ -62,6 +62,7 @@ class WebContext:
     catalogues: dict = field(default_factory=dict)                      # centre -> CatalogueStore
     lookups: Limiter = field(default_factory=lambda: Limiter((Rule("address", 10, 60.0),
                                                                Rule("address", 60, 3600.0))))
+    reminders: object | None = None     # reminders.Reminders when a gateway is configured
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -108,6 +109,10 @@ def page(request: Request, template: str, status: int = 200, cache: bool = False
     return HTMLResponse(html, status_code=status, headers=_security_headers(nonce, cache))
 
 
+def web_ctx(request: Request) -> "WebContext":
+    return request.app.state.web
+
+
 def not_found(request: Request) -> HTMLResponse:
     """The one answer to a guessed, altered or unknown link: no data at all."""
     return page(request, "not_found.html", status=404, echo_path=False)
@@ -136,7 +141,13 @@ async def ticket_page(request: Request) -> Response:
     except CentreUnavailable:
         return page(request, "unavailable.html", status=503, centre=ref.centre)
     view = feed.view(f, lang)
-    return page(request, "ticket.html", v=view, centre=ref.centre,
+    token = request.path_params["token"]
+    offer = None
+    if web_ctx(request).reminders is not None and f.state == "waiting" and (ref.day, ref.label) not in feed.reminders:
+        from .reminders import NEAR, w
+        offer = {"action": f"/t/{token}/nhac" + ("?lang=en" if lang == "en" else ""), "near": NEAR,
+                 "w": lambda k: w(k, lang)}
+    return page(request, "ticket.html", v=view, centre=ref.centre, offer=offer,
                 events_url=f"/t/{request.path_params['token']}/events" + ("?lang=en" if lang == "en" else ""))
 
 

@@ -91,6 +91,11 @@ class CentreFeed:
         self._flush_scheduled = False
         self.calls_seen = 0
         self.pushed = 0
+        # "your turn is near": (day, label) -> phone, until the message goes or the
+        # ticket stops waiting; on_near(feed, key, phone, ahead) sends it (reminders.py)
+        self.reminders: dict[tuple[str, str], str] = {}
+        self.on_near: Callable | None = None
+        self.near = 3
         client.subscribe(self.topics.centre_availability, self._from_paho(self._on_centre))
         client.subscribe(self.topics.service_state_all, self._from_paho(self._on_service))
         client.subscribe(self.topics.call_event, self._from_paho(self._on_call))
@@ -142,6 +147,23 @@ class CentreFeed:
         for key, f in self.followed.items():
             if f.service in dirty and f.state == "waiting" and key in self.watchers:
                 self._push(key)
+        self._check_reminders()
+
+    def remind(self, day: str, label: str, phone: str) -> None:
+        self.reminders[(day, label)] = phone
+        self._check_reminders()
+
+    def _check_reminders(self) -> None:
+        for key, phone in list(self.reminders.items()):
+            f = self.followed.get(key)
+            if f is None or f.state != "waiting":
+                del self.reminders[key]          # the ticket ended: the number goes with it
+                continue
+            ahead = f.people_ahead(self.services.get(f.service))
+            if ahead <= self.near:
+                del self.reminders[key]
+                if self.on_near is not None:
+                    self.on_near(self, key, phone, ahead)
 
     def _on_call(self, topic: str, data: dict) -> None:
         # Call events name no day: they are today's, so only today's tickets take them.
@@ -155,8 +177,11 @@ class CentreFeed:
         # Ticket events carry the ticket's id, unique across days: Followed checks it.
         label = data.get("ticket")
         for key in [k for k in self.followed if k[1] == label]:
-            if self.followed[key].on_ticket_event(data) and key in self.watchers:
-                self._push(key)
+            if self.followed[key].on_ticket_event(data):
+                if key in self.watchers:
+                    self._push(key)
+                if key in self.reminders and self.followed[key].state != "waiting":
+                    del self.reminders[key]
 
     def _push(self, key: tuple[str, str]) -> None:
         f = self.followed.get(key)
@@ -219,10 +244,11 @@ class CentreFeed:
         if len(self.followed) < 1000 and len(self.followed) % 100:
             return
         now = time.monotonic()
-        idle = [k for k in self.followed if k not in self.watchers
+        idle = [k for k in self.followed if k not in self.watchers and k not in self.reminders
                 and now - self.last_watched.get(k, 0) > KEEP_UNWATCHED_S]
         if len(self.followed) - len(idle) > MAX_FOLLOWED:
-            rest = sorted((k for k in self.followed if k not in self.watchers and k not in idle),
+            rest = sorted((k for k in self.followed if k not in self.watchers and k not in idle
+                           and k not in self.reminders),
                           key=lambda k: self.last_watched.get(k, 0))
             idle += rest[: len(self.followed) - len(idle) - MAX_FOLLOWED]
         for k in idle:

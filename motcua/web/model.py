@@ -55,8 +55,10 @@ TEXTS = {
     "minutes": ("khoảng %d phút", "about %d min"),
     "hours": ("khoảng %d giờ %d phút", "about %d h %d min"),
     "hours_only": ("khoảng %d giờ", "about %d h"),
-    "privacy": ("Trang này không lưu tên hay số điện thoại của bạn.",
-                "This page keeps neither your name nor your phone number."),
+    "privacy": ("Trang này không hỏi tên bạn. Số điện thoại, nếu bạn cho, chỉ dùng để nhắn tin cho số này "
+                "rồi được xoá.",
+                "This page never asks your name. A phone number, if you give one, is used only to text you "
+                "about this ticket, then erased."),
     "not_found": ("Không tìm thấy số này", "Number not found"),
     "not_found_help": ("Đường dẫn không đúng hoặc đã bị sửa. Vui lòng quét lại mã QR trên phiếu.",
                        "The link is wrong or was changed. Please scan the QR code on your ticket again."),

@@ -200,3 +200,35 @@ def test_a_dossier_on_the_phone(site, centre, web, chromium):
     card = d.find_element(By.ID, "dossier").text
     assert dossiers.mask_name(record["applicant_name"]) in card and record["applicant_name"] not in d.page_source
     shot(d, "dossier-shown")
+
+
+def test_asking_for_a_text_when_the_turn_is_near(site, broker, centre, desk, chromium):
+    from motcua.web import site_app
+    from motcua.web.links import token_reader
+    from motcua.web.notify import WebhookNotifier
+    from support.fake_gateway import FakeGateway
+    from support.web import WebServer, web_device
+    gateway = FakeGateway().start()
+    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}),
+                                notifier=WebhookNotifier(gateway.url, gateway.token, timeout_s=2))).start()
+    try:
+        server.wait_ready(site.id)
+        kiosk, _ = desk
+        for _ in range(5):
+            mine = kiosk.request("ticket.issue", service="HT")
+        d = chromium()
+        d.get(server.url + ticket_path(site, mine["day"], mine["ticket"]))
+        d.find_element(By.CSS_SELECTOR, "#remind summary").click()
+        d.find_element(By.ID, "phone").send_keys("0912 345 678")
+        shot(d, "remind-offer")
+        d.find_element(By.CSS_SELECTOR, "#remind button[type=submit]").click()
+        wait(d, lambda d: d.find_elements(By.ID, "info"), what="the code page")
+        assert "8491****678" in text(d, "info")
+        shot(d, "remind-code")
+        d.find_element(By.ID, "code").send_keys(gateway.delivered[0]["params"]["code"])
+        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(d, lambda d: "Chúng tôi sẽ nhắn tin" in text(d, "info"), what="confirmed")
+        shot(d, "remind-done")
+    finally:
+        server.stop()
+        gateway.stop()

@@ -275,3 +275,62 @@ def test_the_web_reconnects_when_the_phones_hold_the_low_descriptors(site, broke
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_text_when_the_turn_is_near_through_the_gateway(site, broker, centre, desk):
+    """The ticket page offers a text message: the phone is proved with a one-time
+    code sent through the webhook (a local fake gateway), then gets one message
+    when three people are left ahead, and is forgotten."""
+    from motcua.web import site_app
+    from motcua.web.links import token_reader
+    from motcua.web.notify import WebhookNotifier
+    from support.fake_gateway import FakeGateway
+    from support.web import WebServer
+    gateway = FakeGateway().start()
+    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}),
+                                notifier=WebhookNotifier(gateway.url, gateway.token, timeout_s=2))).start()
+    try:
+        server.wait_ready(site.id)
+        kiosk, counter = desk
+        tickets = [kiosk.request("ticket.issue", service="HT") for _ in range(6)]
+        mine = tickets[-1]
+        path = ticket_path(site, mine["day"], mine["ticket"])
+        status, html, _ = server.get(path)
+        assert 'id="remind"' in html and f'action="{path}/nhac"' in html
+        status, html, _ = server.get(path + "/nhac", data=b"step=phone&phone=12345")
+        assert "Số điện thoại không đúng" in html and not gateway.requests
+        status, html, _ = server.get(path + "/nhac", data=b"step=phone&phone=0912+345+678")
+        assert status == 200 and "Đã gửi mã xác nhận đến 8491****678" in html
+        [otp] = gateway.delivered
+        assert otp["template"] == "otp" and otp["phone"] == "84912345678" and otp["text"].isascii()
+        code = otp["params"]["code"]
+        wrong = "000000" if code != "000000" else "111111"
+        status, html, _ = server.get(path + "/nhac", data=f"step=code&phone=84912345678&code={wrong}".encode())
+        assert "Mã xác nhận không đúng" in html
+        status, html, _ = server.get(path + "/nhac", data=f"step=code&phone=84912345678&code={code}".encode())
+        assert "Chúng tôi sẽ nhắn tin đến 8491****678 khi còn 3 người trước bạn" in html
+        assert 'id="remind"' not in server.get(path)[1], "offered once"
+        counter.request("counter.next", counter=1)          # 4 ahead
+        time.sleep(0.6)
+        assert len(gateway.delivered) == 1, "not yet: four people ahead"
+        counter.request("counter.no_show", counter=1)
+        counter.request("counter.next", counter=1)           # 3 ahead
+        deadline = time.monotonic() + 3
+        while len(gateway.delivered) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        near = gateway.delivered[1]
+        assert near["template"] == "turn_near" and near["phone"] == "84912345678"
+        assert near["params"]["ticket"] == mine["ticket"] and near["params"]["ahead"] == 3
+        assert near["text"].isascii() and "Ho tich" in near["text"]
+        counter.request("counter.start", counter=1)
+        counter.request("counter.next", counter=1)
+        time.sleep(0.6)
+        assert len(gateway.delivered) == 2, "one message only"
+        # a burst for one phone is refused whole, with a clear message
+        other = ticket_path(site, tickets[0]["day"], tickets[-2]["ticket"])
+        answers = [server.get(other + "/nhac", data=b"step=phone&phone=0987654321")[1] for _ in range(4)]
+        assert all("Đã gửi mã" in a for a in answers[:3]) and "đã yêu cầu quá nhiều mã" in answers[3]
+        assert len(gateway.delivered) == 5
+    finally:
+        server.stop()
+        gateway.stop()
