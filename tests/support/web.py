@@ -154,20 +154,16 @@ def run_web_process(site_path: Path, device: str, port: int, log: Path) -> subpr
 
 # -- the web device and the ticket links of a test site ------------------------------------------
 
-TEST_SECRET = "web-test-secret-not-the-sample"
-
-
 def web_device(site) -> str:
     """The site file's web device (role = "web")."""
     webs = site.devices_of("web")
-    if not webs:  # DEV-FALLBACK until the web role lands in motcua.config
-        return "kiosk-2"
+    assert webs, f"{site.path} has no device with role = \"web\""
     return webs[0].id
 
 
 def web_secret(site) -> str:
-    web = getattr(site, "web", None)
-    return web.secret if web is not None else TEST_SECRET  # DEV-FALLBACK
+    assert site.web is not None, f"{site.path} has no [web] table"
+    return site.web.secret
 
 
 def ticket_path(site, day: str, label: str, lang: str | None = None) -> str:
