@@ -13,8 +13,9 @@ from motcua.config import load_site
 from motcua.mqtt import DeviceClient
 from motcua.service import CentreService
 from support.broker import Broker, free_port, write_site
+from support.postgres import pg_cluster, pg_database  # noqa: F401 - fixtures: a real PostgreSQL
 
-KINDS = ("unit", "integration", "ui")
+KINDS = ("unit", "integration", "ui", "browser")
 
 
 def pytest_collection_modifyitems(items):
@@ -72,3 +73,43 @@ def connect(site, broker):
         c.stop()
 
 
+
+
+# -- motcua web (issue 14) ------------------------------------------------------------------------
+
+@pytest.fixture
+def sample_data(site):
+    """The sample's procedures and dossiers in the centre's database (ask before `centre`)."""
+    from support.web import load_sample_data
+    load_sample_data(site)
+
+
+@pytest.fixture
+def web(site, broker, centre):
+    """`motcua web` for the site (its web device), on uvicorn in a thread, once it
+    has seen the centre online."""
+    from motcua.web import site_app
+    from motcua.web.links import token_reader
+    from support.web import WebServer, web_device, web_secret
+    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}))).start()
+    server.wait_ready(site.id)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def chromium(workdir):
+    """Debian's chromium, headless, at a phone's 360×780, driven by selenium through
+    Debian's chromedriver (nothing downloaded). chromium(javascript=False) for one
+    with JavaScript off."""
+    from support.browser import start_chromium
+    drivers = []
+
+    def _start(javascript: bool = True):
+        d = start_chromium(workdir / f"chromium-{len(drivers)}", javascript=javascript)
+        drivers.append(d)
+        return d
+
+    yield _start
+    for d in drivers:
+        d.quit()
