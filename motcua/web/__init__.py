@@ -45,8 +45,12 @@ def site_app(site, device_id: str, read_token, route_modules=None, notifier=None
     pollselect.install()        # thousands of phones: the MQTT socket may get a descriptor above 1023
     client = DeviceClient(site, device_id)
     names = {s.code: (s.name_vi, s.name_en) for s in site.services}
-    feed = CentreFeed(site.id, client, site.tz, names)
+    web_settings = getattr(site, "web", None)
+    feed = CentreFeed(site.id, client, site.tz, names,
+                      remote_window_min=web_settings.remote_window_min if web_settings else 60)
     web = WebContext(feeds={site.id: feed}, read_token=read_token, names={site.id: (site.name, site.name_en)})
+    if web_settings is not None:
+        web.settings[site.id], web.secrets[site.id] = web_settings, web_settings.secret
     web.catalogues[site.id] = pages.CatalogueStore(feed, site.data_dir / f"{device_id}-catalogue.db")
     modules = [pages] if route_modules is None else list(route_modules)
     if notifier is not None:
@@ -55,6 +59,9 @@ def site_app(site, device_id: str, read_token, route_modules=None, notifier=None
         feed.near = reminders.NEAR
         feed.on_near = lambda f, key, phone, ahead: reminders.send_near(web.reminders, f, key, phone, ahead)
         modules.append(reminders)
+        if web_settings is not None and route_modules is None:
+            from . import booking_pages
+            modules.append(booking_pages)
     return build_app(web, modules)
 
 

@@ -63,6 +63,8 @@ class WebContext:
     lookups: Limiter = field(default_factory=lambda: Limiter((Rule("address", 10, 60.0),
                                                                Rule("address", 60, 3600.0))))
     reminders: object | None = None     # reminders.Reminders when a gateway is configured
+    settings: dict = field(default_factory=dict)    # centre -> its site file's [web] (WebSettings)
+    secrets: dict = field(default_factory=dict)     # centre -> [web] secret, to sign new links
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -147,7 +149,12 @@ async def ticket_page(request: Request) -> Response:
         from .reminders import NEAR, w
         offer = {"action": f"/t/{token}/nhac" + ("?lang=en" if lang == "en" else ""), "near": NEAR,
                  "w": lambda k: w(k, lang)}
-    return page(request, "ticket.html", v=view, centre=ref.centre, offer=offer,
+    qr = ""
+    settings = web_ctx(request).settings.get(ref.centre)
+    if f.state == "reserved" and settings is not None:
+        from .qr import qr_svg
+        qr = qr_svg(settings.base_url.rstrip("/") + f"/t/{token}", label=view["number"])
+    return page(request, "ticket.html", v=view, centre=ref.centre, offer=offer, qr=qr,
                 events_url=f"/t/{request.path_params['token']}/events" + ("?lang=en" if lang == "en" else ""))
 
 
@@ -202,7 +209,8 @@ class TicketEvents:
 # -- other pages -----------------------------------------------------------------------------
 
 async def home(request: Request) -> Response:
-    return page(request, "home.html", cache=True)
+    from .booking_pages import offered
+    return page(request, "home.html", cache=True, offers=offered(request.app.state.web))
 
 
 async def health(request: Request) -> Response:

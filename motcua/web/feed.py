@@ -73,12 +73,14 @@ class CentreFeed:
     file (at the province, from the centre's retained service state)."""
 
     def __init__(self, centre_id: str, client: DeviceClient, tz, service_names: dict,
-                 loop: asyncio.AbstractEventLoop | None = None, executor: ThreadPoolExecutor | None = None):
+                 loop: asyncio.AbstractEventLoop | None = None, executor: ThreadPoolExecutor | None = None,
+                 remote_window_min: int = 60):
         self.centre_id = centre_id
         self.client = client
         self.topics = client.topics
         self.tz = tz
         self.service_names = dict(service_names)        # code -> (vi, en)
+        self.remote_window_min = remote_window_min      # [web]: a number from afar lapses after this
         self.loop = loop
         self.executor = executor or ThreadPoolExecutor(max_workers=16, thread_name_prefix="web-ask")
         self.services: dict[str, dict] = {}
@@ -178,6 +180,9 @@ class CentreFeed:
         label = data.get("ticket")
         for key in [k for k in self.followed if k[1] == label]:
             if self.followed[key].on_ticket_event(data):
+                if data.get("event") in ("checked_in", "transferred") and (key in self.watchers
+                                                                            or key in self.reminders):
+                    asyncio.ensure_future(self._refresh(key))
                 if key in self.watchers:
                     self._push(key)
                 if key in self.reminders and self.followed[key].state != "waiting":
@@ -215,6 +220,7 @@ class CentreFeed:
             try:
                 status = await self.ask("ticket.status", ticket=label, day=day)
                 f = model.Followed.from_status(self.centre_id, day, status)
+                f.check_in_by = self._check_in_by(status)
                 self.followed[key] = f
                 self._forget_old()
                 pending.set_result(f)
@@ -225,6 +231,33 @@ class CentreFeed:
             finally:
                 self._loading.pop(key, None)
         return await asyncio.shield(pending)
+
+    def _check_in_by(self, status: dict) -> str:
+        """A number from afar: the local time it lapses at, HH:MM."""
+        from datetime import timedelta
+
+        from motcua.timefmt import parse_iso
+        try:
+            at = (parse_iso(status["check_in_by"]) if status.get("check_in_by")
+                  else parse_iso(status["issued_at"]) + timedelta(minutes=self.remote_window_min))
+        except (KeyError, TypeError, ValueError):
+            return ""
+        return at.astimezone(self.tz).strftime("%H:%M")
+
+    async def _refresh(self, key: tuple[str, str]) -> None:
+        """Its place again, once (checked in, or moved to another service's line):
+        events say that it moved, not where to."""
+        f = self.followed.get(key)
+        if f is None:
+            return
+        try:
+            status = await self.ask("ticket.status", ticket=key[1], day=key[0])
+        except (RequestRefused, CentreUnavailable):
+            return
+        if status.get("state") == "waiting" and f.state == "waiting":
+            f.base_ahead, f.calls_since = int(status.get("people_ahead") or 0), 0
+            f.version += 1
+            self._push(key)
 
     def watch(self, day: str, label: str, watcher: Watcher) -> None:
         self.watchers.setdefault((day, label), set()).add(watcher)

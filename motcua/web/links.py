@@ -11,15 +11,16 @@ from motcua.web_tokens import TokenError, verify_token
 from .app import TicketRef
 
 
-def token_reader(secrets: dict[str, str]) -> Callable[[str], TicketRef | None]:
-    """read(token) -> TicketRef, or None for anything not a ticket link we signed."""
+def token_reader(secrets: dict[str, str], kind: str = "t") -> Callable[[str], TicketRef | None]:
+    """read(token) -> TicketRef (label: a ticket's number, or a booking's id for
+    kind "b"), or None for anything not a link of that kind we signed."""
     def read(token: str) -> TicketRef | None:
         try:
             site = token_site(token)
             secret = secrets.get(site or "")
             if not secret:
                 return None
-            t = verify_token(secret, token, site=site, kind="t")
+            t = verify_token(secret, token, site=site, kind=kind)
         except TokenError:
             return None
         return TicketRef(t.site, t.day, t.ref)

@@ -21,7 +21,9 @@ NEXT_TICKETS = 10
 REFRESH_WAITING_S = 30
 REFRESH_CALLED_S = 10
 
-ACTIVE = ("waiting", "called", "serving")
+# `reserved`: a number taken from afar, not in the queue until checked in at the
+# centre; `lapsed`: one not checked in in time (docs/protocol.md, ticket.reserve).
+ACTIVE = ("reserved", "waiting", "called", "serving")
 
 TEXTS = {
     "title": ("Số thứ tự của tôi", "My ticket"),
@@ -44,6 +46,13 @@ TEXTS = {
     "no_show": ("Số đã được gọi nhưng bạn vắng mặt. Vui lòng hỏi cán bộ hướng dẫn.",
                 "Your number was called but you were not there. Please ask the staff."),
     "expired": ("Số này đã hết hiệu lực. Vui lòng lấy số mới.", "This number is no longer valid. Please take a new one."),
+    "reserved": ("Số lấy từ xa: khi đến Trung tâm, hãy đưa mã QR dưới đây vào máy quét của ki-ốt trước %s "
+                 "để vào hàng chờ.",
+                 "A number taken from afar: at the centre, hold the QR code below to the kiosk's scanner before "
+                 "%s to join the queue."),
+    "reserved_now": ("Nếu vào hàng chờ lúc này: %s người trước bạn.", "If you joined the queue now: %s ahead of you."),
+    "lapsed": ("Số này đã hết hạn vì chưa được xác nhận tại Trung tâm kịp giờ. Vui lòng lấy số mới.",
+               "This number has lapsed: it was not checked in at the centre in time. Please take a new one."),
     "transferred": ("Đã chuyển sang lĩnh vực %s, giữ nguyên thứ tự.",
                     "Moved to the service %s, keeping your place."),
     "other_day": ("Số này của ngày %s.", "This number is from %s."),
@@ -112,6 +121,7 @@ class Followed:
     calls_since: int = 0            # calls of its service since base_ahead was known
     transferred_from: str | None = None
     last_call: dict | None = None   # the latest call event for this ticket
+    check_in_by: str = ""           # a number taken from afar: local HH:MM it lapses at
     version: int = 0                # bumped on every change a page shows
 
     @classmethod
@@ -206,7 +216,13 @@ def ticket_view(f: Followed, service_state: dict | None, service_names: dict, la
         v["note"] = t("transferred", lang) % v["service"]
     if centre_online is False and f.active:
         v["offline"] = t("offline", lang)
-    if f.state == "waiting":
+    if f.state == "reserved":
+        v["headline"] = t("reserved", lang) % (f.check_in_by or "—")
+        waiting = (service_state or {}).get("waiting")
+        if isinstance(waiting, int):
+            v["note"] = t("reserved_now", lang) % waiting
+        v["refresh_s"] = REFRESH_WAITING_S
+    elif f.state == "waiting":
         ahead = f.people_ahead(service_state)
         v["ahead"] = ahead
         v["ahead_text"] = str(ahead)
@@ -226,7 +242,7 @@ def ticket_view(f: Followed, service_state: dict | None, service_names: dict, la
     elif f.state == "serving":
         v["headline"] = t("serving", lang) % f.counter
         v["refresh_s"] = REFRESH_WAITING_S
-    elif f.state in ("done", "no_show"):
+    elif f.state in ("done", "no_show", "lapsed"):
         v["headline"] = t(f.state, lang)
     else:
         v["headline"] = t("expired", lang)

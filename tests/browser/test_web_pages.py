@@ -232,3 +232,82 @@ def test_asking_for_a_text_when_the_turn_is_near(site, broker, centre, desk, chr
     finally:
         server.stop()
         gateway.stop()
+
+
+def _phone_server(site):
+    from motcua.web import site_app
+    from motcua.web.links import token_reader
+    from motcua.web.notify import WebhookNotifier
+    from support.fake_gateway import FakeGateway
+    from support.web import WebServer, web_device
+    gateway = FakeGateway().start()
+    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}),
+                                notifier=WebhookNotifier(gateway.url, gateway.token, timeout_s=2))).start()
+    server.wait_ready(site.id)
+    return server, gateway
+
+
+def decode_qr(png) -> list[str]:
+    import zxingcpp
+    from PIL import Image
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(png))]
+
+
+def submit(d, what: str):
+    before = d.find_element(By.TAG_NAME, "html")
+    d.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait(d, lambda d: before.id != d.find_element(By.TAG_NAME, "html").id, what=what)
+
+
+def test_a_number_from_afar_shows_the_qr_the_kiosk_reads(site, broker, centre, chromium, connect):
+    server, gateway = _phone_server(site)
+    try:
+        d = chromium()
+        d.get(server.url + "/")
+        shot(d, "home")
+        d.find_element(By.LINK_TEXT, "Lấy số từ xa").click()
+        wait(d, lambda d: d.current_url.endswith("/lay-so"))
+        d.find_element(By.ID, "phone").send_keys("0912 345 678")
+        shot(d, "take-form")
+        submit(d, "the code page")
+        d.find_element(By.ID, "code").send_keys(gateway.delivered[-1]["params"]["code"])
+        submit(d, "the ticket page")
+        assert "/t/" in d.current_url and "Số lấy từ xa" in text(d, "headline")
+        d.execute_script("document.getElementById('qr').scrollIntoView()")
+        png = shot(d, "take-ticket-qr")
+        link = site.web.base_url + d.current_url.split(server.url, 1)[1].split("?")[0]
+        assert decode_qr(png) == [link], "the QR on the phone is the ticket's signed link"
+        kiosk = connect("kiosk-1")
+        assert kiosk.request("ticket.check_in", token=link)["checked_in"]
+        wait(d, lambda d: text(d, "headline").startswith("Bạn là người tiếp theo"), what="checked in, live")
+        shot(d, "take-checked-in")
+    finally:
+        server.stop()
+        gateway.stop()
+
+
+def test_booking_a_time_on_the_phone(site, broker, centre, chromium):
+    server, gateway = _phone_server(site)
+    try:
+        d = chromium()
+        d.get(server.url + "/dat-lich")
+        d.find_element(By.PARTIAL_LINK_TEXT, "Hộ tịch").click()
+        wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#slots input"), what="the slots")
+        shot(d, "book-slots")
+        d.find_elements(By.CSS_SELECTOR, "#slots label")[1].click()
+        d.find_element(By.ID, "phone").send_keys("0355000111")
+        submit(d, "the code page")
+        d.find_element(By.ID, "code").send_keys(gateway.delivered[-1]["params"]["code"])
+        submit(d, "the booking page")
+        assert "/b/" in d.current_url and "Đã đặt" in text(d, "headline")
+        shot(d, "booking")
+        d.execute_script("document.getElementById('qr').scrollIntoView()")
+        png = shot(d, "booking-qr")
+        assert decode_qr(png) == [site.web.base_url + d.current_url.split(server.url, 1)[1].split("?")[0]]
+        d.find_element(By.CSS_SELECTOR, "details summary").click()
+        d.find_element(By.ID, "cancel").click()
+        wait(d, lambda d: text(d, "headline") == "Lịch hẹn đã huỷ.", what="cancelled")
+        shot(d, "booking-cancelled")
+    finally:
+        server.stop()
+        gateway.stop()

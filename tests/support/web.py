@@ -47,6 +47,17 @@ class WebServer:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode("utf-8"), {k.lower(): v for k, v in e.headers.items()}
 
+    def post(self, path: str, data: bytes) -> tuple[int, str, str]:
+        """POST a form, following a redirect: (status, body, the path it ended on)."""
+        from urllib.parse import urlsplit
+        req = urllib.request.Request(self.url + path, data=data)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                u = urlsplit(r.geturl())
+                return r.status, r.read().decode("utf-8"), u.path + (f"?{u.query}" if u.query else "")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8"), path
+
     def health(self) -> dict:
         return json.loads(self.get("/healthz")[1])
 

@@ -1,0 +1,359 @@
+"""Numbers before coming and bookings on the phone (issue 14, docs/web.md): take
+a number from afar (`/lay-so`, `ticket.reserve`), book a slot (`/dat-lich`,
+`booking.slots`, `booking.create`), look at a booking, add it to a calendar
+(.ics) and cancel it (`/b/<token>`, `booking.get`, `booking.cancel`).
+
+The centre holds the truth and the limits per phone per day (docs/protocol.md);
+this module proves the phone first with a one-time code sent through the
+notifier, under the limits per phone, per address and per service
+(reminders.LIMITS), and keeps nothing once the request is made: the phone
+travels to the centre, which keeps it while the number or booking lives. The
+QR the kiosk checks in is shown as an inline SVG of the signed link."""
+from __future__ import annotations
+
+import asyncio
+import secrets as _secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from motcua.mqtt import CentreUnavailable, RequestRefused
+from motcua.web_tokens import make_token
+
+from . import model
+from .app import WebContext, client_address, not_found, page
+from .links import token_reader
+from .notify import Message, mask_phone, normalize_phone
+from .qr import qr_svg
+from .reminders import CODE_MINUTES, ascii_text
+
+PENDING_S = CODE_MINUTES * 60
+
+WORDS = {
+    "take": ("Lấy số từ xa", "Take a number from afar"),
+    "take_intro": ("Lấy số trước khi đến. Khi đến Trung tâm, đưa mã QR trên điện thoại vào máy quét của ki-ốt "
+                   "để vào hàng chờ, trong vòng %d phút.",
+                   "Take a number before you come. At the centre, hold the QR code on your phone to the kiosk's "
+                   "scanner to join the queue, within %d minutes."),
+    "book": ("Đặt lịch hẹn", "Book a time"),
+    "book_intro": ("Chọn lĩnh vực, ngày và giờ. Người có lịch hẹn được phục vụ trước trong khung giờ của mình.",
+                   "Choose the service, the day and the time. People with a booking are served first within "
+                   "their time."),
+    "service": ("Lĩnh vực", "Service"),
+    "choose": ("Chọn", "Choose"),
+    "no_slot": ("Không còn giờ trống trong những ngày tới.", "No free time in the coming days."),
+    "free": ("còn %d chỗ", "%d free"),
+    "phone": ("Số điện thoại di động", "Mobile phone number"),
+    "phone_why": ("Để gửi mã xác nhận. Số điện thoại được xoá khi số thứ tự hoặc lịch hẹn kết thúc.",
+                  "To send a confirmation code. The number is erased when the ticket or booking ends."),
+    "send_code": ("Gửi mã xác nhận", "Send a confirmation code"),
+    "code": ("Mã xác nhận (6 chữ số)", "Confirmation code (6 digits)"),
+    "code_sent": ("Đã gửi mã xác nhận đến %s.", "A confirmation code was sent to %s."),
+    "confirm": ("Xác nhận", "Confirm"),
+    "bad_phone": ("Số điện thoại không đúng. Ví dụ: 0912 345 678",
+                  "That is not a mobile number. For example: 0912 345 678"),
+    "wrong": ("Mã xác nhận không đúng.", "The code is not right."),
+    "expired": ("Mã đã hết hạn hoặc đã nhập sai quá nhiều lần. Vui lòng làm lại từ đầu.",
+                "The code has expired or was mistyped too often. Please start again."),
+    "not_sent": ("Chưa gửi được tin nhắn. Vui lòng thử lại sau ít phút.",
+                 "The message could not be sent. Please try again in a few minutes."),
+    "too_many": ("Quá nhiều yêu cầu. Vui lòng thử lại sau %d phút.", "Too many requests. Please try again in %d minutes."),
+    "unavailable": ("Hệ thống đang không trả lời. Vui lòng thử lại sau ít phút.",
+                    "The system is not answering. Please try again in a few minutes."),
+    "refused": ("Không thực hiện được. Vui lòng thử lại hoặc hỏi Trung tâm.",
+                "That could not be done. Please try again or ask the centre."),
+    "your_booking": ("Lịch hẹn của bạn", "Your booking"),
+    "when": ("Thời gian", "When"),
+    "state_booked": ("Đã đặt. Khi đến, đưa mã QR này vào máy quét của ki-ốt từ %s đến %s.",
+                     "Booked. At the centre, hold this QR code to the kiosk's scanner from %s to %s."),
+    "state_checked_in": ("Đã xác nhận tại Trung tâm: số thứ tự của bạn là %s.",
+                         "Checked in at the centre: your number is %s."),
+    "state_cancelled": ("Lịch hẹn đã huỷ.", "This booking was cancelled."),
+    "state_lapsed": ("Lịch hẹn đã hết hạn vì chưa được xác nhận kịp giờ.",
+                     "This booking lapsed: it was not checked in in time."),
+    "calendar": ("Thêm vào lịch của điện thoại", "Add to the phone's calendar"),
+    "cancel": ("Huỷ lịch hẹn", "Cancel the booking"),
+    "cancel_sure": ("Huỷ lịch hẹn này? Chỗ sẽ được nhường cho người khác.",
+                    "Cancel this booking? The place goes to someone else."),
+    "follow": ("Theo dõi số thứ tự", "Follow the number"),
+    "privacy": ("Trang này không hỏi tên bạn. Số điện thoại chỉ được giữ đến khi lịch hẹn kết thúc.",
+                "This page never asks your name. The phone number is kept only until the booking ends."),
+}
+WEEKDAYS = (("Thứ Hai", "Mon"), ("Thứ Ba", "Tue"), ("Thứ Tư", "Wed"), ("Thứ Năm", "Thu"), ("Thứ Sáu", "Fri"),
+            ("Thứ Bảy", "Sat"), ("Chủ nhật", "Sun"))
+
+
+def w(key: str, lang: str) -> str:
+    vi, en = WORDS[key]
+    return en if lang == "en" else vi
+
+
+def day_text(day: str, lang: str) -> str:
+    d = datetime.strptime(day, "%Y-%m-%d").date()
+    return f"{WEEKDAYS[d.weekday()][lang == 'en']} {d:%d/%m/%Y}"
+
+
+@dataclass
+class Pending:
+    """What a citizen asked for, waiting for the code sent to the phone."""
+    kind: str            # "reserve" or "book"
+    centre: str
+    service: str
+    phone: str
+    day: str = ""
+    time: str = ""
+    until: float = 0.0
+
+
+def refusal(exc: RequestRefused, lang: str) -> str:
+    """The centre's own words for the citizen (message_vi), in English its message."""
+    if lang != "en" and exc.details.get("message_vi"):
+        return exc.details["message_vi"]
+    return exc.message if lang == "en" else w("refused", lang)
+
+
+def ics(booking: dict, centre_name: str, tz, url: str) -> str:
+    """An iCalendar event for the booking, in UTC, to add to the phone's calendar."""
+    start = datetime.strptime(f"{booking['day']} {booking['time']}", "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+    end = datetime.strptime(f"{booking['day']} {booking['ends']}", "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+    stamp = datetime.now(timezone.utc)
+
+    def utc(d: datetime) -> str:
+        return d.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//motcua//web//VI", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+             "BEGIN:VEVENT", f"UID:booking-{booking['booking']}@motcua", f"DTSTAMP:{utc(stamp)}",
+             f"DTSTART:{utc(start)}", f"DTEND:{utc(end)}",
+             f"SUMMARY:{esc('Lịch hẹn ' + booking['service_name_vi'] + ' – ' + centre_name)}",
+             f"DESCRIPTION:{esc('Đưa mã QR vào máy quét của ki-ốt khi đến: ' + url)}",
+             f"LOCATION:{esc(centre_name)}", f"URL:{url}",
+             "BEGIN:VALARM", "TRIGGER:-PT1H", "ACTION:DISPLAY", "DESCRIPTION:Lịch hẹn", "END:VALARM",
+             "END:VEVENT", "END:VCALENDAR"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def routes(web: WebContext) -> list[Route]:
+    pending: dict[str, Pending] = {}
+    read_booking = token_reader(web.secrets, kind="b")
+    centre = web.default_centre
+    settings = web.settings.get(centre)
+    feed = web.feeds[centre]
+    rem = web.reminders
+
+    def lang_of(request: Request) -> str:
+        return model.pick_lang(request.query_params.get("lang"))
+
+    def q(lang: str) -> str:
+        return "?lang=en" if lang == "en" else ""
+
+    def service_name(code: str, lang: str) -> str:
+        names = feed.service_names.get(code, (code, code))
+        return names[1] if lang == "en" and names[1] else names[0]
+
+    def remote_services() -> list[str]:
+        if settings is None or not settings.remote_tickets:
+            return []
+        return list(settings.remote_services) or list(feed.service_names)
+
+    def booking_services() -> list[str]:
+        out: list[str] = []
+        for rule in (settings.slots if settings else ()):
+            if rule.service not in out:
+                out.append(rule.service)
+        return out
+
+    def link(kind: str, day: str, ref) -> str:
+        token = make_token(web.secrets[centre], centre, kind, day, ref)
+        return f"/{kind}/{token}"
+
+    def full_url(path: str) -> str:
+        return settings.base_url.rstrip("/") + path
+
+    async def send_code(request: Request, p: Pending, lang: str) -> tuple[str | None, str]:
+        """(nonce, "") once a code is on its way, or (None, what to tell the citizen)."""
+        ok, retry, _ = rem.limits.check(time.monotonic(), phone=p.phone, address=client_address(request),
+                                        service=f"{p.centre}:{p.service}")
+        if not ok:
+            return None, w("too_many", lang) % max(1, round(retry / 60))
+        nonce = _secrets.token_urlsafe(16)
+        code = rem.codes.issue(nonce, time.monotonic())
+        message = Message(p.phone, "otp", {"code": code, "minutes": CODE_MINUTES,
+                                           "centre": ascii_text(rem.centre_names.get(centre, centre))})
+        if not await asyncio.get_running_loop().run_in_executor(feed.executor, rem.notifier.send, message):
+            return None, w("not_sent", lang)
+        now = time.monotonic()
+        for k in [k for k, v in pending.items() if v.until < now]:
+            del pending[k]
+        p.until = now + PENDING_S
+        pending[nonce] = p
+        return nonce, ""
+
+    async def confirm(request: Request, form: dict, lang: str, action: str, template: str, ctx: dict):
+        """The code typed back: the request made at the centre, or the form again."""
+        ask_id = form.get("ask", "")
+        p = pending.get(ask_id)
+        verdict = rem.codes.check(ask_id, form.get("code", ""), time.monotonic()) if p else "none"
+        if verdict == "wrong":
+            return page(request, template, **ctx, step="code", ask_id=ask_id, error=w("wrong", lang),
+                        info=w("code_sent", lang) % mask_phone(p.phone))
+        if verdict != "ok":
+            pending.pop(ask_id, None)
+            return page(request, template, **ctx, step="start", error=w("expired", lang))
+        del pending[ask_id]
+        try:
+            if p.kind == "reserve":
+                t = await feed.ask("ticket.reserve", service=p.service, phone=p.phone)
+                return RedirectResponse(link("t", t["day"], t["ticket"]) + q(lang), status_code=303)
+            b = await feed.ask("booking.create", service=p.service, day=p.day, time=p.time, phone=p.phone)
+            return RedirectResponse(link("b", b["day"], b["booking"]) + q(lang), status_code=303)
+        except RequestRefused as exc:
+            return page(request, template, **ctx, step="start", error=refusal(exc, lang))
+        except CentreUnavailable:
+            return page(request, template, **ctx, step="start", error=w("unavailable", lang))
+
+    # -- a number from afar ---------------------------------------------------------------
+    async def take(request: Request) -> Response:
+        lang = lang_of(request)
+        offered = remote_services()
+        if not offered or rem is None:
+            return not_found(request)
+        ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(c, lang)) for c in offered],
+               "window": settings.remote_window_min, "action": "/lay-so" + q(lang), "picked": ""}
+        if request.method == "GET":
+            return page(request, "take.html", **ctx, step="start")
+        from .pages import small_form
+        form = await small_form(request)
+        if form.get("step") == "code":
+            return await confirm(request, form, lang, "/lay-so", "take.html", ctx)
+        service, phone = form.get("service", ""), normalize_phone(form.get("phone", ""))
+        ctx["picked"] = service
+        if service not in offered:
+            return page(request, "take.html", **ctx, step="start", error=w("refused", lang))
+        if phone is None:
+            return page(request, "take.html", **ctx, step="start", error=w("bad_phone", lang))
+        nonce, error = await send_code(request, Pending("reserve", centre, service, phone), lang)
+        if nonce is None:
+            return page(request, "take.html", **ctx, step="start", error=error)
+        return page(request, "take.html", **ctx, step="code", ask_id=nonce,
+                    info=w("code_sent", lang) % mask_phone(phone))
+
+    # -- a booking ----------------------------------------------------------------------------
+    async def book(request: Request) -> Response:
+        lang = lang_of(request)
+        offered = booking_services()
+        if not offered or rem is None:
+            return not_found(request)
+        service = request.query_params.get("dv") or ""
+        ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(c, lang)) for c in offered],
+               "service": service if service in offered else "", "days": [], "day_text": lambda d: day_text(d, lang),
+               "action": f"/dat-lich?dv={service}" + ("&lang=en" if lang == "en" else ""), "q": q(lang),
+               "qa": "&lang=en" if lang == "en" else "", "picked": ""}
+        form: dict = {}
+        if request.method == "POST":
+            from .pages import small_form
+            form = await small_form(request)
+            if form.get("step") == "code":
+                return await confirm(request, form, lang, "/dat-lich", "book.html", ctx)
+        if ctx["service"]:
+            try:
+                answer = await feed.ask("booking.slots", service=ctx["service"])
+                ctx["days"] = [d for d in answer["days"] if any(s["bookable"] for s in d["slots"])]
+            except RequestRefused as exc:
+                return page(request, "book.html", **ctx, step="start", error=refusal(exc, lang))
+            except CentreUnavailable:
+                return page(request, "book.html", **ctx, step="start", error=w("unavailable", lang))
+        if request.method == "GET" or not ctx["service"]:
+            return page(request, "book.html", **ctx, step="start")
+        slot, phone = form.get("slot", ""), normalize_phone(form.get("phone", ""))
+        ctx["picked"] = slot
+        day, _, at = slot.partition(" ")
+        if not any(d["day"] == day and any(s["time"] == at and s["bookable"] for s in d["slots"]) for d in ctx["days"]):
+            return page(request, "book.html", **ctx, step="start", error=w("refused", lang))
+        if phone is None:
+            return page(request, "book.html", **ctx, step="start", error=w("bad_phone", lang))
+        nonce, error = await send_code(request, Pending("book", centre, ctx["service"], phone, day, at), lang)
+        if nonce is None:
+            return page(request, "book.html", **ctx, step="start", error=error)
+        return page(request, "book.html", **ctx, step="code", ask_id=nonce,
+                    info=w("code_sent", lang) % mask_phone(phone))
+
+    async def booking_of(request: Request) -> tuple[dict | None, Response | None]:
+        ref = read_booking(request.path_params["token"])
+        if ref is None or ref.centre != centre:
+            return None, not_found(request)
+        try:
+            b = await feed.ask("booking.get", booking=int(ref.label))
+        except RequestRefused:
+            return None, not_found(request)
+        except CentreUnavailable:
+            return None, page(request, "unavailable.html", status=503)
+        if b.get("day") != ref.day:
+            return None, not_found(request)
+        return b, None
+
+    async def booking_page(request: Request, b: dict | None = None, error: str = "") -> Response:
+        lang = lang_of(request)
+        if b is None:
+            b, refused = await booking_of(request)
+            if refused is not None:
+                return refused
+        path = f"/b/{request.path_params['token']}"
+        local = lambda iso: datetime.fromisoformat(iso).astimezone(feed.tz).strftime("%H:%M")  # noqa: E731
+        state = b["state"]
+        if state == "booked":
+            headline = w("state_booked", lang) % (local(b["check_in_from"]), local(b["check_in_until"]))
+        elif state == "checked_in":
+            headline = w("state_checked_in", lang) % (b.get("ticket") or "—")
+        else:
+            headline = w(f"state_{state}", lang) if f"state_{state}" in WORDS else state
+        follow = link("t", b["day"], b["ticket"]) + q(lang) if state == "checked_in" and b.get("ticket") else ""
+        return page(request, "booking.html", echo_path=False, w=lambda k: w(k, lang), b=b, headline=headline,
+                    service=service_name(b["service"], lang), when=f"{day_text(b['day'], lang)}, "
+                    f"{b['time']}–{b['ends']}", qr=qr_svg(full_url(path), label=w("your_booking", lang))
+                    if state == "booked" else "", ics_url=path + "/lich.ics", cancel_url=path + "/huy" + q(lang),
+                    follow=follow, error=error)
+
+    async def booking_get(request: Request) -> Response:
+        return await booking_page(request)
+
+    async def booking_ics(request: Request) -> Response:
+        b, refused = await booking_of(request)
+        if refused is not None:
+            return refused
+        body = ics(b, web.names.get(centre, (centre, centre))[0], feed.tz,
+                   full_url(f"/b/{request.path_params['token']}"))
+        return Response(body, media_type="text/calendar; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="lich-hen-{b["booking"]}.ics"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+
+    async def booking_cancel(request: Request) -> Response:
+        lang = lang_of(request)
+        b, refused = await booking_of(request)
+        if refused is not None:
+            return refused
+        try:
+            b = await feed.ask("booking.cancel", booking=b["booking"])
+        except RequestRefused as exc:
+            return await booking_page(request, b, error=refusal(exc, lang))
+        except CentreUnavailable:
+            return await booking_page(request, b, error=w("unavailable", lang))
+        return await booking_page(request, b)
+
+    return [Route("/lay-so", take, methods=["GET", "POST"]), Route("/dat-lich", book, methods=["GET", "POST"]),
+            Route("/b/{token}", booking_get), Route("/b/{token}/lich.ics", booking_ics),
+            Route("/b/{token}/huy", booking_cancel, methods=["POST"])]
+
+
+def offered(web: WebContext) -> dict:
+    """What the home page offers: numbers from afar, bookings (with a gateway only)."""
+    settings = web.settings.get(web.default_centre)
+    if settings is None or web.reminders is None:
+        return {"take": False, "book": False}
+    return {"take": bool(settings.remote_tickets), "book": bool(settings.slots)}
+
