@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := mosquitto mosquitto-clients xvfb espeak-ng sox python3-venv zbar-tools gettext poppler-utils g++ systemd postgresql openssl
+APT_PACKAGES := mosquitto mosquitto-clients xvfb espeak-ng sox python3-venv zbar-tools gettext poppler-utils g++ systemd postgresql openssl chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-fast system-deps venv clean bench

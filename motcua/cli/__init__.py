@@ -15,7 +15,7 @@ import sys
 
 from ..config import SiteConfigError
 from . import (backup, demo, dossiers, install, officers, pads, procedures, province, queue, ratings, reports,
-               screens, servers, ship)
+               screens, servers, ship, web)
 from .common import CliError, Parser, Renamed, commands, find_site
 
 __all__ = ["CliError", "build_parser", "commands", "main"]
@@ -34,7 +34,7 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            title="commands (COMMAND --help says more, with an example)")
     for group in (servers, queue, officers, dossiers, procedures, screens, pads, reports, ratings, backup, install,
-                  demo, province, ship):
+                  demo, province, ship, web):
         group.add_commands(sub)
     return p
 
