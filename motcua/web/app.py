@@ -102,10 +102,10 @@ def page(request: Request, template: str, status: int = 200, cache: bool = False
     vi, en = web.names.get(centre, (centre, centre))
     nonce = secrets.token_urlsafe(12)
     other = "vi" if lang == "en" else "en"
+    here = request.url.path if echo_path else "/"
     html = _env.get_template(template).render(
         lang=lang, t=lambda key: model.t(key, lang), nonce=nonce, centre_name=en if lang == "en" else vi,
-        lang_link=(path + "?lang=en" if other == "en" else path) if (path := request.url.path if echo_path else "/")
-        else "/",
+        lang_link=here + "?lang=en" if other == "en" else here,
         other_lang="English" if other == "en" else "Tiếng Việt", q_lang="&lang=en" if lang == "en" else "",
         path_lang="?lang=en" if lang == "en" else "", **ctx)
     return HTMLResponse(html, status_code=status, headers=_security_headers(nonce, cache))

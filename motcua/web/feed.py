@@ -274,7 +274,7 @@ class CentreFeed:
     def _forget_old(self) -> None:
         """Tickets nobody follows any more are dropped after a while, so a page
         opened tomorrow asks the centre afresh and memory stays bounded."""
-        if len(self.followed) < 1000 and len(self.followed) % 100:
+        if len(self.followed) % 100:
             return
         now = time.monotonic()
         idle = [k for k in self.followed if k not in self.watchers and k not in self.reminders
