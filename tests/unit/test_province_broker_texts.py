@@ -1,6 +1,8 @@
 """The brokers' side of the province (docs/province.md, "Brokers"), as text: the
 site file's [province] table, the centre's bridge block, the provincial ACL and
-configuration. tests/integration/test_province_brokers.py runs them for real."""
+configuration. tests/integration/test_province_brokers.py runs them for real
+(this file is named otherwise: two test modules of one basename break the
+collection of the whole suite)."""
 from __future__ import annotations
 
 import re
