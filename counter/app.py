@@ -253,6 +253,8 @@ class CounterApp(MotcuaApp):
         self.submit("sign_in", {"officer": officer, "pin": pin}, summary="Đăng nhập")
 
     def call_ticket(self, label: str):
+        if self.check_in(label):
+            return
         label = model.normalise_ticket(label)
         if not label:
             self._say("Hãy nhập hoặc chọn số cần gọi.", "error")
@@ -279,6 +281,8 @@ class CounterApp(MotcuaApp):
     def attach_dossier(self, text: str):
         """What the officer typed or the scanner read in the "Hồ sơ" field (a code or
         the receipt's QR text): the centre checks it and puts it on the ticket."""
+        if self.check_in(text):
+            return
         code = model.normalise_dossier(text)
         if not code:
             self._say("Quét mã QR trên giấy tiếp nhận, hoặc gõ mã hồ sơ rồi bấm Enter.", "error")
@@ -287,6 +291,18 @@ class CounterApp(MotcuaApp):
             self._say("Chưa có số nào để gắn hồ sơ: gọi số trước.", "error")
             return
         self.submit("attach_dossier", {"code": code}, summary=f"Gắn hồ sơ vào số {self.dossier_ticket}")
+
+    def check_in(self, text: str) -> bool:
+        """The link on a citizen's phone (a number taken from afar, a booking), scanned
+        into the "Hồ sơ" field or the "Gọi số…" dialog: checked in, into the queue
+        (issue 14). False when the text is not such a link."""
+        found = model.check_in_of(text)
+        if found is None:
+            return False
+        key, args = found
+        self.go("main")
+        self.submit(key, args, summary=model.action_of(key).label)
+        return True
 
     def detach_dossier(self, code: str):
         """× on a dossier: a wrong scan removed from the ticket."""
@@ -352,6 +368,9 @@ class CounterApp(MotcuaApp):
         if req.action == "pause":
             self.private_reason = result.get("pause_reason") or req.args.get("reason", "")
         before = ((self.view or {}).get("ticket") or {}).get("ticket")
+        if req.action in ("check_in_ticket", "check_in_booking"):  # a ticket, not this counter
+            self._say(model.done_text(req.action, result, self.names), "info")
+            return
         if model.newer(self.view, result):
             self._take_view({k: v for k, v in result.items() if k != "finished"})
         self._say(model.done_text(req.action, result, self.names, req.args, req.before or before), "info")

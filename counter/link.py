@@ -55,7 +55,9 @@ class CounterLink(StateLink):
 
     # -- requests: blocking, run them off the UI thread
     def ask(self, op: str, request_id: str, **args) -> dict:
-        """One counter operation at this counter; the same request id on every
-        retry, so the centre never does it twice. Raises RequestRefused or
-        CentreUnavailable."""
-        return self.client.request(op, request_id=request_id, counter=self.counter, **args)
+        """One counter operation at this counter (or a check-in, which names no
+        counter); the same request id on every retry, so the centre never does it
+        twice. Raises RequestRefused or CentreUnavailable."""
+        if op.startswith("counter."):
+            args = {"counter": self.counter, **args}
+        return self.client.request(op, request_id=request_id, **args)

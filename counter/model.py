@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from motcua import web_tokens
 from motcua.ratings import satisfied_share  # one rule for the board, the terminal and reports
 
 # -- the actions ------------------------------------------------------------------------
@@ -48,7 +49,11 @@ SIGN_IN = Action("sign_in", "counter.sign_in", "Đăng nhập", "Enter", 13)
 # "Hồ sơ" field (a USB scanner types the receipt's QR and Enter), removed with ×.
 ATTACH = Action("attach_dossier", "counter.attach_dossier", "Gắn hồ sơ", "Enter", 13)
 DETACH = Action("detach_dossier", "counter.detach_dossier", "Gỡ hồ sơ", "×", 0)
-OTHER_ACTIONS = {a.key: a for a in (SIGN_IN, ATTACH, DETACH)}
+# A number taken from afar or a booking (issue 14): the QR on the citizen's phone,
+# scanned into the "Hồ sơ" field or the "Gọi số…" dialog, checks the citizen in.
+CHECK_IN_TICKET = Action("check_in_ticket", "ticket.check_in", "Xác nhận số lấy từ xa", "Enter", 13)
+CHECK_IN_BOOKING = Action("check_in_booking", "booking.check_in", "Xác nhận lịch hẹn", "Enter", 13)
+OTHER_ACTIONS = {a.key: a for a in (SIGN_IN, ATTACH, DETACH, CHECK_IN_TICKET, CHECK_IN_BOOKING)}
 
 # Reasons an officer picks from (or types another); the centre takes any 1-200 characters.
 PAUSE_REASONS = ("Nghỉ giữa giờ", "Họp giao ban", "Hỗ trợ công dân ngoài quầy", "Sự cố máy tính, mạng")
@@ -202,6 +207,29 @@ def transfer_targets(site_services, current_service: str | None) -> list[dict]:
     return [{"code": s.code, "name": s.name_vi} for s in site_services if s.code != current_service]
 
 
+def check_in_of(text: str) -> tuple[str, dict] | None:
+    """(action key, arguments) when what was typed or scanned is the link of a number
+    taken from afar or of a booking (…/t/<token>, …/b/<token>); None otherwise. The
+    centre checks the token's signature."""
+    found = web_tokens.token_of_link(text or "")
+    if found is None:
+        return None
+    kind, token = found
+    return ("check_in_ticket" if kind == "t" else "check_in_booking"), {"token": token}
+
+
+def check_in_text(result: dict) -> str:
+    """The status line after a check-in at this counter."""
+    label = result.get("ticket", "")
+    booking = result.get("booking")
+    if not result.get("checked_in"):
+        return f"Số {label} đã có trong hàng chờ (hoặc đã phục vụ): không cần xác nhận lại."
+    if booking:
+        return (f"Đã xác nhận lịch hẹn {booking.get('time', '')}: cấp số {label}, được gọi trước "
+                "trong khung giờ hẹn.")
+    return f"Đã xác nhận số {label} lấy từ xa: vào hàng chờ theo giờ lấy số."
+
+
 def normalise_ticket(text: str) -> str:
     """What the officer typed as a ticket number: spaces gone, letters upper case."""
     return "".join(text.split()).upper()
@@ -245,6 +273,26 @@ ERROR_TEXTS = {
                  "phận kỹ thuật.",
     "too_many_dossiers": "Số này đã gắn 20 hồ sơ: gỡ hồ sơ gắn nhầm trước.",
     "dossier_not_attached": "Hồ sơ này không gắn với số hiện tại.",
+    # numbers taken from afar and bookings (issue 14): a check-in at the counter; the
+    # others only answer the web service, and are here in case an admin tool shows them
+    "bad_token": "Mã QR không hợp lệ (sửa, chụp lại hoặc không phải của hệ thống): hỏi lại công dân.",
+    "not_ours": "Mã QR này là của trung tâm khác.",
+    "ticket_lapsed": "Số lấy từ xa đã quá thời gian xác nhận nên hết hiệu lực: mời công dân lấy số mới.",
+    "booking_lapsed": "Lịch hẹn đã quá giờ nên hết hiệu lực: mời công dân lấy số mới.",
+    "booking_closed": "Lịch hẹn này đã huỷ hoặc đã được xác nhận trước đó.",
+    "wrong_day": "Lịch hẹn này không phải của hôm nay.",
+    "too_early": "Chưa đến giờ xác nhận lịch hẹn này (sớm hơn giờ cho phép).",
+    "unknown_booking": "Không tìm thấy lịch hẹn này.",
+    "not_offered": "Trung tâm chưa bật lấy số từ xa hoặc đặt lịch cho lĩnh vực này ([web] trong tệp cấu hình).",
+    "bad_phone": "Số điện thoại không hợp lệ.",
+    "phone_limit": "Số điện thoại này đã lấy đủ số trong ngày.",
+    "remote_full": "Đã hết số lấy từ xa hôm nay cho lĩnh vực này.",
+    "service_full": "Lĩnh vực này đã hết số trong ngày: mở rộng dải số trong tệp cấu hình.",
+    "bad_day": "Ngày hẹn không hợp lệ.",
+    "no_slot": "Không có khung giờ này.",
+    "slot_past": "Khung giờ này đã qua.",
+    "slot_full": "Khung giờ này đã hết chỗ.",
+    "not_your_booking": "Số điện thoại không khớp với lịch hẹn.",
 }
 
 
@@ -318,6 +366,8 @@ def done_text(action: str, result: dict, names: dict, args: dict | None = None,
     """What the status line says after the centre accepted an action. `args` are
     the request's arguments, `before` the number the counter had before it."""
     args = args or {}
+    if action in ("check_in_ticket", "check_in_booking"):
+        return check_in_text(result)
     if action in ("attach_dossier", "detach_dossier") and result.get("dossier"):
         return dossier_text(action, result["dossier"])
     t = result.get("ticket") or {}

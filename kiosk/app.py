@@ -22,7 +22,7 @@ from kivy.properties import (
 )
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from motcua import protocol
+from motcua import protocol, web_tokens
 from motcua.config import Site
 from motcua.resources import package_path
 from motcua.ui.app import MotcuaApp
@@ -258,11 +258,40 @@ class KioskApp(MotcuaApp):
         if scan.kind == "ticket":
             self._ask(lambda: self.link.ticket_status(scan.label, scan.day), self._show_ticket_status,
                       model.lookup_error)
+        elif scan.kind in ("check_in_ticket", "check_in_booking"):
+            self._check_in(scan)
         elif scan.kind == "dossier":
             self.go("dossier")
             self._ask(lambda: self.link.dossier_status(qr=scan.qr), self._show_dossier, model.lookup_error)
         else:
             self._scan_error(scan.error)
+
+    def _check_in(self, scan: model.Scan):
+        """A number taken from afar or a booking, its QR scanned from the citizen's phone
+        (issue 14): checked in, it is a ticket in the queue, shown and printed as any
+        other. A ticket already in the queue (a printed one's link) shows its place."""
+        if self.busy:
+            return
+        self.busy = True
+        self.error = ""
+        op = "ticket.check_in" if scan.kind == "check_in_ticket" else "booking.check_in"
+
+        def answered(result, exc):
+            self.busy = False
+            if exc is None:
+                if result.get("checked_in"):
+                    log.info("%s: ticket %s checked in", op, result.get("ticket"))
+                    self._issued(result)
+                else:
+                    self._show_ticket_status(result)
+                return
+            refused = exc if isinstance(exc, RequestRefused) else None
+            log.warning("%s %s: %s", op, "refused" if refused else "no answer", exc)
+            self._show_ticket_status({"message": model.check_in_error(
+                refused.code if refused else None, refused.details if refused else None,
+                self.lang, self.site.tz)})
+
+        self.ask(lambda: self.link.check_in(op, scan.token), answered, errors=(CentreUnavailable, RequestRefused))
 
     def _scan_error(self, message: str):
         if self.root.current not in ("dossier",):
@@ -320,7 +349,10 @@ class KioskApp(MotcuaApp):
             self.print_message = model.NO_PRINTER
             return
         ticket = dict(ticket)
-        qr = protocol.ticket_qr_text(self.site.id, ticket["day"], ticket["ticket"])
+        web = self.site.web
+        # the link to follow the ticket on the phone (docs/web.md); without [web], the older QR
+        qr = (web_tokens.ticket_link(web.base_url, web.secret, self.site.id, ticket["day"], ticket["ticket"])
+              if web is not None else protocol.ticket_qr_text(self.site.id, ticket["day"], ticket["ticket"]))
         self._print(model.ticket_job(ticket),
                     lambda: self.printer.print_ticket(ticket, self.site.name, qr, tz=self.site.timezone,
                                                       priority_label=model.priority_label(self.site.priorities,

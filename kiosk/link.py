@@ -32,6 +32,10 @@ class CentreLink(StateLink):
         args = {"ticket": label} if day is None else {"ticket": label, "day": day}
         return self.client.request("ticket.status", **args)
 
+    def check_in(self, op: str, token: str) -> dict:
+        """ticket.check_in or booking.check_in of a scanned link (issue 14)."""
+        return self.client.request(op, token=token)
+
     def dossier_status(self, **args) -> dict:
         return self.client.request("dossier.status", **args)
 

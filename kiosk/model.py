@@ -9,8 +9,9 @@ Nothing here talks to MQTT, the printer or the screen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from motcua import protocol
+from motcua import protocol, web_tokens
 
 from . import i18n
 from .i18n import N_
@@ -52,6 +53,40 @@ def lookup_error(refused_code: str | None) -> str:
     return LOOKUP_ERRORS.get(refused_code, LOOKUP_REFUSED)
 
 
+# A check-in refused: the message shown on the ticket's screen (issue 14).
+CHECK_IN_ERRORS = {
+    "ticket_lapsed": N_("Số lấy từ xa này đã quá thời gian xác nhận nên đã hết hiệu lực. Vui lòng lấy số mới."),
+    "booking_lapsed": N_("Lịch hẹn này đã quá giờ nên đã hết hiệu lực. Vui lòng lấy số mới."),
+    "booking_closed": N_("Lịch hẹn này đã được huỷ hoặc đã được xác nhận trước đó. "
+                         "Vui lòng hỏi cán bộ hướng dẫn."),
+    "wrong_day": N_("Lịch hẹn này không phải của hôm nay. Vui lòng xem lại ngày hẹn trên điện thoại."),
+    "too_early": N_("Chưa đến giờ hẹn. Mời quý khách quay lại xác nhận từ %s."),
+    "bad_token": N_("Không đọc được mã này. Vui lòng mở lại đường dẫn trên điện thoại hoặc hỏi cán bộ hướng dẫn."),
+    "not_ours": N_("Phiếu này không phải của Trung tâm này."),
+    "unknown_ticket": N_("Không tìm thấy số thứ tự này."),
+    "unknown_booking": N_("Không tìm thấy lịch hẹn này. Vui lòng hỏi cán bộ hướng dẫn."),
+}
+CHECK_IN_REFUSED = N_("Không xác nhận được. Vui lòng hỏi cán bộ hướng dẫn.")
+
+
+def check_in_error(refused_code: str | None, details: dict | None, lang: str, tz) -> str:
+    """What the citizen reads when a check-in failed (translated): refused with a
+    code, or None when the centre did not answer."""
+    if refused_code is None:
+        return i18n.tr(LOOKUP_UNAVAILABLE, lang)
+    text = i18n.tr(CHECK_IN_ERRORS.get(refused_code, CHECK_IN_REFUSED), lang)
+    if refused_code == "too_early":
+        opens = (details or {}).get("opens")
+        local = protocol_time(opens, tz) if opens else "—"
+        text = text % local
+    return text
+
+
+def protocol_time(stored: str, tz) -> str:
+    """A protocol time (UTC ISO) as the local HH:MM."""
+    return datetime.fromisoformat(stored).astimezone(tz).strftime("%H:%M")
+
+
 def issue_error(refused_code: str | None) -> str:
     """No ticket: refused (whatever the code), or None when the centre did not answer."""
     return ISSUE_UNAVAILABLE if refused_code is None else ISSUE_REFUSED
@@ -65,16 +100,25 @@ UNREADABLE = N_("Không đọc được mã này. Vui lòng quét mã QR trên g
 
 @dataclass(frozen=True)
 class Scan:
-    kind: str               # "ticket", "dossier" or "error"
+    kind: str               # "ticket", "dossier", "check_in_ticket", "check_in_booking" or "error"
     day: str = ""           # a ticket's day and label
     label: str = ""
     qr: str = ""            # a dossier's QR text
     error: str = ""         # the message, when kind is "error"
+    token: str = ""         # a link's signed token (motcua.web_tokens), for a check-in
 
 
 def read_scan(text: str, site_id: str) -> Scan:
-    """What a scanned code (either scanner, any screen) asks for."""
+    """What a scanned code (either scanner, any screen) asks for. A link of the
+    citizen's phone (…/t/<token>: a number, …/b/<token>: a booking) checks it in
+    (a printed ticket's link too: the centre then answers with its place)."""
     text = text.strip()
+    link = web_tokens.token_of_link(text)
+    if link is not None:
+        kind, token = link
+        if web_tokens.read_token(token).site != site_id:
+            return Scan("error", error=NOT_OURS)
+        return Scan("check_in_ticket" if kind == "t" else "check_in_booking", token=token)
     qr_ticket = protocol.parse_ticket_qr(text)
     if qr_ticket is not None:
         ticket_site, day, label = qr_ticket
@@ -92,6 +136,8 @@ def read_scan(text: str, site_id: str) -> Scan:
 def ticket_state_text(t: dict, lang: str) -> str:
     if not t:
         return ""
+    if t.get("message"):  # a check-in refused: its message, already translated
+        return t["message"]
     state = t.get("state")
     if state == "waiting":
         ahead = t.get("people_ahead", 0)
@@ -108,6 +154,10 @@ def ticket_state_text(t: dict, lang: str) -> str:
         return i18n.tr(N_("Đã phục vụ xong"), lang)
     if state == "no_show":
         return i18n.tr(N_("Số đã được gọi nhưng quý khách vắng mặt. Vui lòng hỏi cán bộ hướng dẫn."), lang)
+    if state == "reserved":  # a number taken from afar, not checked in (the kiosk checks it in)
+        return i18n.tr(N_("Số lấy từ xa, chưa xác nhận tại Trung tâm."), lang)
+    if state == "lapsed":
+        return i18n.tr(CHECK_IN_ERRORS["ticket_lapsed"], lang)
     return i18n.tr(N_("Số này đã hết hiệu lực. Vui lòng lấy số mới."), lang)
 
 

@@ -54,6 +54,9 @@ def acl_text(site: Site) -> str:
         elif d.role == "admin":
             block = [f"topic read {root}/#", f"topic write {t.request(d.id)}",
                      f"topic write {t.notice}", *own]
+        elif d.role == "web":  # the citizen's phone (docs/web.md): reads like a kiosk, asks under its own id
+            block = [f"topic write {t.request(d.id)}", f"topic read {t.reply(d.id)}",
+                     f"topic read {t.catalogue_version}", *readers, *own]
         else:  # pragma: no cover - config validation knows every role
             raise BrokerSetupError(f"no ACL for role {d.role}")
         lines += [f"# {d.role}{f' at counter {d.counter}' if d.counter else ''}", f"user {d.id}", *block, ""]

@@ -19,7 +19,7 @@ from .schema import Context, Field, Invalid, Schema, Wording
 
 log = logging.getLogger("motcua.config")
 
-ROLES = ("centre", "kiosk", "display", "counter", "pad", "admin", "integration")
+ROLES = ("centre", "kiosk", "display", "counter", "pad", "admin", "integration", "web")
 SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,16}$")
@@ -166,6 +166,33 @@ class ProvinceLink:
 
 
 @dataclass(frozen=True)
+class SlotRule:
+    """[[web.slots]]: bookable slots of a service on some weekdays (issue 14)."""
+    service: str
+    days: tuple[int, ...]      # ISO weekdays: 1 Monday (Thứ Hai) … 7 Sunday (Chủ nhật)
+    times: tuple[str, ...]     # each slot's local start, "08:00" (start/end/every written out)
+    capacity: int              # bookings a slot takes
+    every: int = 30            # minutes: each slot's length
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """[web]: the citizen's phone (docs/web.md): signed links, numbers taken from
+    afar and bookings. Its secret is never defaulted."""
+    base_url: str
+    secret: str                         # signs the links in QR codes (motcua.web_tokens)
+    remote_tickets: bool = False        # numbers from afar (lấy số từ xa) offered
+    remote_services: tuple[str, ...] = ()   # of these services only; empty: every service
+    remote_per_service_per_day: int = 50
+    per_phone_per_day: int = 2          # numbers and bookings one phone may hold for one day
+    remote_window_min: int = 60         # a number from afar lapses unless checked in by then
+    booking_days_ahead: int = 6         # bookings for today and this many days ahead
+    booking_max_consecutive: int = 2    # after this many bookings called in a row, a walk-in's turn
+    booking_grace_min: int = 15         # check-in from this long before a slot to this long after it
+    slots: tuple[SlotRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class Site:
     path: Path
     id: str
@@ -186,6 +213,7 @@ class Site:
     max_payload_bytes: int = 16384
     rating_prompt_timeout_s: float = 60.0   # [rating] prompt_timeout_s: a pad's prompt ends unanswered
     province: ProvinceLink | None = None    # [province]: bridge the centre's broker to its province
+    web: WebSettings | None = None          # [web]: the citizen's phone (issue 14)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -349,6 +377,78 @@ PROVINCE_PASSWORD_WANTED = ("password = \"…\": this centre's own password on t
                             "the one the province's [[centres]] entry for this site id holds")
 
 
+WEB_SECRET_WANTED = ("secret = \"…\": a secret of your own, at least 16 characters (it signs the links in "
+                     "ticket and booking QR codes), e.g. from `python3 -c \"import secrets; "
+                     "print(secrets.token_urlsafe(24))\"`")
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _known_service(code: str, ctx: Context) -> str | None:
+    codes = [s.code for s in ctx.root["services"]]
+    return None if code in codes else f"unknown service {code!r}; known: {', '.join(codes)}"
+
+
+def _known_services(codes: list, ctx: Context) -> str | None:
+    for code in codes:
+        problem = _known_service(code, ctx)
+        if problem:
+            return problem
+    return None
+
+
+def _weekdays(days: list, ctx: Context) -> str | None:
+    if not days or any(type(d) is not int or not 1 <= d <= 7 for d in days) or len(set(days)) != len(days):
+        return "list the weekdays as numbers 1 to 7, each once (1 = Monday/Thứ Hai … 7 = Sunday/Chủ nhật)"
+    return None
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+def _slot_times(values: dict, ctx: Context) -> None:
+    """times = [...], or start, end and every written out; no two slots of a service
+    overlap on a weekday, in this entry or an earlier one."""
+    times, start, end, every = values["times"], values["start"], values["end"], values["every"]
+    if (times is None) == (start is None or end is None):
+        raise ctx.refuse("give either times = [\"08:00\", \"08:30\", …] or start = \"08:00\", "
+                         "end = \"11:30\" (and every = 30)", "times")
+    for key in ("start", "end"):
+        if values[key] is not None and not TIME_RE.match(values[key]):
+            raise ctx.refuse(f"{values[key]!r} must be a local time written HH:MM, e.g. \"07:30\"", key)
+    if times is None:
+        if _minutes(end) - _minutes(start) < every:
+            raise ctx.refuse(f"from {start} to {end} leaves no slot of {every} minutes", "end")
+        times = [f"{m // 60:02d}:{m % 60:02d}" for m in range(_minutes(start), _minutes(end) - every + 1, every)]
+    for t in times:
+        if not isinstance(t, str) or not TIME_RE.match(t):
+            raise ctx.refuse(f"{t!r} must be a local time written HH:MM, e.g. \"08:30\"", "times")
+    starts = sorted(_minutes(t) for t in times)
+    if any(b - a < every for a, b in zip(starts, starts[1:])) or starts[-1] + every > 24 * 60:
+        raise ctx.refuse(f"slots of {every} minutes (every) would overlap or run past midnight; "
+                         "space the times at least that far apart", "times")
+    for other in ctx.earlier:
+        shared = set(other["days"]) & set(values["days"])
+        if other["service"] == values["service"] and shared:
+            for a in starts:
+                for b in (_minutes(t) for t in other["times"]):
+                    if a < b + other["every"] and b < a + every:
+                        raise ctx.refuse(f"a slot at {a // 60:02d}:{a % 60:02d} overlaps one of an earlier "
+                                         f"[[web.slots]] of {values['service']} on weekday {min(shared)}", "times")
+    values["times"] = [f"{m // 60:02d}:{m % 60:02d}" for m in starts]
+
+
+def _web_secret(secret: str, ctx: Context) -> str | None:
+    return "must be at least 16 characters (it signs the links in QR codes)" if len(secret) < 16 else None
+
+
+def _base_url(url: str, ctx: Context) -> str | None:
+    if not re.match(r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$", url):
+        return (f"{url!r} must be the web service's address as citizens' phones reach it, "
+                "e.g. \"https://hcc-demo.example.gov.vn\" (no query, no trailing ?)")
+    return None
+
+
 def _bound_counter(counter: int | None, ctx: Context) -> str | None:
     role = ctx.values["role"]
     if role in ("counter", "pad"):
@@ -483,6 +583,38 @@ SITE = _schema(
                 says={"missing_table": f"missing; add [kiosk] with {ADMIN_PIN_WANTED}"}),
     dossiers=Field(required=True, table=DOSSIERS,
                    says={"missing_table": f"missing; add [dossiers] with agency_code and {SECRET_WANTED}"}),
+    # Optional: without it the citizen's phone has no numbers from afar, no bookings
+    # and no signed links. Its secret is never defaulted.
+    web=Field(table=_schema(
+        build=lambda v: WebSettings(**{k: v[k] for k in v}),
+        base_url=_text(check=_base_url, convert=lambda u: u.rstrip("/"), says={
+            "missing": "missing; give the web service's address as citizens' phones reach it, "
+                       "e.g. base_url = \"https://hcc-demo.example.gov.vn\""}),
+        secret=_text(check=_web_secret, says={"missing": f"missing; set {WEB_SECRET_WANTED}"}),
+        remote_tickets=Field(bool, default=False),
+        remote_services=Field(list, default=(), check=_known_services, convert=tuple),
+        remote_per_service_per_day=Field(int, default=50, range=(1, 100_000)),
+        per_phone_per_day=Field(int, default=2, range=(1, 20), says={
+            "out_of_range": "must be between 1 and 20 (iHanoi allows 2 bookings per person a day)"}),
+        remote_window_min=Field(int, default=60, range=(5, 24 * 60), says={
+            "out_of_range": "must be between 5 and 1440 minutes (how long after taking a number from afar "
+                            "the citizen has to check in at the kiosk)"}),
+        booking_days_ahead=Field(int, default=6, range=(0, 60)),
+        booking_max_consecutive=Field(int, default=2, range=(1, None), says={
+            "out_of_range": "must be at least 1 (walk-ins get a turn after this many booking calls in a row)"}),
+        booking_grace_min=Field(int, default=15, range=(0, 120)),
+        slots=Field(items=_schema(
+            build=lambda v: SlotRule(service=v["service"], days=tuple(v["days"]), times=tuple(v["times"]),
+                                     capacity=v["capacity"], every=v["every"]),
+            check=_slot_times,
+            service=_text(check=_known_service),
+            days=Field(list, required=True, check=_weekdays),
+            times=Field(list), start=Field(str), end=Field(str),
+            every=Field(int, default=30, range=(5, 480), says={
+                "out_of_range": "must be between 5 and 480 minutes (each slot's length)"}),
+            capacity=Field(int, required=True, range=(1, 10_000))),
+            default=(), convert=tuple,
+            says={"not_tables": "must be written as [[web.slots]] tables"}))),
     # Optional: without it the centre ships nothing. Its password is never defaulted.
     province=Field(table=_schema(
         build=lambda v: ProvinceLink(**v),
@@ -535,7 +667,7 @@ def load_site(path: str | Path) -> Site:
                 request_timeout_s=centre_t["request_timeout_s"],
                 max_payload_bytes=centre_t["max_payload_bytes"], kiosk=v["kiosk"], dossiers=v["dossiers"],
                 rating_prompt_timeout_s=rating_t["prompt_timeout_s"],
-                province=_province_near_the_file(v["province"], path))
+                province=_province_near_the_file(v["province"], path), web=v["web"])
     if os.environ.get(WARNED_ENV) != str(path.resolve()):
         _warn_sample_secrets(site)
     return site
@@ -563,9 +695,10 @@ def _near_the_file(device: Device, path: Path) -> Device:
 # list against the sample, so the two cannot drift apart.
 SAMPLE_ADMIN_PIN = "246810"
 SAMPLE_DOSSIER_SECRET = "demo-change-this-dossier-secret"
+SAMPLE_WEB_SECRET = "demo-change-this-web-secret"
 SAMPLE_PASSWORDS = frozenset(
     {f"demo-{name}-secret" for name in ("centre", "admin", "connector", "kiosk-1", "kiosk-2",
-                                        "display-hall", "display-manager")}
+                                        "display-hall", "display-manager", "web")}
     | {f"demo-{kind}-{n}-secret" for kind in ("counter", "display-counter", "pad") for n in range(1, 13)})
 
 # Set by a command to the resolved path of a site file whose warning it has given, for
@@ -581,6 +714,8 @@ def sample_secrets(site: Site) -> list[str]:
         keys.append("kiosk.admin_pin")
     if site.dossiers.secret == SAMPLE_DOSSIER_SECRET:
         keys.append("dossiers.secret")
+    if site.web is not None and site.web.secret == SAMPLE_WEB_SECRET:
+        keys.append("web.secret")
     keys += [f"devices[{i}].password ({d.id})" for i, d in enumerate(site.devices)
              if d.password in SAMPLE_PASSWORDS]
     return keys

@@ -155,6 +155,28 @@ def _ticket_dossiers(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE ratings ADD COLUMN dossiers TEXT")
 
 
+def _bookings(db: sqlite_utils.Database) -> None:
+    """Numbers taken from afar and bookings (issue 14): where a ticket came from
+    (`origin` remote or booking, its `booking`, when it was `checked_in_at`), a
+    counter's run of bookings called (`booking_run`, the cap that lets walk-ins in),
+    the bookings, and the phones: the one personal datum, kept apart, one row per
+    live number or booking, deleted in the transaction that ends it. None of these
+    is shipped (motcua.shipping.outbox: the new columns are left out, the tables
+    never shipped), so the outbox's triggers stay as they were."""
+    for table, column, sql in (("tickets", "origin", "TEXT"), ("tickets", "booking", "INTEGER"),
+                               ("tickets", "checked_in_at", "TEXT"),
+                               ("counters", "booking_run", "INTEGER NOT NULL DEFAULT 0")):
+        if column not in db[table].columns_dict:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql}")
+    db["bookings"].create({
+        "id": int, "day": str, "service": str, "time": str, "ends": str, "state": str, "created_at": str,
+        "device": str, "ticket_id": int, "checked_in_at": str, "ended_at": str,
+    }, pk="id", not_null={"day", "service", "time", "ends", "state", "created_at"}, if_not_exists=True)
+    db["bookings"].create_index(["day", "service", "time"], if_not_exists=True)
+    db.execute("CREATE TABLE IF NOT EXISTS phones (kind TEXT NOT NULL, ref INTEGER NOT NULL, "
+               "phone TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (kind, ref))")
+
+
 # -- the lists -------------------------------------------------------------------------
 
 CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
@@ -169,6 +191,8 @@ CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
     Step(6, "the officers' register: officers (PIN hashes, wrong-PIN counts, lock-outs)", _officers),
     Step(7, "dossiers attached to tickets: ticket_dossiers, ratings.dossiers", _ticket_dossiers),
     Step(8, "the outbox for shipping to the province: outbox and its triggers", outbox.create),
+    Step(9, "numbers from afar and bookings: tickets.origin, booking, checked_in_at, counters.booking_run, "
+            "bookings, phones", _bookings),
 ))
 
 # A kiosk's own copy of the catalogue (motcua.kiosk.catalogue_sync): nothing else.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .schema import Field, Invalid, Schema, Wording
+from .timefmt import utc_iso
 
 SCHEMA_VERSION = 1
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -177,6 +178,8 @@ def availability(online: bool, **extra) -> bytes:
 # argument is at most MAX_ARG_CHARS long; unknown arguments are refused.
 MAX_ARG_CHARS = 500
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_DAY_SAYS = {"no_match": "argument 'day' must be written YYYY-MM-DD"}
 _ARG_WORDING = Wording(unknown="{context} takes no argument {key!r}",
                        missing="{context} needs argument {name!r}",
                        wrong_type="argument {name!r} of {context} has the wrong type",
@@ -226,6 +229,19 @@ OPERATIONS: dict[str, Schema] = {
     "officer.reset_pin": _args(officer=_arg(str, True), pin=_arg(str, True)),
     "officer.unlock": _args(officer=_arg(str, True)),
     "officer.list": _args(),
+    # Numbers taken from afar and bookings (issue 14): the web service asks for them
+    # for a citizen's phone; the kiosk and the counter check them in. `token`: the
+    # signed token of the link in the QR (motcua.web_tokens), or the link itself.
+    "ticket.reserve": _args(service=_arg(str, True), phone=_arg(str, True)),
+    "ticket.check_in": _args(token=_arg(str), ticket=_arg(str)),
+    "booking.slots": _args(service=_arg(str, True), day=_arg(str, pattern=DAY_RE, says=_DAY_SAYS)),
+    "booking.create": _args(service=_arg(str, True), day=_arg(str, True, pattern=DAY_RE, says=_DAY_SAYS),
+                            time=_arg(str, True, pattern=TIME_RE, says={
+                                "no_match": "argument 'time' must be a slot's start, written HH:MM"}),
+                            phone=_arg(str, True)),
+    "booking.get": _args(booking=_arg(int, True)),
+    "booking.cancel": _args(booking=_arg(int, True), phone=_arg(str)),
+    "booking.check_in": _args(token=_arg(str), booking=_arg(int)),
 }
 # Arguments that never travel in clear: DeviceClient.request seals them with the
 # device's own password for that request id (motcua.officers.seal_pin), the
@@ -240,10 +256,15 @@ CATALOGUE_PAGE_BYTES = 64 * 1024
 # Which operations each role may ask for. Counter devices are further held to
 # their own counter by the centre; the broker's ACL holds each device to its
 # own request topic.
+CHECK_IN_OPERATIONS = {"ticket.check_in", "booking.check_in"}
+# The citizen's phone (motcua web, docs/web.md): never a check-in (the citizen must be there).
+WEB_OPERATIONS = {"ticket.reserve", "ticket.status", "booking.slots", "booking.create", "booking.get",
+                  "booking.cancel", "dossier.status", "catalogue.page"}
 ROLE_OPERATIONS = {
-    "kiosk": {"ticket.issue", "ticket.status", "dossier.status", "catalogue.page"},
+    "kiosk": {"ticket.issue", "ticket.status", "dossier.status", "catalogue.page"} | CHECK_IN_OPERATIONS,
     "integration": {"dossier.update"},
-    "counter": {op for op in OPERATIONS if op.startswith("counter.")} | {"ticket.status"},
+    "counter": {op for op in OPERATIONS if op.startswith("counter.")} | {"ticket.status"} | CHECK_IN_OPERATIONS,
+    "web": WEB_OPERATIONS,
     "admin": set(OPERATIONS),
     "display": set(),
     "pad": set(),
@@ -324,10 +345,41 @@ def ticket_view(engine, ticket, dossiers: list[str] | None = None) -> dict:
         "called_at": ticket.called_at, "started_at": ticket.started_at,
         "finished_at": ticket.finished_at, "counter": ticket.counter,
         "people_ahead": ahead,
-        "estimated_wait_s": engine.estimated_wait(svc.code, ahead) if ticket.state == "waiting" else 0,
+        # a number taken from afar and not checked in: where it would stand if it were now
+        "estimated_wait_s": engine.estimated_wait(svc.code, ahead) if ticket.state in ("waiting", "reserved") else 0,
         "counters": engine.serving_counters(svc.code),
         "dossiers": list(engine.state.dossiers.get(ticket.id, ()) if dossiers is None else dossiers),
     }
+
+
+def reserved_view(engine, ticket) -> dict:
+    """ticket.reserve's answer: the ticket and when it lapses if not checked in."""
+    return {**ticket_view(engine, ticket), "check_in_by": engine.remote_deadline(ticket)}
+
+
+def booking_view(engine, booking, ticket: str | None = None) -> dict:
+    """A booking as the citizen's page shows it (never its phone). `ticket`: the
+    label of the ticket it became at check-in."""
+    svc = engine.site.service(booking.service)
+    opens, closes = engine.check_in_window(booking)
+    return {
+        "booking": booking.id, "day": booking.day, "time": booking.time, "ends": booking.ends,
+        "service": svc.code, "service_name_vi": svc.name_vi, "service_name_en": svc.name_en,
+        "state": booking.state, "created_at": booking.created_at,
+        "check_in_from": utc_iso(opens), "check_in_until": utc_iso(closes),
+        "checked_in_at": booking.checked_in_at, "ended_at": booking.ended_at, "ticket": ticket,
+    }
+
+
+def slots_view(engine, service: str, days: list[tuple[str, list]]) -> dict:
+    """booking.slots' answer: per day, each slot with its capacity, what is free
+    and whether it can still be booked (not begun, not full)."""
+    svc = engine.site.service(service)
+    return {"service": svc.code, "service_name_vi": svc.name_vi, "service_name_en": svc.name_en,
+            "days": [{"day": day, "slots": [{"time": s.time, "ends": s.ends, "capacity": s.capacity,
+                                             "free": max(0, s.capacity - taken), "bookable": bookable}
+                                            for s, taken, bookable in slots]}
+                     for day, slots in days]}
 
 
 def counter_view(engine, number: int, finished: dict | None = None) -> dict:
@@ -391,7 +443,8 @@ def call_of_event(event: dict) -> dict:
 # The state a ticket is in right after each kind of event.
 _STATE_AFTER = {"ticket_issued": "waiting", "ticket_called": "called", "ticket_recalled": "called",
                 "ticket_started": "serving", "ticket_done": "done", "ticket_no_show": "no_show",
-                "ticket_transferred": "waiting", "ticket_expired": "expired"}
+                "ticket_transferred": "waiting", "ticket_expired": "expired",
+                "ticket_reserved": "reserved", "ticket_checked_in": "waiting", "ticket_lapsed": "lapsed"}
 
 
 def ticket_event_view(event: dict) -> dict | None:
@@ -405,7 +458,7 @@ def ticket_event_view(event: dict) -> dict | None:
                 "code": event["code"]}
     if kind not in _STATE_AFTER:
         return None
-    issued = event["ticket"] if kind == "ticket_issued" else None
+    issued = event["ticket"] if kind in ("ticket_issued", "ticket_reserved") else None
     return {"event": kind.removeprefix("ticket_"),
             "id": issued["id"] if issued else event["ticket_id"],
             "ticket": issued["label"] if issued else event["ticket"],

@@ -34,9 +34,16 @@ Satisfaction per procedure (`ratings.dossiers`, issue 12)
 Queue (table `tickets`)
     Issued = tickets of the period; served = ended `done`; no-show; transferred =
     moved to another service at least once; expired = never called before the day
-    ended; open = still waiting, called or being served. Waiting time = first
-    call - issue (every ticket that was called); service time = finish - start
-    (served tickets). Medians and 90th percentiles by `percentile()`.
+    ended; lapsed = taken from afar and never checked in (issue 14); open =
+    still waiting, called or being served, or taken from afar and not checked in
+    yet. Waiting time = first call - issue, or - check-in for a number taken from
+    afar or a booking (every ticket that was called); service time = finish -
+    start (served tickets). Medians and 90th percentiles by `percentile()`.
+
+Numbers from afar and bookings (tickets' `origin`, table `bookings`, issue 14)
+    Per service: numbers taken from afar, checked in, lapsed, not yet checked
+    in; bookings made, checked in, lapsed, cancelled, still booked. A number
+    belongs to the day it was taken for, a booking to the day of its slot.
 
 Dossiers (tables `dossiers`, `dossier_steps`, `dossier_apologies`)
     Each dossier is taken as it stood at the end of the period (steps and apology
@@ -195,7 +202,8 @@ class Queue:
     no_show: int = 0
     transferred: int = 0
     expired: int = 0
-    open: int = 0                  # still waiting, called or being served
+    lapsed: int = 0                # taken from afar, never checked in (issue 14)
+    open: int = 0                  # still waiting, called or being served (or taken from afar, not checked in)
     waits: list[float] = field(default_factory=list, repr=False)      # seconds
     services: list[float] = field(default_factory=list, repr=False)   # seconds
     wait_median: float | None = None
@@ -212,6 +220,40 @@ class Queue:
         self.service_median = percentile(self.services, 50)
         self.service_p90 = percentile(self.services, 90)
         return self
+
+
+@dataclass
+class HoldFigures:
+    """Numbers taken from afar and bookings of one service (or all) in a period."""
+    remote: int = 0                # numbers taken from afar
+    remote_checked_in: int = 0
+    remote_lapsed: int = 0
+    remote_open: int = 0           # not checked in yet (today's)
+    booked: int = 0                # bookings made (cancelled ones included)
+    booking_checked_in: int = 0
+    booking_lapsed: int = 0
+    booking_cancelled: int = 0
+    booking_open: int = 0          # still booked (today's and the days ahead)
+
+    def add(self, kind: str, state: str, n: int) -> None:
+        if kind == "remote":
+            self.remote += n
+            if state == "lapsed":
+                self.remote_lapsed += n
+            elif state == "reserved":
+                self.remote_open += n
+            else:
+                self.remote_checked_in += n
+        else:
+            self.booked += n
+            if state == "checked_in":
+                self.booking_checked_in += n
+            elif state == "lapsed":
+                self.booking_lapsed += n
+            elif state == "cancelled":
+                self.booking_cancelled += n
+            else:
+                self.booking_open += n
 
 
 @dataclass
@@ -308,6 +350,10 @@ class Report:
     rated_with_dossier_previous: int = 0
     has_procedure_ratings: bool = True                        # False: the database cannot say
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Numbers from afar and bookings (issue 14): the period's, the previous one's, per service
+    holds: HoldFigures | None = None                          # None: the source cannot say
+    holds_previous: HoldFigures | None = None
+    holds_by_service: list[tuple[str, str, HoldFigures]] = field(default_factory=list)  # (code, label, figures)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -371,6 +417,15 @@ class DossierRow(NamedTuple):
     outcome_at: datetime | None  # the first outcome in that run (None: no outcome yet)
 
 
+class HoldCount(NamedTuple):
+    """Numbers taken from afar (kind "remote": tickets by their state) or bookings
+    (kind "booking": by the booking's state) of one service in a period, counted."""
+    service: str
+    kind: str                  # "remote" or "booking"
+    state: str                 # a ticket's state, or a booking's (booked, checked_in, lapsed, cancelled)
+    n: int
+
+
 class ProcedureRatingCount(NamedTuple):
     """The counted ratings of one procedure and level of a period, counted. A rating
     counts once for each procedure among the dossiers its ticket carried when it was
@@ -400,6 +455,9 @@ class ReportSource(Protocol):
 
     def officer_names(self) -> dict[str, str]: ...
 
+    # Optional (issue 14): a source without it (the province's, so far) shows no such figures.
+    # def holds(self, period: Period) -> Iterable[HoldCount] | None: ...
+
 
 # -- figures from rows ------------------------------------------------------------------------
 
@@ -419,6 +477,8 @@ def _queues(keys, states, transferred, waits, services) -> dict[Any, Queue]:
             q.no_show += n
         elif state == "expired":
             q.expired += n
+        elif state == "lapsed":
+            q.lapsed += n
         else:
             q.open += n
     for k, n in Counter(compress(keys, transferred)).items():
@@ -619,6 +679,19 @@ def _group_order(by: str, key: Any, site: Site) -> tuple:
     return (0, 0, *_vn_key(str(key)))
 
 
+def hold_figures(rows: Iterable[HoldCount], site: Site) -> tuple[HoldFigures, list[tuple[str, str, HoldFigures]]]:
+    """Numbers from afar and bookings: the total and per service (site order)."""
+    total, per = HoldFigures(), {}
+    for service, kind, state, n in rows:
+        total.add(kind, state, n)
+        per.setdefault(service, HoldFigures()).add(kind, state, n)
+    codes = [s.code for s in site.services]
+    out = []
+    for code in sorted(per, key=lambda c: (codes.index(c) if c in codes else len(codes), c)):
+        out.append((code, _group_label(site, "service", code, {}), per[code]))
+    return total, out
+
+
 # -- the report ------------------------------------------------------------------------------
 
 
@@ -699,6 +772,15 @@ def report_from(source: ReportSource, site: Site, period: Period, by: str | None
     _, without_prev = procedure_satisfaction(
         (source.procedure_rating_counts(previous) or ()) if has_proc else (), nlevels)
 
+    # Numbers from afar and bookings (issue 14), when the source can say
+    holds_of = getattr(source, "holds", None)
+    hold_rows = holds_of(period) if holds_of is not None else None
+    holds = holds_prev = None
+    holds_by_service: list = []
+    if hold_rows is not None:
+        holds, holds_by_service = hold_figures(hold_rows, site)
+        holds_prev, _ = hold_figures(holds_of(previous) or (), site)
+
     return Report(site_name=site.name, period=period, previous=previous, by=by, generated_at=now,
                   level_names=[lv.name_vi for lv in site.rating_levels] + [
                       f"Mức {i}" for i in range(nlevels + 1, len(sat.levels) + 1)],
@@ -709,7 +791,8 @@ def report_from(source: ReportSource, site: Site, period: Period, by: str | None
                   satisfaction_by_procedure=by_proc, rated_without_dossier=without,
                   rated_with_dossier=sat.counted - without.counted if has_proc else 0,
                   rated_with_dossier_previous=sat_prev.counted - without_prev.counted if has_proc else 0,
-                  has_procedure_ratings=has_proc, timezone=site.timezone)
+                  has_procedure_ratings=has_proc, timezone=site.timezone,
+                  holds=holds, holds_previous=holds_prev, holds_by_service=holds_by_service)
 
 
 # -- one row per rated dossier (`motcua ratings export`, issue 12) -------------------------------

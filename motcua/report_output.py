@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .reports import DossierFigures, Queue, Report, Satisfaction
+from .reports import DossierFigures, HoldFigures, Queue, Report, Satisfaction
 
 from motcua.resources import FONT_DIR  # noqa: E402
 FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
@@ -89,6 +89,7 @@ def summary_rows(report: Report) -> list[tuple[str, str, str, object, object]]:
         ("queue", "no_show", "Vắng mặt khi gọi", COUNT, q.no_show, qp.no_show),
         ("queue", "transferred", "Chuyển sang lĩnh vực khác", COUNT, q.transferred, qp.transferred),
         ("queue", "expired", "Hết ngày chưa được gọi", COUNT, q.expired, qp.expired),
+        ("queue", "lapsed", "Lấy số từ xa, quá giờ chưa xác nhận", COUNT, q.lapsed, qp.lapsed),
         ("queue", "open", "Còn đang chờ hoặc đang phục vụ", COUNT, q.open, qp.open),
         ("queue", "wait_median", "Thời gian chờ – trung vị (phút)", MINUTES,
          _minutes(q.wait_median), _minutes(qp.wait_median)),
@@ -99,8 +100,24 @@ def summary_rows(report: Report) -> list[tuple[str, str, str, object, object]]:
         ("queue", "service_p90", "Thời gian phục vụ – 90% số lượt không quá (phút)", MINUTES,
          _minutes(q.service_p90), _minutes(qp.service_p90)),
     ]
+    if report.holds is not None:
+        h, hp = report.holds, report.holds_previous or HoldFigures()
+        rows += [("remote", code, label, kind, get(h), get(hp)) for code, label, kind, get in HOLD_MEASURES]
     rows += [("dossiers", code, label, kind, get(d), get(dp)) for code, label, kind, get in DOSSIER_MEASURES]
     return rows
+
+
+HOLD_MEASURES = [  # numbers from afar and bookings (issue 14): (code, Vietnamese label, kind, getter)
+    ("remote", "Số lấy từ xa", COUNT, lambda f: f.remote),
+    ("remote_checked_in", "  đã xác nhận tại Trung tâm", COUNT, lambda f: f.remote_checked_in),
+    ("remote_lapsed", "  quá giờ, không xác nhận", COUNT, lambda f: f.remote_lapsed),
+    ("remote_open", "  chưa xác nhận", COUNT, lambda f: f.remote_open),
+    ("booked", "Lịch hẹn đã đặt", COUNT, lambda f: f.booked),
+    ("booking_checked_in", "  đã đến (xác nhận)", COUNT, lambda f: f.booking_checked_in),
+    ("booking_lapsed", "  quá giờ, không đến", COUNT, lambda f: f.booking_lapsed),
+    ("booking_cancelled", "  đã huỷ", COUNT, lambda f: f.booking_cancelled),
+    ("booking_open", "  còn hiệu lực", COUNT, lambda f: f.booking_open),
+]
 
 
 DOSSIER_MEASURES = [  # (code, Vietnamese label, kind, getter)
@@ -117,7 +134,7 @@ DOSSIER_MEASURES = [  # (code, Vietnamese label, kind, getter)
     ("with_apology", "  có văn bản xin lỗi", COUNT, lambda f: f.with_apology),
     ("apology_day_before", "  xin lỗi trước hạn ít nhất 1 ngày", COUNT, lambda f: f.apology_day_before),
 ]
-SECTION_VI = {"satisfaction": "Hài lòng", "queue": "Hàng đợi", "dossiers": "Hồ sơ"}
+SECTION_VI = {"satisfaction": "Hài lòng", "queue": "Hàng đợi", "remote": "Từ xa", "dossiers": "Hồ sơ"}
 
 
 def _sat_cells(s: Satisfaction, nlevels: int) -> list:
@@ -127,7 +144,7 @@ def _sat_cells(s: Satisfaction, nlevels: int) -> list:
 
 
 def _queue_cells(q: Queue) -> list:
-    return [q.issued, q.served, q.no_show, q.transferred, q.expired, q.open,
+    return [q.issued, q.served, q.no_show, q.transferred, q.expired, q.lapsed, q.open,
             _minutes(q.wait_median), _minutes(q.wait_p90), _minutes(q.service_median),
             _minutes(q.service_p90)]
 
@@ -159,7 +176,8 @@ def tables(report: Report) -> list[Table]:
                 Column("Không lời mời", COUNT, "unprompted"), Column("Bấm trùng", COUNT, "duplicate")]
     queue_cols = [group_head, Column("Số phiếu", COUNT, "issued"), Column("Đã phục vụ", COUNT, "served"),
                   Column("Vắng mặt", COUNT, "no_show"), Column("Chuyển", COUNT, "transferred"),
-                  Column("Hết ngày", COUNT, "expired"), Column("Đang chờ", COUNT, "open"),
+                  Column("Hết ngày", COUNT, "expired"), Column("Quá giờ (từ xa)", COUNT, "lapsed"),
+                  Column("Đang chờ", COUNT, "open"),
                   Column("Chờ trung vị (phút)", MINUTES, "wait_median"),
                   Column("Chờ P90 (phút)", MINUTES, "wait_p90"),
                   Column("Phục vụ trung vị (phút)", MINUTES, "service_median"),
@@ -192,7 +210,20 @@ def tables(report: Report) -> list[Table]:
     d_proc = Table("Hồ sơ theo thủ tục", f"Hồ sơ theo thủ tục – {report.period.label()}",
                    [Column("Thủ tục", TEXT, "procedure"), Column("Lĩnh vực", TEXT, "field"), *dcols],
                    [[g.label, g.field, *_dossier_cells(g.figures)] for g in report.dossiers_by_procedure])
-    return [summary, sat, queue, hours, days, d_field, d_proc, procedure_table(report)]
+    out = [summary, sat, queue, hours, days, d_field, d_proc, procedure_table(report)]
+    if report.holds is not None:
+        out.append(holds_table(report))
+    return out
+
+
+def holds_table(report: Report) -> Table:
+    """Numbers from afar and bookings per service (issue 14)."""
+    cols = [Column("Lĩnh vực", TEXT, "service"),
+            *[Column(label.strip(), kind, code) for code, label, kind, _ in HOLD_MEASURES]]
+    rows = [[label, *[get(f) for _, _, _, get in HOLD_MEASURES]] for _, label, f in report.holds_by_service]
+    rows.append([ALL_CENTRE, *[get(report.holds) for _, _, _, get in HOLD_MEASURES]])
+    return Table("Từ xa theo lĩnh vực", f"Lấy số từ xa và lịch hẹn theo lĩnh vực – {report.period.label()}",
+                 cols, rows)
 
 
 NO_DOSSIER = "(không gắn hồ sơ)"
@@ -289,7 +320,7 @@ def render_table(table: Table, max_text: int = 44, row_kinds: list[str] | None =
 
 def format_text(report: Report) -> str:
     """The report for the terminal: aligned columns, Vietnamese headings."""
-    summary, sat, queue, hours, days, d_field, d_proc, sat_proc = tables(report)
+    summary, sat, queue, hours, days, d_field, d_proc, sat_proc, *more = tables(report)
     gen = report.generated_at.astimezone(report.tz)
     out = [f"BÁO CÁO HOẠT ĐỘNG – {report.site_name}",
            f"Kỳ báo cáo: {report.period.label()} ({report.period.days} ngày); "
@@ -297,10 +328,16 @@ def format_text(report: Report) -> str:
            f"Lập lúc: {gen:%d/%m/%Y %H:%M}. Thời gian ghi phút:giây; TV = trung vị, "
            "P90 = 90% số lượt không quá.", ""]
     sections = {"Hài lòng": "1. MỨC ĐỘ HÀI LÒNG (Satisfaction)", "Hàng đợi": "2. HÀNG ĐỢI (Queue)",
+                "Từ xa": "2b. LẤY SỐ TỪ XA VÀ LỊCH HẸN (Numbers from afar, bookings)",
                 "Hồ sơ": "3. HỒ SƠ (Dossiers)"}
+    # Numbers from afar and bookings: only for a centre that had any, in either period.
+    h, hp = report.holds, report.holds_previous
+    used = h is not None and any((h.remote, h.booked, hp.remote if hp else 0, hp.booked if hp else 0))
     # The summary, one block per section, with the comparison.
     kinds = summary.row_kinds
-    for section in ("Hài lòng", "Hàng đợi", "Hồ sơ"):
+    for section in ("Hài lòng", "Hàng đợi", "Từ xa", "Hồ sơ"):
+        if section == "Từ xa" and not used:
+            continue
         idx = [i for i, r in enumerate(summary.rows) if r[0] == section]
         part = Table(summary.name, "", [Column("Chỉ tiêu", TEXT), *summary.columns[2:]],
                      [summary.rows[i][1:] for i in idx])
@@ -318,6 +355,8 @@ def format_text(report: Report) -> str:
                         f"Hàng đợi theo {BY_VI[report.by]}", render_table(queue), ""]
             if report.hours:
                 out += ["Số phiếu theo giờ trong ngày (giờ cấp phiếu)", render_table(hours), ""]
+        if section == "Từ xa" and more and len(more[0].rows) > 1:
+            out += ["Lấy số từ xa và lịch hẹn theo lĩnh vực", render_table(more[0]), ""]
     if not report.has_dossier_tables:
         out += ["(Chưa có dữ liệu hồ sơ: nhập bằng `motcua dossiers import FILE`.)", ""]
     else:
@@ -477,6 +516,8 @@ def _detail_tables(report: Report):
             (ts["Hồ sơ theo lĩnh vực"], "dossiers", "field"),
             (ts["Hồ sơ theo thủ tục"], "dossiers", "procedure"),
             (ts["Hài lòng theo thủ tục"], "satisfaction", "procedure")]
+    if "Từ xa theo lĩnh vực" in ts:
+        out.append((ts["Từ xa theo lĩnh vực"], "remote", "service"))
     return out
 
 

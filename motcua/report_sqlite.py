@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 
 from .config import Site
 from .dossiers import CLOCK_STOPPED, CLOSED, STATUSES
-from .report_figures import (BY_CHOICES, OUTCOMES, DossierRow, Period, ProcedureRatingCount, RatedDossierRow,
-                             RatingCount, ReceivedCount, Report, ReportError, TicketRow, report_from)
+from .report_figures import (BY_CHOICES, OUTCOMES, DossierRow, HoldCount, Period, ProcedureRatingCount,
+                             RatedDossierRow, RatingCount, ReceivedCount, Report, ReportError, TicketRow,
+                             report_from)
 
 
 def _conn(db) -> sqlite3.Connection:
@@ -58,14 +59,32 @@ class SqliteSource:
         # By hour, the response rate sets a rating (pressed as the citizen leaves) against
         # the tickets finished in that hour, not those issued in it.
         finished_hour = _hour_sql(conn, tz, period, "finished_at") if by == "hour" else "NULL"
+        # a number taken from afar, or a booking, waits in the hall from its check-in (issue 14)
+        waited_from = ("coalesce(checked_in_at, issued_at)" if "checked_in_at" in self._columns("tickets")
+                       else "issued_at")
         return conn.execute(
             f"SELECT {key}, {hour}, day, state, transfers > 0, "
-            "max(0.0, (julianday(first_called_at) - julianday(issued_at)) * 86400.0), "
+            f"max(0.0, (julianday(first_called_at) - julianday({waited_from})) * 86400.0), "
             "CASE WHEN state = 'done' "
             "  THEN max(0.0, (julianday(finished_at) - julianday(started_at)) * 86400.0) END, "
             f"CASE WHEN state = 'done' THEN {finished_hour} END "
             "FROM tickets WHERE day BETWEEN ? AND ?",
             [period.start.isoformat(), period.end.isoformat()]).fetchall()
+
+    def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+
+    def holds(self, period: Period) -> Iterable[HoldCount] | None:
+        """Numbers taken from afar (tickets by state) and bookings (by state) per
+        service, of the period's days (issue 14); None before migration 9."""
+        if "bookings" not in self.tables:
+            return None
+        days = [period.start.isoformat(), period.end.isoformat()]
+        return self.conn.execute(
+            "SELECT service, 'remote', state, count(*) FROM tickets WHERE origin = 'remote' "
+            "AND day BETWEEN ? AND ? GROUP BY 1, 3 UNION ALL "
+            "SELECT service, 'booking', state, count(*) FROM bookings WHERE day BETWEEN ? AND ? GROUP BY 1, 3",
+            days + days).fetchall()
 
     def rating_counts(self, period: Period, by: str | None) -> Iterable[RatingCount] | None:
         if "ratings" not in self.tables:

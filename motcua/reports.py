@@ -14,7 +14,7 @@ every figure: docs/reports.md.
 from __future__ import annotations
 
 from .report_figures import (BY_CHOICES, OUTCOMES, WEEKDAYS_VI, DayRow, DossierFigures,
-                             DossierGroup, DossierRow, Group, HourRow, Period, ProcedureRatingCount,
+                             DossierGroup, DossierRow, Group, HoldCount, HoldFigures, HourRow, Period, ProcedureRatingCount,
                              ProcedureSatisfaction, Queue, RatingCount, ReceivedCount, Report, ReportError, ReportSource,
                              Satisfaction, TicketRow, dossier_figures, parse_day, percentile,
                              procedure_satisfaction, queue_figures, report_from, resolve_period,
@@ -23,7 +23,7 @@ from .report_sqlite import SqliteSource, build_report
 
 __all__ = [
     "BY_CHOICES", "OUTCOMES", "WEEKDAYS_VI", "DayRow", "DossierFigures", "DossierGroup",
-    "DossierRow", "Group", "HourRow", "Period", "ProcedureRatingCount", "ProcedureSatisfaction", "Queue", "RatingCount", "ReceivedCount", "Report",
+    "DossierRow", "Group", "HoldCount", "HoldFigures", "HourRow", "Period", "ProcedureRatingCount", "ProcedureSatisfaction", "Queue", "RatingCount", "ReceivedCount", "Report",
     "ReportError", "ReportSource", "Satisfaction", "SqliteSource", "TicketRow", "build_report",
     "dossier_figures", "parse_day", "percentile", "procedure_satisfaction", "queue_figures", "report_from",
     "resolve_period", "satisfaction_figures",

@@ -23,9 +23,11 @@ from . import officers as of
 from . import protocol
 from . import ratings as rt
 from . import sdnotify
+from . import web_tokens
 from .config import Site
 from .catalogue import Catalogue
 from .dossiers import DossierError, DossierStore, public_view
+from .bookings import Booking, bookable_days
 from .engine import Changes, Engine, FinishedTicket, QueueError, Ticket, iso
 from .mqtt import guarded, make_client, start
 from .shipping import outbox
@@ -44,6 +46,7 @@ CATALOGUE_CHECK_S = 5.0  # how soon an import beside the running centre reaches 
 HALL_EVERY_S = 0.05  # the hall view (every counter and service) at most 20 times a second
 IDLE_TICK_S = 0.5  # quiet for this long: checkpoint, expire, publish tallies
 _CONNECTED = object()  # inbox marker: (re)connected, publish all retained state
+BAD_TOKEN_VI = "Mã QR không hợp lệ. Vui lòng mở lại đường dẫn trên điện thoại hoặc hỏi cán bộ hướng dẫn."
 
 
 class CentreAlreadyRunning(RuntimeError):
@@ -378,6 +381,8 @@ class CentreService:
             return public_view(dossier, now, self.site.timezone), [], Changes()
         if req.op.startswith("officer."):
             return self._officer_op(req, device_id, now), self._officer_events, Changes()
+        if req.op.startswith("booking.") or req.op in ("ticket.reserve", "ticket.check_in"):
+            return self._web_op(req, device_id, now)
         n = a["counter"]
         ops = {
             "counter.sign_in": lambda: e.sign_in(n, a["officer"], now, self._check_pin(req, device_id, now)),
@@ -406,6 +411,122 @@ class CentreService:
         if dossier is not None:
             result["dossier"] = dossier
         return result, events, changes
+
+    # -- numbers from afar and bookings (issue 14) --------------------------------------
+    def _web_op(self, req: protocol.Request, device_id: str, now: datetime) -> tuple[dict, list, Changes]:
+        """ticket.reserve, ticket.check_in and booking.*: the engine's rules, the
+        reply the citizen's page (or the kiosk) needs. Replies never hold a phone."""
+        e, a, op = self.engine, req.args, req.op
+        if op == "ticket.reserve":
+            events, changes = e.reserve(a["service"], a["phone"], now, device=device_id)
+            return protocol.reserved_view(e, e.state.tickets[events[-1]["ticket"]["id"]]), events, changes
+        if op == "ticket.check_in":
+            return self._check_in_ticket(a, now)
+        if op == "booking.slots":
+            web, _ = e.web_for(a["service"], "booking")
+            days = [a["day"]] if a.get("day") else [
+                d.isoformat() for d in bookable_days(now.astimezone(self.site.tz).date(), web.booking_days_ahead)]
+            slots = [(d, e.slots(a["service"], d, now)) for d in days]
+            return protocol.slots_view(e, a["service"], slots), [], Changes()
+        if op == "booking.create":
+            events, changes = e.create_booking(a["service"], a["day"], a["time"], a["phone"], now, device=device_id)
+            return protocol.booking_view(e, e.state.bookings[events[-1]["booking"]["id"]]), events, changes
+        if op == "booking.get":
+            return self._booking_view(self._booking(a["booking"])), [], Changes()
+        if op == "booking.cancel":
+            events, changes = e.cancel_booking(a["booking"], now, a.get("phone"))
+            return self._booking_view(e.state.bookings[a["booking"]]), events, changes
+        return self._check_in_booking(a, device_id, now)
+
+    def _token(self, a: dict, kind: str) -> web_tokens.Token | None:
+        """The verified token of a check-in (a["token"]: the token or the whole link),
+        None when the request names the ticket or booking instead."""
+        if a.get("token") is None:
+            return None
+        web = self.site.web
+        if web is None:
+            raise QueueError("not_offered", "this centre has no [web] table: it offers no numbers from afar "
+                             "nor bookings", message_vi="Trung tâm chưa nhận lấy số từ xa và đặt lịch hẹn.")
+        found = web_tokens.token_of_link(a["token"])
+        try:
+            if found is None:
+                raise web_tokens.TokenError("not a motcua link (…/t/<token> or …/b/<token>)")
+            return web_tokens.verify_token(web.secret, found[1], site=self.site.id, kind=kind)
+        except web_tokens.TokenError as exc:
+            if exc.code == "not_ours":
+                raise QueueError("not_ours", exc.message, message_vi="Mã này là của Trung tâm khác.") from None
+            raise QueueError("bad_token", exc.message, message_vi=BAD_TOKEN_VI) from None
+
+    def _check_in_ticket(self, a: dict, now: datetime) -> tuple[dict, list, Changes]:
+        e = self.engine
+        token = self._token(a, "t")
+        if token is None and not a.get("ticket"):
+            raise QueueError("bad_arguments", "ticket.check_in needs argument 'token' or 'ticket'")
+        label = token.ref if token else a["ticket"].strip()
+        day = token.day if token else (e.state.day or e.local_day(now))
+        if day == e.local_day(now):
+            try:
+                events, changes = e.check_in(label, now)
+            except QueueError as exc:
+                if exc.code != "unknown_ticket":
+                    raise
+            else:
+                t = e.find_today(label)
+                checked = any(ev["type"] == "ticket_checked_in" for ev in events)
+                if checked:
+                    log.info("ticket %s checked in", label)
+                return {**protocol.ticket_view(e, t), "checked_in": checked}, events, changes
+        row = self.store.ticket(day, label)  # ended, or of another day: its status
+        if row is None:
+            raise QueueError("unknown_ticket", f"no ticket {label} on {day}",
+                             message_vi="Không tìm thấy số này.")
+        if row["state"] == "lapsed":
+            raise e.lapsed_error(label)
+        return {**protocol.ticket_view(e, Ticket(**row), self._dossiers_of(row["id"], day)),
+                "checked_in": False}, [], Changes()
+
+    def _booking(self, booking_id: int):
+        """A booking, today's and later from the engine, earlier ones from the store."""
+        b = self.engine.state.bookings.get(booking_id)
+        if b is not None:
+            return b
+        row = self.store.booking(booking_id)
+        if row is None:
+            raise QueueError("unknown_booking", f"no booking {booking_id}",
+                             message_vi="Không tìm thấy lịch hẹn này.")
+        return Booking(**row)
+
+    def _ticket_row(self, ticket_id: int) -> Ticket | None:
+        t = self.engine.state.tickets.get(ticket_id)
+        if t is not None:
+            return t
+        row = self.store.ticket_by_id(ticket_id)
+        return None if row is None else Ticket(**row)
+
+    def _booking_view(self, b) -> dict:
+        t = self._ticket_row(b.ticket_id) if b.ticket_id is not None else None
+        return protocol.booking_view(self.engine, b, t.label if t else None)
+
+    def _check_in_booking(self, a: dict, device_id: str, now: datetime) -> tuple[dict, list, Changes]:
+        e = self.engine
+        token = self._token(a, "b")
+        if token is None and a.get("booking") is None:
+            raise QueueError("bad_arguments", "booking.check_in needs argument 'token' or 'booking'")
+        b = self._booking(token.booking if token else a["booking"])
+        if token is not None and token.day != b.day:
+            raise QueueError("bad_token", "the link's day is not its booking's", message_vi=BAD_TOKEN_VI)
+        if b.id in e.state.bookings:
+            events, changes = e.check_in_booking(b.id, now, device=device_id)
+            b = e.state.bookings[b.id]
+        else:  # a booking of an earlier day: it lapsed, was cancelled or was checked in then
+            e.check_open(b)
+            events, changes = [], Changes()
+        checked = any(ev["type"] == "booking_checked_in" for ev in events)
+        if checked:
+            log.info("booking %d checked in: ticket %s", b.id, e.state.tickets[b.ticket_id].label)
+        t = self._ticket_row(b.ticket_id)
+        return {**protocol.ticket_view(e, t), "checked_in": checked,
+                "booking": self._booking_view(b)}, events, changes
 
     # -- dossiers at the counter (issue 12) ----------------------------------------------
     def _dossier_op(self, op: str, n: int, text: str, now: datetime) -> tuple[list, Changes, dict]:

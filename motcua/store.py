@@ -19,6 +19,7 @@ from typing import Iterable, Iterator
 
 import sqlite_utils
 
+from .bookings import Booking
 from .engine import ACTIVE, Changes, CounterState, QueueState, Ticket, parse_iso
 from .migrations import CENTRE, MIGRATIONS, migrate  # noqa: F401 (MIGRATIONS: for callers)
 
@@ -42,6 +43,12 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL").fetchall()
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=5000")
+        # Phones are erased when their number or booking ends (issue 14): a deleted row's
+        # bytes are zeroed in the file, not left in a free page, and the WAL is cut back
+        # to what its next transaction writes once it has been checkpointed, so older
+        # page images (a phone among them) do not linger at its end.
+        self.db.execute("PRAGMA secure_delete=ON")
+        self.db.execute("PRAGMA journal_size_limit=0")
         self.migrate()
 
     def defer_checkpoints(self) -> None:
@@ -97,13 +104,25 @@ class Store:
                 conn.executemany(
                     "INSERT INTO events(at, type, ticket_id, counter, data) VALUES (?, ?, ?, ?, ?)",
                     [(e["at"], e["type"],
-                      e["ticket"]["id"] if e["type"] == "ticket_issued" else e.get("ticket_id"),
+                      e["ticket"]["id"] if e["type"] in ("ticket_issued", "ticket_reserved")
+                      else e.get("ticket_id"),
                       e.get("counter"), json.dumps(e, ensure_ascii=False)) for e in events])
             if changes.tickets:
                 self._upsert("tickets", [t.as_row() for t in changes.tickets.values()], ("id",))
             if changes.counters:
                 self._upsert("counters", [{**c.as_row(), "pause_public": int(c.pause_public)}
                                           for c in changes.counters.values()], ("number",))
+            if changes.bookings:  # issue 14
+                self._upsert("bookings", [b.as_row() for b in changes.bookings.values()], ("id",))
+            if changes.phones:
+                kept = [(kind, ref, *v) for (kind, ref), v in changes.phones.items() if v is not None]
+                if kept:
+                    conn.executemany("INSERT INTO phones(kind, ref, phone, day) VALUES (?, ?, ?, ?) "
+                                     "ON CONFLICT(kind, ref) DO UPDATE SET phone = excluded.phone, "
+                                     "day = excluded.day", kept)
+                gone = [k for k, v in changes.phones.items() if v is None]
+                if gone:  # its number or booking ended in this very transaction: erased with it
+                    conn.executemany("DELETE FROM phones WHERE kind = ? AND ref = ?", gone)
             if changes.sequences:
                 conn.executemany(
                     "INSERT INTO sequences(day, service, last_number) VALUES (?, ?, ?) "
@@ -220,6 +239,9 @@ class Store:
         state.call_seq = self.meta("call_seq", 0)
         row = self.db.execute("SELECT max(id) FROM tickets").fetchone()
         state.next_ticket_id = (row[0] or 0) + 1
+        state.next_booking_id = (self.db.execute("SELECT max(id) FROM bookings").fetchone()[0] or 0) + 1
+        state.phones = {(k, ref): (p, d) for k, ref, p, d in
+                        self.db.execute("SELECT kind, ref, phone, day FROM phones")}
         marks = ",".join("?" * len(ACTIVE))
         for r in self.db.query(f"SELECT * FROM tickets WHERE state IN ({marks})", list(ACTIVE)):
             state.tickets[r["id"]] = Ticket(**r)
@@ -234,6 +256,12 @@ class Store:
                                    "ON t.id = td.ticket_id WHERE t.day = ? ORDER BY td.attached_at, td.rowid",
                                    [state.day]):
                 state.dossiers.setdefault(r["ticket_id"], []).append(r["code"])
+            # Bookings of today and the days ahead, the numbers taken from afar today.
+            for r in self.db.query("SELECT * FROM bookings WHERE day >= ?", [state.day]):
+                state.bookings[r["id"]] = Booking(**r)
+            for r in self.db.query("SELECT service, count(*) AS n FROM tickets WHERE day = ? AND "
+                                   "origin = 'remote' GROUP BY service", [state.day]):
+                state.remote_taken[(state.day, r["service"])] = r["n"]
             # Tickets done at each counter today (counter terminals show it).
             for r in self.db.query("SELECT counter, count(*) AS n FROM tickets WHERE day = ? AND "
                                    "state = 'done' AND counter IS NOT NULL GROUP BY counter", [state.day]):
@@ -247,6 +275,17 @@ class Store:
                 secs = (parse_iso(r["finished_at"]) - parse_iso(r["started_at"])).total_seconds()
                 times.appendleft(secs)
         return state
+
+    def ticket_by_id(self, ticket_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM tickets WHERE id = ?", [ticket_id]))
+        return rows[0] if rows else None
+
+    def booking(self, booking_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM bookings WHERE id = ?", [booking_id]))
+        return rows[0] if rows else None
+
+    def booking_rows(self) -> dict[int, dict]:
+        return {r["id"]: r for r in self.db["bookings"].rows}
 
     def ticket(self, day: str, label: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM tickets WHERE day = ? AND label = ?", [day, label]))

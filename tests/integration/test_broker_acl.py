@@ -207,6 +207,7 @@ ALLOWED = {
     "counter-1": lambda t: t.request("counter-1"),
     "pad-1": lambda t: t.rating(1),
     "admin": _notice,
+    "web": lambda t: t.request("web"),
 }
 
 # (device, what, forbidden topic, retained)
@@ -247,6 +248,16 @@ FORBIDDEN = [
     ("admin", "kiosk-request", lambda t: t.request("kiosk-1"), False),
     ("admin", "kiosk-reply", lambda t: t.reply("kiosk-1"), False),
     ("admin", "rating", lambda t: t.rating(1), False),
+    # the citizen's phone (issue 14): its own requests only; it announces nothing
+    ("web", "kiosk-request", lambda t: t.request("kiosk-1"), False),
+    ("web", "kiosk-reply", lambda t: t.reply("kiosk-1"), False),
+    ("web", "alert", lambda t: t.alert("web"), False),
+    ("web", "call-event", lambda t: t.call_event, False),
+    ("web", "ticket-event", lambda t: t.ticket_event, False),
+    ("web", "retained-hall-state", lambda t: t.hall_state, True),
+    ("web", "centre-availability", lambda t: t.centre_availability, True),
+    ("web", "notice", _notice, False),
+    ("web", "rating", lambda t: t.rating(1), False),
 ]
 
 
@@ -283,6 +294,8 @@ ALLOWED_WRITES = [
     ("pad-1", lambda t: t.rating(1)),
     ("admin", lambda t: t.request("admin")),
     ("admin", _notice),
+    ("web", lambda t: t.request("web")),
+    ("web", lambda t: t.device_availability("web")),
 ]
 
 
@@ -317,6 +330,7 @@ PRIVATE = {"reply/kiosk-1", "reply/kiosk-2", "reply/counter-1", "reply/counter-2
            "device/kiosk-1/availability", "device/kiosk-2/availability",
            "device/display-hall/availability", "device/counter-1/availability",
            "device/pad-1/availability", "device/admin/availability",
+           "request/web", "reply/web", "device/web/availability",
            "rating/1", "rating/2", "alert/kiosk-1", "alert/kiosk-2", "pad/1/show", "pad/2/show"}
 READS = {
     "kiosk-1": PUBLIC | {"reply/kiosk-1", "device/kiosk-1/availability"},
@@ -324,6 +338,7 @@ READS = {
     "counter-1": PUBLIC | {"reply/counter-1", "device/counter-1/availability"},
     "pad-1": PUBLIC | {"pad/1/show", "device/pad-1/availability"},
     "admin": PUBLIC | PRIVATE,
+    "web": PUBLIC | {"reply/web", "device/web/availability"},
 }
 
 

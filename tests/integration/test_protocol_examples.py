@@ -224,6 +224,37 @@ def sign_in(admin, client, counter: int, officer: str, **kw) -> dict:
     return client.request("counter.sign_in", counter=counter, officer=officer, **kw)
 
 
+def _numbers_and_bookings(site, centre, ask) -> None:
+    """ticket.reserve and ticket.check_in now; booking.* on the first slot that begins
+    in 20 minutes or more; then the centre's clock is moved to 10 minutes before that
+    slot (its check-in window) for booking.check_in."""
+    from datetime import datetime, timedelta, timezone
+
+    from motcua import bookings as bk
+    from motcua import web_tokens
+    w = site.web
+    now = datetime.now(timezone.utc)
+    today = now.astimezone(site.tz).date()
+    ask("web", "booking.slots", service="CT", day=next(
+        d for d in bk.bookable_days(today, w.booking_days_ahead) if bk.slots_on(w.slots, "CT", d)).isoformat())
+    taken = ask("web", "ticket.reserve", service="HT", phone="0912 345 678")
+    ask("kiosk-1", "ticket.check_in", token=web_tokens.ticket_link(w.base_url, w.secret, site.id, taken["day"],
+                                                                    taken["ticket"]))
+    ask("kiosk-1", "ticket.check_in", expect_ok=False,
+        token=web_tokens.make_token("not-the-site-secret", site.id, "t", taken["day"], taken["ticket"]))
+    day, slot = next((d, s) for d in bk.bookable_days(today, w.booking_days_ahead)
+                     for s in bk.slots_on(w.slots, "HT", d)
+                     if bk.local_moment(d, s.time, site.tz) >= now + timedelta(minutes=20))
+    booked = ask("web", "booking.create", service="HT", day=day.isoformat(), time=slot.time, phone="0987654321")
+    ask("web", "booking.get", booking=booked["booking"])
+    other = ask("web", "booking.create", service="HT", day=day.isoformat(), time=slot.time, phone="0355000111")
+    ask("web", "booking.cancel", booking=other["booking"], phone="0355 000 111")
+    shift = bk.local_moment(day, slot.time, site.tz) - timedelta(minutes=10) - now
+    centre.clock = lambda: datetime.now(timezone.utc) + shift
+    ask("kiosk-1", "booking.check_in", token=web_tokens.booking_link(w.base_url, w.secret, site.id, day.isoformat(),
+                                                                      booked["booking"]))
+
+
 def test_every_example_of_the_page_has_the_keys_and_types_the_centre_sends(site, centre, connect):
     capture = Capture(site)
     reply_ops: dict[str, str] = {}
@@ -303,6 +334,8 @@ def test_every_example_of_the_page_has_the_keys_and_types_the_centre_sends(site,
             version = versions[-1]["version"] if versions else None
         assert version, "the imported catalogue's version was not published"
         ask("kiosk-1", "catalogue.page", page=0, version=version)
+        # numbers from afar and bookings (issue 14): the web service asks, the kiosk checks in
+        _numbers_and_bookings(site, centre, ask)
         time.sleep(0.5)  # the last hall summary (at most every 50 ms) and events
     finally:
         capture.stop()

@@ -165,6 +165,45 @@ def ticket_qr_scan(d):
 
 
 
+def check_in_by_phone_link(d):
+    """Issue 14: the links of a number taken from afar and of a booking, scanned from
+    the citizen's phone, check them in: the ticket screen and a printed ticket, as for
+    a number taken here. The same booking again shows its place; a booking too early
+    and a forged link say why. The links come from the test (MOTCUA_TEST_LINKS)."""
+    import json
+    import os
+    links = json.loads(os.environ["MOTCUA_TEST_LINKS"])
+    app = d.app
+    yield from d.until(lambda: app.link.usable, what="the centre's link")
+    for name in ("remote", "booking"):
+        app.print_state = ""  # (the last ticket's "printed" is not this one's)
+        yield from d.scan(links[name] + "\n")
+        yield from d.until(lambda: app.root.current == "ticket", what=f"the {name} checked in")
+        yield from d.until(lambda: app.print_state in ("printed", "failed", "none"), what="printing")
+        yield from d.shot(f"{name}-checked-in")
+        d.check(name, dict(app.ticket))
+        d.check(f"{name}_print", app.print_state)
+        yield from d.tap(_button(d, "ticket", "done"))
+        yield from d.until(lambda: app.root.current == "home", what="home again")
+    yield from d.scan(links["booking"] + "\n")
+    yield from d.until(lambda: app.root.current == "ticketstatus", what="the booking's place")
+    yield from d.shot("booking-scanned-again")
+    d.check("again", dict(app.ticket_status))
+    d.check("again_text", app.ticket_state_text(app.ticket_status, "vi"))
+    for name in ("early", "forged"):
+        yield from d.scan(links[name] + "\n")
+        yield from d.until(lambda: app.ticket_status.get("message"), what=f"why the {name} link is refused")
+        yield from d.shot(f"refused-{name}")
+        d.check(f"{name}_message", app.ticket_status["message"])
+        d.check(f"{name}_screen", app.root.current)
+        app.ticket_status = {}
+    app.lang = "en"
+    yield from d.scan(links["early"] + "\n")
+    yield from d.until(lambda: app.ticket_status.get("message"), what="the English refusal")
+    yield from d.shot("refused-early-en")
+    d.check("early_message_en", app.ticket_status["message"])
+
+
 def serial_scan(d):
     """A serial (USB-CDC) scanner on a pty: the test writes the receipt's QR to the
     other end once the kiosk has the port open."""

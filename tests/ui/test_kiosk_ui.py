@@ -113,6 +113,58 @@ def test_a_scanned_ticket_shows_its_place(site, centre, size):
     assert r["checks"]["garbage_screen"] == "dossier"
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_numbers_and_bookings_from_the_phone_check_in_at_the_kiosk(workdir, size):
+    """Issue 14: the centre's clock on a Monday at 08:16; a number taken from afar at
+    08:10 and two bookings (08:30, checkable from 08:15; 09:30, not before 09:15)."""
+    import json
+    from datetime import datetime, timezone
+
+    from motcua import web_tokens
+    from motcua.mqtt import DeviceClient
+    from motcua.service import CentreService
+    from support.broker import Broker
+    site = load_site(write_site(workdir, free_port()))
+    now = [datetime(2026, 11, 23, 1, 10, tzinfo=timezone.utc)]
+    b = Broker(site, workdir / "broker").start()
+    c = CentreService(site, clock=lambda: now[0]).start()
+    web = DeviceClient(site, "web").start()
+    try:
+        assert c.connected.wait(10) and web.wait_connected(10)
+        taken = web.request("ticket.reserve", service="HT", phone="0912345678")
+        booked = web.request("booking.create", service="HT", day="2026-11-23", time="08:30", phone="0987654321")
+        later = web.request("booking.create", service="HT", day="2026-11-23", time="09:30", phone="0355000111")
+        now[0] = datetime(2026, 11, 23, 1, 16, tzinfo=timezone.utc)
+        w = site.web
+        links = {"remote": web_tokens.ticket_link(w.base_url, w.secret, site.id, taken["day"], taken["ticket"]),
+                 "booking": web_tokens.booking_link(w.base_url, w.secret, site.id, booked["day"], booked["booking"]),
+                 "early": web_tokens.booking_link(w.base_url, w.secret, site.id, later["day"], later["booking"]),
+                 "forged": web_tokens.booking_link(w.base_url, "someone-else-s-secret", site.id, later["day"], 1)}
+        r = run_scenario("kiosk", site, "kiosk-1", "check_in_by_phone_link", size,
+                         env={"MOTCUA_TEST_LINKS": json.dumps(links)})
+        checks = r["checks"]
+        assert checks["remote"]["ticket"] == "1001" and checks["remote"]["state"] == "waiting"
+        assert checks["remote"]["checked_in"] and checks["remote_print"] == "printed"
+        assert checks["booking"]["ticket"] == "1002" and checks["booking"]["booking"]["time"] == "08:30"
+        assert checks["booking_print"] == "printed"
+        assert checks["again"]["ticket"] == "1002" and not checks["again"]["checked_in"]
+        assert checks["again_text"].startswith("Quý khách là người tiếp theo")   # a booking goes first
+        assert checks["early_message"] == "Chưa đến giờ hẹn. Mời quý khách quay lại xác nhận từ 09:15."
+        assert checks["early_message_en"] == "It is too early for your appointment. Please confirm from 09:15."
+        assert checks["forged_message"].startswith("Không đọc được mã này")
+        assert checks["early_screen"] == checks["forged_screen"] == "ticketstatus"
+        # the centre has them in the queue: the booking before the number taken at 08:10
+        assert [t.label for t in c.engine.waiting("HT")] == ["1002", "1001"]
+        assert c.store.booking(booked["booking"])["state"] == "checked_in"
+        # and the printed ticket's QR is the link to follow it on the phone
+        spool = Path(site.device("kiosk-1").printer.port).read_bytes()
+        assert spool.startswith(b"\x1b@") and b"\x1dv0" in spool
+    finally:
+        web.stop()
+        c.stop()
+        b.stop()
+
+
 def test_a_receipt_scanned_by_a_serial_scanner(workdir):
     """The QR goes through a real pty serial port into the kiosk's SerialScanner."""
     import os

@@ -170,6 +170,7 @@ def test_the_sample_secrets_in_code_are_exactly_the_samples():
     site = load_site(EXAMPLE)
     assert site.kiosk.admin_pin == config.SAMPLE_ADMIN_PIN
     assert site.dossiers.secret == config.SAMPLE_DOSSIER_SECRET
+    assert site.web.secret == config.SAMPLE_WEB_SECRET
     assert {d.password for d in site.devices} == config.SAMPLE_PASSWORDS
 
 
@@ -186,6 +187,7 @@ def _sample_copy(tmp_path, name="site.toml", **changes):
 OWN_SECRETS = {
     "pin": ('admin_pin = "246810"', 'admin_pin = "97531"'),
     "secret": ('secret = "demo-change-this-dossier-secret"', 'secret = "our-own-dossier-secret-2026"'),
+    "web": ('secret = "demo-change-this-web-secret"', 'secret = "our-own-web-link-secret-2026"'),
 }
 
 
@@ -201,7 +203,7 @@ def test_secrets_still_the_samples_are_named_in_one_warning_at_every_start(tmp_p
     assert text.startswith(f"{path} still holds secrets copied from the sample site file")
     assert "\n  dossiers.secret\n" in text and "kiosk.admin_pin" not in text  # the PIN is our own
     assert f"the password of {len(site.devices)} [[devices]]: centre, admin, motcua-connector," in text
-    assert config.sample_secrets(site)[:2] == ["dossiers.secret", "devices[0].password (centre)"]
+    assert config.sample_secrets(site)[:3] == ["dossiers.secret", "web.secret", "devices[0].password (centre)"]
 
 
 def test_own_secrets_give_no_warning_and_a_started_command_does_not_repeat_it(tmp_path, caplog, monkeypatch):

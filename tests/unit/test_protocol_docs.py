@@ -235,9 +235,11 @@ def test_json_examples_are_payloads_the_code_accepts(doc):
                 answered_ok.add(data["id"])
             else:
                 assert set(data) == {"v", "id", "ok", "error"}
-                # a refusal may add what a screen needs (a sign-in's tries_left, locked_until)
+                # a refusal may add what a screen needs (a sign-in's tries_left, locked_until;
+                # for a citizen's phone or the kiosk, issue 14: message_vi, limit, opens)
                 assert {"code", "message"} <= set(data["error"]) <= {"code", "message", "tries_left",
-                                                                      "locked_until"}
+                                                                      "locked_until", "message_vi", "limit",
+                                                                      "opens"}
                 assert data["error"]["code"] in every, data["error"]["code"]
     assert set(request_ops.values()) == set(protocol.OPERATIONS), \
         f"operations without a request example: {set(protocol.OPERATIONS) - set(request_ops.values())}"
@@ -270,6 +272,13 @@ def test_payload_examples_have_the_fields_the_builders_make(doc, site):
         "reply": json.loads(protocol.reply_ok("x", {})),
         "error": json.loads(protocol.reply_error("x", "forbidden", "no"))["error"],
     }
+    # numbers from afar and bookings (issue 14)
+    events, _ = engine.reserve("HT", "0912345678", now, device="web")
+    made["reserved ticket"] = protocol.reserved_view(engine, engine.state.tickets[events[-1]["ticket"]["id"]])
+    events, _ = engine.create_booking("HT", "2026-11-24", "09:00", "0987654321", now, device="web")
+    made["booking"] = protocol.booking_view(engine, engine.state.bookings[events[-1]["booking"]["id"]])
+    made["booking slots"] = protocol.slots_view(engine, "CT", [("2026-11-24", engine.slots("CT", "2026-11-24", now))])
+    made["slot"] = made["booking slots"]["days"][0]["slots"][0]
     shown = {frozenset(d) - {"v"} for d in all_dicts(json_examples(doc))}
     for what, payload in made.items():
         keys = frozenset(payload) - {"v"}

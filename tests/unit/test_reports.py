@@ -752,7 +752,8 @@ def test_xlsx_reread_with_openpyxl(world, db, tmp_path):
     assert wb.sheetnames[:7] == ["Tổng hợp", "Hài lòng", "Hàng đợi", "Theo giờ", "Theo ngày",
                                  "Hồ sơ theo lĩnh vực", "Hồ sơ theo thủ tục"]
     assert wb.sheetnames[7] == "Hài lòng theo thủ tục"     # issue 12: through the rated tickets' dossiers
-    assert wb.sheetnames[8] == "Thông tin" and "Kỳ báo cáo" in [c.value for c in wb["Thông tin"]["A"]]
+    assert wb.sheetnames[8] == "Từ xa theo lĩnh vực"     # issue 14: numbers from afar and bookings
+    assert wb.sheetnames[9] == "Thông tin" and "Kỳ báo cáo" in [c.value for c in wb["Thông tin"]["A"]]
     for ws in wb.worksheets[:7]:
         assert all(c.font.bold for c in ws[1] if c.value is not None)
         assert ws.column_dimensions["A"].width >= 8

@@ -16,7 +16,7 @@ import sqlite_utils
 from motcua import officers as of
 from motcua.config import load_site
 from motcua.dossiers import DossierStore
-from motcua.engine import Changes, Engine
+from motcua.engine import Changes, Engine, QueueState
 from motcua.migrations import CENTRE, MIGRATIONS, migrate
 from motcua.shipping import outbox
 from motcua.store import Store
@@ -119,10 +119,11 @@ def test_every_record_is_in_the_outbox_once_in_order_and_nothing_names_a_citizen
     assert [b["seq"] for b in by_kind["event"]] == [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")]
     assert by_kind["event"][-1]["data"] == json.loads(db.execute(
         "SELECT data FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0])  # parsed, not a string
+    shipped = {s.table: ", ".join(s.columns) for s in outbox.SOURCES}
     last = {b["id"]: b for b in by_kind["ticket"]}
-    assert last == {r["id"]: r for r in db.query("SELECT * FROM tickets")}
+    assert last == {r["id"]: r for r in db.query(f"SELECT {shipped['tickets']} FROM tickets")}
     last = {b["number"]: b for b in by_kind["counter"]}
-    assert last == {r["number"]: r for r in db.query("SELECT * FROM counters")}
+    assert last == {r["number"]: r for r in db.query(f"SELECT {shipped['counters']} FROM counters")}
     shipped_ratings = {b["rating_id"]: b for b in by_kind["rating"]}
     assert shipped_ratings["pad-1:1:1"]["dossiers"] == ["000.00.31.H12-261123-0001"]  # parsed
     assert len(shipped_ratings) == db.execute("SELECT count(*) FROM ratings").fetchone()[0] == 2
@@ -208,6 +209,11 @@ def test_migrating_an_older_database_copies_its_history_into_the_outbox(site, tm
     # its rows, written by the code of then (no triggers)
     old = Store.__new__(Store)
     old.db, old._upsert_sql, old._since_checkpoint, old.path = db, {}, 0, path
+    # the code of then wrote only the columns its tables had (migration 9 came later)
+    columns = {t: set(db[t].columns_dict) for t in db.table_names()}
+    old._upsert = lambda table, rows, pk: Store._upsert(
+        old, table, [{k: v for k, v in r.items() if k in columns[table]} for r in rows], pk)
+    old.load_state = lambda window=20: QueueState()
     a_morning(site, old)
     counts = {s.kind: db.execute(f"SELECT count(*) FROM {s.table}").fetchone()[0] for s in outbox.SOURCES}
     assert "outbox" not in db.table_names()
@@ -262,3 +268,40 @@ def test_the_centre_records_its_site_at_start(site, workdir):
         c._lock_file.close()
     db = sqlite_utils.Database(s.database)
     assert [k for (k,) in db.execute("SELECT kind FROM outbox WHERE kind = 'site'")] == ["site"]
+
+
+PHONES = ("0912345678", "0987654321", "0355000111", "0706222333")
+
+
+def test_phones_of_numbers_from_afar_and_bookings_are_never_shipped(site, tmp_path):
+    """Issue 14: the phone is the one personal datum a centre keeps; the outbox never
+    holds it, the bookings table is not shipped, the booking events carry no phone,
+    and the new ticket columns stay at the centre (docs/province.md)."""
+    store = Store(tmp_path / "centre.db")
+    engine = Engine(site, store.load_state())
+    now = NOW                                                     # Monday 09:00 local
+    store.commit(*engine.sign_in(1, "nguyenvana", now))
+    store.commit(*engine.reserve("HT", "0912 345 678", now, device="web"))            # a number from afar
+    store.commit(*engine.create_booking("HT", "2026-11-23", "09:30", "+84 987 654 321", now, device="web"))
+    store.commit(*engine.create_booking("HT", "2026-11-24", "08:00", "0355000111", now, device="web"))
+    store.commit(*engine.create_booking("HT", "2026-11-24", "08:30", "0706222333", now, device="web"))
+    store.commit(*engine.cancel_booking(3, now))
+    store.commit(*engine.check_in("1001", now + timedelta(minutes=5)))
+    store.commit(*engine.check_in_booking(1, now + timedelta(minutes=20), device="kiosk-1"))
+    for i in range(2):
+        store.commit(*engine.call_next(1, now + timedelta(minutes=30 + i)))
+        store.commit(*engine.done(1, now + timedelta(minutes=31 + i)))
+    rows = outbox_rows(store.db)
+    text = json.dumps([b for _, _, b in rows], ensure_ascii=False)
+    for phone in PHONES:
+        assert phone not in text and phone[1:] not in text, phone   # nor as +84…
+    kinds = {k for _, k, _ in rows}
+    assert not kinds - set(outbox.KINDS) and "booking" not in kinds
+    types = [b["type"] for _, k, b in rows if k == "event"]
+    assert {"ticket_reserved", "ticket_checked_in", "booking_created", "booking_cancelled",
+            "booking_checked_in"} <= set(types)
+    tickets = [b for _, k, b in rows if k == "ticket"]
+    assert tickets and not {"origin", "booking", "checked_in_at"} & set(tickets[-1])
+    # the two served are gone from `phones`; the booking of tomorrow still holds its own
+    assert store.db.execute("SELECT kind, ref, phone FROM phones").fetchall() == [("booking", 2, "0355000111")]
+    store.close()
