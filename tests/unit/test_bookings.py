@@ -413,3 +413,11 @@ def test_the_report_counts_numbers_from_afar_and_bookings_per_service(site, tmp_
     rows = {r[3]: r for r in out.csv_rows(report) if r[0] == "remote" and r[1] == "" and r[5] == "current"}
     assert rows["booking_lapsed"][-2] == 1 and rows["remote_lapsed"][-2] == 1
     store.close()
+
+
+def test_the_store_zeroes_what_it_deletes_and_cuts_its_wal_back(tmp_path):
+    """How an erased phone leaves no copy in the file (docs/store.md)."""
+    store = Store(tmp_path / "c.db")
+    assert store.db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA journal_size_limit").fetchone()[0] == 0
+    store.close()
