@@ -235,3 +235,23 @@ def test_no_phone_is_left_in_the_database_its_wal_or_the_log_once_ended(site, ce
         ("checked_in",), ("cancelled",), ("lapsed",)]
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "booking" in logged and not [p for p in phones if p in logged or p[1:] in logged]
+
+
+def test_the_counter_terminal_checks_in_a_booking_through_its_link(site, centre_at, connect, clock):
+    """The terminal's link (counter/link.py) asks a check-in without a counter
+    argument; a counter device may check in, at its own counter or another."""
+    from motcua.counter.link import CounterLink
+    web = connect("web")
+    b = web.request("booking.create", service="CT", day="2026-11-23", time="08:10", phone="0912345678")
+    clock.move(minutes=16)                                           # 07:56: its window is open
+    link = CounterLink(site, "counter-3", 3, lambda: None)
+    link.start()
+    try:
+        wait_until(lambda: link.usable, timeout=10)
+        token = web_tokens.booking_link(site.web.base_url, site.web.secret, site.id, b["day"], b["booking"])
+        t = link.ask("booking.check_in", "counter-3-checkin-1", token=token)
+        assert t["checked_in"] and t["ticket"] == "2001" and t["booking"]["state"] == "checked_in"
+        again = link.ask("booking.check_in", "counter-3-checkin-2", booking=b["booking"])
+        assert not again["checked_in"] and again["ticket"] == "2001"
+    finally:
+        link.stop()

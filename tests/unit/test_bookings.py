@@ -421,3 +421,45 @@ def test_the_store_zeroes_what_it_deletes_and_cuts_its_wal_back(tmp_path):
     assert store.db.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert store.db.execute("PRAGMA journal_size_limit").fetchone()[0] == 0
     store.close()
+
+
+# -- the kiosk and the counter: what a scanned link asks for ----------------------------------------
+
+def test_the_kiosk_reads_a_phone_link_as_a_check_in(site):
+    from motcua import web_tokens
+    from motcua.kiosk import model as kiosk
+    w = site.web
+    link = web_tokens.ticket_link(w.base_url, w.secret, site.id, TODAY, "1001")
+    scan = kiosk.read_scan(link + "\r\n", site.id)
+    assert scan.kind == "check_in_ticket" and web_tokens.verify_token(w.secret, scan.token).ref == "1001"
+    scan = kiosk.read_scan(web_tokens.booking_link(w.base_url, w.secret, site.id, TODAY, 7), site.id)
+    assert scan.kind == "check_in_booking"
+    other = kiosk.read_scan(web_tokens.ticket_link(w.base_url, w.secret, "hcc-other", TODAY, "1001"), site.id)
+    assert other.kind == "error" and other.error == kiosk.NOT_OURS
+    assert kiosk.read_scan("MOTCUA-T:hcc-demo:2026-11-23:1001", site.id).kind == "ticket"   # the older QR
+    text = kiosk.check_in_error("too_early", {"opens": "2026-11-23T02:45:00.000+00:00"}, "vi", site.tz)
+    assert text == "Chưa đến giờ hẹn. Mời quý khách quay lại xác nhận từ 09:45."
+    assert kiosk.check_in_error("too_early", {"opens": "2026-11-23T02:45:00.000+00:00"}, "en", site.tz) == \
+        "It is too early for your appointment. Please confirm from 09:45."
+    assert kiosk.check_in_error(None, None, "vi", site.tz) == kiosk.LOOKUP_UNAVAILABLE
+    assert kiosk.check_in_error("weird", None, "vi", site.tz) == kiosk.CHECK_IN_REFUSED
+    assert kiosk.ticket_state_text({"state": "reserved"}, "vi").startswith("Số lấy từ xa")
+    assert kiosk.ticket_state_text({"state": "lapsed"}, "vi") == kiosk.CHECK_IN_ERRORS["ticket_lapsed"]
+
+
+def test_the_counter_checks_in_a_scanned_link_instead_of_attaching_it(site):
+    from motcua import web_tokens
+    from motcua.counter import model as counter
+    w = site.web
+    key, args = counter.check_in_of(web_tokens.booking_link(w.base_url, w.secret, site.id, TODAY, 3) + "\n")
+    assert key == "check_in_booking" and counter.action_of(key).op == "booking.check_in"
+    assert web_tokens.verify_token(w.secret, args["token"]).booking == 3
+    assert counter.check_in_of("000.00.31.H12-261123-0001") is None          # a dossier code stays a dossier
+    assert counter.check_in_of("MOTCUA-D:000.00.31.H12-261123-0001:6EANS4YC33") is None
+    assert counter.done_text("check_in_booking", {"ticket": "1004", "checked_in": True,
+                                                  "booking": {"time": "08:30"}}, {}) == \
+        "Đã xác nhận lịch hẹn 08:30: cấp số 1004, được gọi trước trong khung giờ hẹn."
+    assert counter.done_text("check_in_ticket", {"ticket": "1001", "checked_in": True}, {}) == \
+        "Đã xác nhận số 1001 lấy từ xa: vào hàng chờ theo giờ lấy số."
+    assert "không cần xác nhận lại" in counter.done_text("check_in_ticket", {"ticket": "1001"}, {})
+    assert counter.error_text("too_early").startswith("Chưa đến giờ")
