@@ -249,7 +249,9 @@ OPERATIONS: dict[str, Schema] = {
 SEALED_ARGUMENTS = {"counter.sign_in": "pin", "officer.add": "pin", "officer.reset_pin": "pin"}
 # Reads whose answers are not kept for repeated ids: asking again is harmless,
 # and a catalogue page is too big to store once per kiosk and sync.
-UNREMEMBERED_OPERATIONS = {"catalogue.page", "officer.list"}
+UNREMEMBERED_OPERATIONS = {"catalogue.page", "officer.list",
+                           # the web service's reads, asked at every page view (7 days of slots ~10 KB)
+                           "booking.slots", "booking.get"}
 # A catalogue page stays well under the broker's max_packet_size (MAX_STATE_BYTES).
 CATALOGUE_PAGE_BYTES = 64 * 1024
 
