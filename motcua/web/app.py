@@ -22,6 +22,7 @@ from typing import Callable
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -84,8 +85,10 @@ def _security_headers(nonce: str, cache: bool = False) -> dict:
                                     "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
                                     "base-uri 'none'; frame-ancestors 'none'"),
         "X-Content-Type-Options": "nosniff",
-        # The ticket's link is its key: never hand it on in a Referer.
-        "Referrer-Policy": "no-referrer",
+        # The ticket's link is its key: never hand it on to another site in a Referer.
+        # (same-origin, not no-referrer: with no-referrer a browser sends "Origin: null"
+        # on our own forms, and SameOrigin could not tell them from another site's.)
+        "Referrer-Policy": "same-origin",
         "X-Frame-Options": "DENY",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
         "Cache-Control": "public, max-age=300" if cache else "no-store",
@@ -231,6 +234,36 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
+class SameOrigin:
+    """Refuses a form sent from another site (CSRF): a POST whose Origin header
+    names another host, or "null". Browsers send Origin with every POST; a
+    client that sends none (curl, a test) is not a browser a page could abuse.
+    Without this, any page could make a visitor's phone ask for one-time codes
+    in their name and spend the limits of a real citizen."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and not same_origin(scope):
+            response = HTMLResponse("<!doctype html><meta charset=utf-8><title>403</title>"
+                                    "<p>Biểu mẫu này phải được gửi từ chính trang này. "
+                                    "This form must be sent from this site.</p>", status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def same_origin(scope) -> bool:
+    """True unless the request's Origin names another scheme://host[:port] than its Host."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    host = headers.get("host", "")
+    return origin != "null" and origin.split("://", 1)[-1].rstrip("/") == host
+
+
 def build_app(web: WebContext, route_modules=()) -> Starlette:
     """The application. Each module of `route_modules` has `routes(web)` giving
     its Starlette routes (procedures, dossiers, bookings…)."""
@@ -265,7 +298,8 @@ def build_app(web: WebContext, route_modules=()) -> Starlette:
             await loop.run_in_executor(None, feed.client.stop)
             feed.executor.shutdown(wait=False)
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found_handler})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found_handler},
+                    middleware=[Middleware(SameOrigin)])
     app.state.web = web
     return app
 

@@ -149,7 +149,7 @@ def test_pages_load_nothing_from_elsewhere_and_stay_small(site, web, desk):
         assert not re.search(r'(src|href|action)="(https?:)?//', html), "nothing from elsewhere"
         csp = headers["content-security-policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
-        assert headers["referrer-policy"] == "no-referrer" and headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin" and headers["x-content-type-options"] == "nosniff"
         assert re.search(r"<script nonce=|<style nonce=", html)
         assert not re.search(r"<script(?! nonce)", html)
 
