@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients xvfb espeak-ng sox python3-venv zbar-tools gettext poppler-utils g++ systemd postgresql openssl chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast system-deps venv clean bench
+.PHONY: demo demo-province test test-fast system-deps venv clean bench
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -27,6 +27,11 @@ venv: system-deps $(VENV)/.installed
 
 demo: venv
 	$(VENV)/bin/motcua --site examples/site.toml demo
+
+# PostgreSQL (a throwaway cluster under /tmp), the provincial broker, the hub, three
+# centres with their own brokers and simulated traffic, and the province board
+demo-province: venv
+	$(VENV)/bin/motcua province demo --province examples/province.toml
 
 test: venv
 	$(PY) -m pytest -q

@@ -16,6 +16,7 @@ import sys
 from ..config import SiteConfigError
 from . import (backup, demo, dossiers, install, officers, pads, procedures, province, queue, ratings, reports,
                screens, servers, ship, web)
+from . import province_demo  # noqa: F401 - registers `motcua province demo` with the province group
 from .common import CliError, Parser, Renamed, commands, find_site
 
 __all__ = ["CliError", "build_parser", "commands", "main"]
