@@ -97,6 +97,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=2000, help="records per centre")
     parser.add_argument("--batch", type=int, default=500, help="records per batch (the contract's most)")
     parser.add_argument("--window", type=int, default=8, help="batches in flight per centre")
+    parser.add_argument("--workers", type=int, default=2, help="the hub's workers (motcua province hub --workers)")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (not a province's)")
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
@@ -119,9 +120,10 @@ def main() -> int:
         sim = SimCentres(broker.port, records, batch_size=args.batch, window=args.window, resend_after=600.0,
                          client_id="bench-centres").prepare()
         print(f"{args.centres} centres x {args.records} records = {total} records in batches of {args.batch}, "
-              f"window {args.window}; made and encoded in {time.perf_counter() - t:.1f} s")
+              f"window {args.window}; hub with {args.workers} workers; PostgreSQL fsync "
+              f"{'off' if args.no_fsync else 'on'}; made and encoded in {time.perf_counter() - t:.1f} s")
         log = folder / "hub.log"
-        hub = run_hub_process(path, log)
+        hub = run_hub_process(path, log, workers=args.workers)
         wait_log(log, "connected to the provincial broker", timeout=60)
         samples: list[int] = []
         stop = threading.Event()
@@ -153,10 +155,14 @@ def main() -> int:
               f"{sim.published} batches published)")
         print(f"hub memory: peak {peak / 1024:.0f} MB (VmHWM); resident sampled: max "
               f"{max(samples) / 1024:.0f} MB, last {samples[-1] / 1024:.0f} MB")
+        ours = (hub_cpu + pg_cpu + broker_cpu + own_cpu) / elapsed
+        others = max(0.0, busy * (os.cpu_count() or 1) - ours)
         print(f"CPU over the run (% of one core): hub {100 * hub_cpu / elapsed:.0f}%, PostgreSQL "
               f"{100 * pg_cpu / elapsed:.0f}%, Mosquitto {100 * broker_cpu / elapsed:.0f}%, the centres' "
-              f"publisher {100 * own_cpu / elapsed:.0f}%; the machine {100 * busy:.0f}% busy "
-              f"(load average {load0:.1f} before, {load1:.1f} after: other work on it skews the figures)")
+              f"publisher {100 * own_cpu / elapsed:.0f}%; CPU per record committed (all four) "
+              f"{1e6 * ours * elapsed / total:.0f} us")
+        print(f"other processes used {others:.2f} of the {os.cpu_count()} cores meanwhile (load average "
+              f"{load0:.1f} before, {load1:.1f} after)")
         with psycopg.connect(dsn) as conn:
             n, distinct = conn.execute("SELECT count(*), count(DISTINCT (centre, seq)) FROM records").fetchone()
             short = conn.execute("SELECT count(*) FROM centres WHERE acked <> %s", [args.records]).fetchone()[0]

@@ -115,6 +115,9 @@ def _hub_actions(actions) -> None:
     h.add_argument("--instance", default="main", metavar="NAME",
                    help="this hub's name, when two hubs share one database (its broker session is "
                    "motcua-hub-<province>-<NAME>; default main)")
+    h.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="workers storing in parallel, each with its own PostgreSQL connection and share of "
+                   "the centres (default 2, for two cores)")
     h.set_defaults(fn=_run("hub", "run_hub"))
 
 

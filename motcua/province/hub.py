@@ -202,7 +202,7 @@ class Hub:
     def _open_database(self) -> bool:
         """Connect (every worker's connection) and migrate, retrying while
         PostgreSQL is unavailable."""
-        delay = RETRY_MIN_S
+        delay, told = RETRY_MIN_S, 0.0
         while not self._stop.is_set():
             try:
                 for store in self.stores:
@@ -216,8 +216,10 @@ class Hub:
                 self.failed = str(exc)
                 return False
             except psycopg.OperationalError as exc:
-                log.error("PostgreSQL is unavailable (%s); the hub waits for it and retries in %.0f s",
-                          _first_line(exc), delay)
+                if time.monotonic() - told > 60:   # said once a minute, not at every try
+                    told = time.monotonic()
+                    log.error("PostgreSQL is unavailable (%s); the hub waits for it, trying every %.0f s "
+                              "(check [database] dsn in %s)", _first_line(exc), RETRY_MAX_S, self.province.path)
                 for store in self.stores:
                     store.close()
                 self._stop.wait(delay)
@@ -512,7 +514,12 @@ def run_hub(province: Province, args) -> int:
         log.error("--instance %r: use lower-case letters, digits and '-' (it names the hub's broker session)",
                   instance)
         return 2
-    hub = Hub(province, instance=instance)
+    workers = getattr(args, "workers", None)
+    workers = WORKERS if workers is None else workers
+    if not 1 <= workers <= 16:
+        log.error("--workers %d: give 1 to 16 (one per core is plenty)", workers)
+        return 2
+    hub = Hub(province, instance=instance, workers=workers)
     try:
         hub.run_forever()
     except KeyboardInterrupt:

@@ -204,9 +204,9 @@ def wait_log(path: Path, text: str, timeout: float = 20, count: int = 1) -> str:
     raise AssertionError(f"{path.name} does not say {text!r} after {timeout} s:\n{content[-3000:]}")
 
 
-def run_hub_process(province_path: Path, log: Path, instance: str = "main") -> subprocess.Popen:
+def run_hub_process(province_path: Path, log: Path, instance: str = "main", workers: int = 2) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "motcua", "province", "hub", "--province", str(province_path),
-                             "--instance", instance],
+                             "--instance", instance, "--workers", str(workers)],
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT, cwd=ROOT)
 
 
