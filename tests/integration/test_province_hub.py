@@ -415,3 +415,21 @@ def test_the_projections_hold_the_latest_version_whatever_the_order(pg_database,
     assert conn.execute("SELECT dossiers FROM ratings").fetchall() == [(["D1"],)]
     assert conn.execute("SELECT count(*) FROM records").fetchone()[0] == len(recs)
     st.close()
+
+
+def test_a_cluster_where_postgres_cannot_reach_is_refused_saying_where(workdir):
+    """Started by root, the throwaway cluster runs as `postgres`, which must get
+    through every folder above it; a private one (a clone in root's home) is
+    refused before initdb, naming it. Started by anyone else it runs as them."""
+    from motcua.province.pgcluster import Cluster, ClusterError
+    private = workdir / "private"
+    private.mkdir(mode=0o700)
+    os.chmod(private, 0o700)
+    cluster = Cluster(private / "pg", 5999)
+    if os.geteuid() != 0:
+        assert cluster.user is None      # no runuser: PostgreSQL runs as the caller
+        return
+    assert cluster.user.pw_name == "postgres"
+    with pytest.raises(ClusterError, match=rf"{private} does not let the postgres user through.*under /tmp"):
+        cluster.start()
+    assert not (private / "pg" / "data").exists()
