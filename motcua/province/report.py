@@ -43,8 +43,10 @@ def cmd_report(province: Province, args) -> int:
                 raise CliError(f"the database of {province.path} has no centre records yet: start "
                                "`motcua province hub` once (it creates the tables), and the centres' "
                                "`motcua ship`")
+            # four more connections read side by side, in this one's snapshot
             report = build_province_report(conn, province, period, by=args.by, now=now,
-                                           min_ratings=args.min_ratings)
+                                           min_ratings=args.min_ratings,
+                                           open_connection=lambda: connect(province.dsn), fetchers=4)
     except psycopg.Error as exc:
         raise CliError(f"reading the province's database failed: {str(exc).strip().splitlines()[0]}") from None
     print(out.format_text(report), end="")

@@ -232,7 +232,7 @@ def write_chart(pr: ProvinceReport, path: str | Path) -> Path:
                 ax.scatter([p for _, p in prev], [y for y, _ in prev], marker="|", s=90, linewidths=2,
                            color="#333333", zorder=3, label="Kỳ trước")
             if total is not None:
-                ax.axvline(total, color=out.P90_COLOUR, linestyle="--", linewidth=1.5, zorder=4,
+                ax.axvline(total, color=out.P90_COLOUR, linestyle="--", linewidth=1.5, zorder=2,
                            label=f"{PROVINCE}: {fmt_number(total, INDEX)}")
             fontsize = 8 if len(ranked) > 40 else 9
             ax.set_yticks(ys, [out._fit(f"{r.rank}. {r.label}", 38) for r in ranked], fontsize=fontsize)
@@ -247,13 +247,13 @@ def write_chart(pr: ProvinceReport, path: str | Path) -> Path:
             ax.set_xlabel("Chỉ số hài lòng (0–100)")
             ax.grid(axis="x", color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
-            # above the axes and their top tick labels (constrained layout makes room for it)
+            # this period, the previous one, the province; above the axes and their top tick
+            # labels (constrained layout makes room for it)
             from matplotlib.transforms import offset_copy
-            handles, labels = ax.get_legend_handles_labels()
-            order = sorted(range(len(labels)), key=lambda i: ("Kỳ này", "Kỳ trước").index(labels[i])
-                           if labels[i] in ("Kỳ này", "Kỳ trước") else 2)
-            ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=9, frameon=False,
-                      bbox_transform=offset_copy(ax.transAxes, fig=fig, y=16, units="points"))
+            order = {"Kỳ này": 0, "Kỳ trước": 1}
+            handles = sorted(zip(*ax.get_legend_handles_labels()), key=lambda hl: order.get(hl[1], 2))
+            ax.legend(*zip(*handles), loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=9,
+                      frameon=False, bbox_transform=offset_copy(ax.transAxes, fig=fig, y=16, units="points"))
         try:
             fig.savefig(path, format="png")
         except OSError as exc:

@@ -24,10 +24,13 @@ queries read none.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql as psql
 
 from ..dossiers import CLOCK_STOPPED, CLOSED, STATUSES
 from ..report_figures import (BY_CHOICES, OUTCOMES, DossierRow, Period, ProcedureRatingCount, RatingCount,
@@ -40,16 +43,71 @@ class SharedRows:
     """The rows of a report's queries fetched once for a whole batch of centres
     (those of one time zone) and kept split by centre, so that each centre's report
     and the province's pooled report read the same rows and the database is asked
-    each question once, not once per centre and again for the province."""
+    each question once, not once per centre and again for the province.
 
-    def __init__(self, batches: dict[str, Sequence[str]]):
+    With `fetchers` (connections of their own, each in the main connection's
+    snapshot), the questions are first collected by a dry run (`planning`: each
+    is handed to a fetcher and answered with no rows) and then asked at once, so
+    that PostgreSQL answers them side by side while Python computes the figures."""
+
+    def __init__(self, batches: dict[str, Sequence[str]], fetchers: "Fetchers | None" = None):
         self.batches = {tz: list(ids) for tz, ids in batches.items()}   # time zone -> centre ids
         self.rows: dict[tuple, dict[str, list]] = {}
+        self.columns: dict[str, set[str]] = {}    # the hub's tables' columns, asked once
+        self.fetchers = fetchers
+        self.planning = False
+        self.pending: dict[tuple, Future] = {}
 
     def batch(self, tz: ZoneInfo, centres: Sequence[str]) -> list[str] | None:
         """The batch that holds every one of `centres` in zone `tz`, or None."""
         ids = self.batches.get(str(tz))
         return ids if ids is not None and set(centres) <= set(ids) else None
+
+    def get(self, key: tuple, fetch: Callable[[psycopg.Connection], dict[str, list]],
+            conn: psycopg.Connection) -> dict[str, list] | None:
+        """The rows of `key` by centre: kept, or fetched by a fetcher, or fetched
+        here on `conn`; None while planning (the question is handed on)."""
+        split = self.rows.get(key)
+        if split is not None:
+            return split
+        if self.planning:
+            if key not in self.pending:
+                self.pending[key] = self.fetchers.submit(fetch)
+            return None
+        future = self.pending.pop(key, None)
+        split = self.rows[key] = future.result() if future is not None else fetch(conn)
+        return split
+
+
+class Fetchers:
+    """A few connections of their own, each reading in the snapshot of the main
+    connection's transaction (pg_export_snapshot), so that what they read is what
+    the main connection would: the report stays one consistent moment."""
+
+    def __init__(self, main: psycopg.Connection, open_connection: Callable[[], psycopg.Connection], count: int):
+        self.snapshot = main.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        self.open_connection = open_connection
+        self.local = threading.local()
+        self.connections: list[psycopg.Connection] = []
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="province-report")
+
+    def _connection(self) -> psycopg.Connection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = self.open_connection()
+            conn.execute(psql.SQL("SET TRANSACTION SNAPSHOT {}").format(psql.Literal(self.snapshot)))
+            with self.lock:
+                self.connections.append(conn)
+        return conn
+
+    def submit(self, fetch: Callable[[psycopg.Connection], dict[str, list]]) -> Future:
+        return self.pool.submit(lambda: fetch(self._connection()))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for conn in self.connections:
+            conn.close()
 
 
 class PostgresSource:
@@ -63,6 +121,15 @@ class PostgresSource:
     def __init__(self, conn: psycopg.Connection, tz: ZoneInfo, centres: Sequence[str],
                  shared: SharedRows | None = None):
         self.conn, self.tz, self.centres, self.shared = conn, tz, list(centres), shared
+        self._columns: dict[str, set[str]] = shared.columns if shared is not None else {}
+
+    def columns(self, table: str) -> set[str]:
+        """The columns the hub's table has (its schema grows with the centre's)."""
+        if table not in self._columns:
+            self._columns[table] = {r[0] for r in self.conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = %s", [table]).fetchall()}
+        return self._columns[table]
 
     def _args(self, period: Period, centres: list[str]) -> dict:
         s_utc, e_utc = period.utc_bounds(self.tz)
@@ -74,22 +141,21 @@ class PostgresSource:
         """The rows of `sql` (its first column the centre) for this source's centres,
         without the centre column, each through `convert` (which may drop it: None);
         through the shared rows if there are any."""
-        def rows(centres):
-            got = ((r[0], r[1:]) for r in self.conn.execute(sql, self._args(period, centres)).fetchall())
-            if convert is None:
-                return got
-            return ((c, x) for c, x in ((c, convert(r)) for c, r in got) if x is not None)
+        def fetch(conn: psycopg.Connection, centres: list[str]) -> dict[str, list]:
+            split: dict[str, list] = {c: [] for c in centres}
+            for r in conn.execute(sql, self._args(period, centres)).fetchall():
+                x = r[1:] if convert is None else convert(r[1:])
+                if x is not None:
+                    split[r[0]].append(x)
+            return split
 
         batch = self.shared.batch(self.tz, self.centres) if self.shared is not None else None
         if batch is None:
-            return [r for _, r in rows(self.centres)]
-        key = (kind, period, by, str(self.tz))
-        split = self.shared.rows.get(key)
-        if split is None:
-            split = {c: [] for c in batch}
-            for c, r in rows(batch):
-                split[c].append(r)
-            self.shared.rows[key] = split
+            split = fetch(self.conn, self.centres)
+        else:
+            split = self.shared.get((kind, period, by, str(self.tz)), lambda conn: fetch(conn, batch), self.conn)
+            if split is None:
+                return []       # planning: the question is asked, the answer comes later
         if len(self.centres) == 1:
             return split[self.centres[0]]
         return [r for c in self.centres for r in split[c]]
@@ -108,10 +174,14 @@ class PostgresSource:
         # By hour, the response rate sets a rating against the tickets finished in that hour.
         finished_hour = ("extract(hour FROM (finished_at::timestamptz AT TIME ZONE %(tz)s))::int"
                          if by == "hour" else "NULL::int")
+        # A number taken from afar waits in the hall from its check-in (issue 14), as
+        # at the centre, once the hub's tickets have the column (until then, from issue).
+        waited_from = ("coalesce(checked_in_at, issued_at)" if "checked_in_at" in self.columns("tickets")
+                       else "issued_at")
         return self._rows("tickets", period, by,
             f"SELECT centre, {key}, {hour}, day, state, transfers > 0, "
-            "CASE WHEN first_called_at IS NOT NULL AND issued_at IS NOT NULL THEN greatest(0.0, extract(epoch FROM "
-            "  first_called_at::timestamptz - issued_at::timestamptz))::float8 END, "
+            f"CASE WHEN first_called_at IS NOT NULL AND {waited_from} IS NOT NULL THEN greatest(0.0, "
+            f"  extract(epoch FROM first_called_at::timestamptz - ({waited_from})::timestamptz))::float8 END, "
             "CASE WHEN state = 'done' AND finished_at IS NOT NULL AND started_at IS NOT NULL THEN greatest(0.0, "
             "  extract(epoch FROM finished_at::timestamptz - started_at::timestamptz))::float8 END, "
             f"CASE WHEN state = 'done' THEN {finished_hour} END "
@@ -134,7 +204,9 @@ class PostgresSource:
         # The centre's query (motcua.report_sqlite), each dossier by (centre, code):
         # the dossiers with an outcome step in the period, not closed now, or changed
         # since the end; per dossier its last step before the end, and the first step
-        # and first outcome of its last run of clock-stopped steps.
+        # and first outcome of its last run of clock-stopped steps. (Reading each
+        # dossier's steps through the primary key instead, LATERAL, was slower here:
+        # the previous period's dossiers include every one changed since.)
         sql = f"""
             WITH c(centre, code) AS (
               SELECT centre, code FROM dossier_steps WHERE centre = ANY(%(centres)s)
@@ -209,19 +281,50 @@ def _in(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+class PeriodGroups:
+    """A source's tickets and ratings of one period only, nothing else: for the
+    previous period's groups (officers, services), which need only those. Its
+    report_from has the groups of that period exactly as a full report's; the
+    rest (the period before it, dossiers, procedures) is left empty, not read."""
+
+    def __init__(self, source: PostgresSource, period: Period):
+        self.source, self.period = source, period
+
+    def tickets(self, period: Period, by: str | None):
+        return self.source.tickets(period, by) if period == self.period else []
+
+    def rating_counts(self, period: Period, by: str | None):
+        return self.source.rating_counts(period, by) if period == self.period else []
+
+    def dossiers_received(self, period: Period):
+        return None
+
+    def dossier_states(self, period: Period):
+        return None
+
+    def procedure_rating_counts(self, period: Period):
+        return None
+
+    def officer_names(self) -> dict[str, str]:
+        return self.source.officer_names()
+
+
 def site_records(conn: psycopg.Connection) -> dict[str, dict]:
     """Each centre's latest `site` record (its body), by centre id."""
     return {centre: body or {} for centre, body in conn.execute("SELECT centre, body FROM sites").fetchall()}
 
 
 def build_province_report(conn: psycopg.Connection, province: Province, period: Period, by: str = "centre",
-                          now: datetime | None = None,
-                          min_ratings: int = ranking.DEFAULT_MIN_RATINGS) -> ranking.ProvinceReport:
+                          now: datetime | None = None, min_ratings: int = ranking.DEFAULT_MIN_RATINGS,
+                          open_connection: Callable[[], psycopg.Connection] | None = None,
+                          fetchers: int = 4) -> ranking.ProvinceReport:
     """The province report: each centre of the provincial file by the centre
     report's own code (report_from over its rows in the hub's copy), the province
     total by the same code over every centre's rows pooled, ranked by satisfaction
     index. By officer: every centre's report grouped by officer; by service: the
-    pooled report grouped by service code (docs/province.md, "The province report")."""
+    pooled report grouped by service code (docs/province.md, "The province report").
+    With `open_connection`, `fetchers` more connections read side by side, in the
+    same snapshot as `conn` (which must be a repeatable-read one: `connect`)."""
     if by not in ranking.BY_CHOICES:
         raise ReportError(f"--by {by!r}: choose one of {', '.join(ranking.BY_CHOICES)}")
     now = now or datetime.now(timezone.utc)
@@ -231,27 +334,44 @@ def build_province_report(conn: psycopg.Connection, province: Province, period: 
     batches: dict[str, list[str]] = {}
     for c, site in described:
         batches.setdefault(site.timezone, []).append(c.id)
-    shared = SharedRows(batches)
-    entries, groups = [], []
-    for c, site in described:
-        source = PostgresSource(conn, site.tz, [c.id], shared)
-        if by == "officer":
-            report = report_from(source, site, period, "officer", now)
-            before = report_from(source, site, period.previous(), "officer", now)
-            groups += ranking.group_rows(report, before, c.id, c.name)
-        else:
-            report = report_from(source, site, period, None, now)
-        entries.append((c.id, c.name, report))
     ids = [c.id for c in province.centres]
-    psite = ranking.province_site(province.id, province.name, province.timezone,
-                                  (sites.get(i) for i in ids))
-    # The province's rows are the centres' own, pooled (the same rows when every
-    # centre is in the province's time zone, as in Vietnam).
-    pooled = PostgresSource(conn, psite.tz, ids, shared)
-    total = report_from(pooled, psite, period, "service" if by == "service" else None, now)
-    if by == "service":
-        groups = ranking.group_rows(total, report_from(pooled, psite, period.previous(), "service", now))
-    shared.rows.clear()
+    psite = ranking.province_site(province.id, province.name, province.timezone, (sites.get(i) for i in ids))
+    pool = Fetchers(conn, open_connection, fetchers) if open_connection is not None and fetchers > 0 else None
+    shared = SharedRows(batches, pool)
+
+    def run():
+        entries, groups = [], []
+        for c, site in described:
+            source = PostgresSource(conn, site.tz, [c.id], shared)
+            if by == "officer":
+                report = report_from(source, site, period, "officer", now)
+                before = report_from(PeriodGroups(source, period.previous()), site, period.previous(), "officer",
+                                     now)
+                groups += ranking.group_rows(report, before, c.id, c.name)
+            else:
+                report = report_from(source, site, period, None, now)
+            entries.append((c.id, c.name, report))
+        # The province's rows are the centres' own, pooled (the same rows when every
+        # centre is in the province's time zone, as in Vietnam).
+        pooled = PostgresSource(conn, psite.tz, ids, shared)
+        total = report_from(pooled, psite, period, "service" if by == "service" else None, now)
+        if by == "service":
+            groups = ranking.group_rows(total, report_from(PeriodGroups(pooled, period.previous()), psite,
+                                                           period.previous(), "service", now))
+        return entries, total, groups
+
+    try:
+        if pool is not None:
+            # A dry run asks every question the report will ask (the fetchers start
+            # on them at once); its figures, made of no rows, are thrown away.
+            shared.planning = True
+            run()
+            shared.planning = False
+        entries, total, groups = run()
+    finally:
+        shared.rows.clear()
+        if pool is not None:
+            pool.close()
     return ranking.province_report(province.name, province.timezone, period, by, now, entries, total,
                                    groups, min_ratings)
 

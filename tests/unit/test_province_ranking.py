@@ -200,7 +200,8 @@ def centre_report(rng, name, n, good, site=None):
         if t["state"] != "done":
             t["service_s"] = None
     ratings = [{"officer": t["officer"], "service": t["service"],
-                "level": rng.choices([1, 2, 3, 4], [good, 30, 10, 5])[0]} for t in tickets if t["service_s"]][: n * 3 // 4]
+                "level": rng.choices([1, 2, 3, 4], [good, 30, 10, 5])[0]}
+               for t in tickets if t["service_s"]][: n * 3 // 4]
     site = site or ranking.site_from_record(name, name, SITE_BODY, "Asia/Ho_Chi_Minh")
     return RowSource(tickets, ratings, officers), site
 
