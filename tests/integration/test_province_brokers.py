@@ -145,6 +145,11 @@ def test_batches_and_tiles_go_out_acknowledgements_come_in(pair, clients):
 
     tile = unique("tile")
     assert not local.publish(f"{ROOT_A}/ship/live", tile, retain=True).is_failure
+    # Once the tile is on the province (the witness sees it), a board that comes later
+    # gets it as retained; subscribing before it crossed would see it live instead.
+    witness = pair.observer(clients).login()
+    witness.subscribe(f"{ROOT_A}/ship/live")
+    witness.wait_for(tile)
     board = pair.board(clients).login()
     board.subscribe("motcua/+/ship/live", "motcua/+/ship/link")
     assert board.wait_for(tile) == (f"{ROOT_A}/ship/live", tile, True)   # retained on the province
