@@ -192,8 +192,33 @@ class WebSettings:
     slots: tuple[SlotRule, ...] = ()
 
 
+class CentreDescription:
+    """What a centre's reports ask of its description: its time zone, a service by
+    code, a counter by number. A site file (Site) and a centre's description shipped
+    to the province (motcua.province.ranking.CentreSite) both answer it."""
+    timezone: str
+    services: tuple
+    counters: tuple
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def service(self, code: str) -> Service:
+        for s in self.services:
+            if s.code == code:
+                return s
+        raise KeyError(code)
+
+    def counter(self, number: int) -> Counter:
+        for c in self.counters:
+            if c.number == number:
+                return c
+        raise KeyError(number)
+
+
 @dataclass(frozen=True)
-class Site:
+class Site(CentreDescription):
     path: Path
     id: str
     name: str
@@ -214,22 +239,6 @@ class Site:
     rating_prompt_timeout_s: float = 60.0   # [rating] prompt_timeout_s: a pad's prompt ends unanswered
     province: ProvinceLink | None = None    # [province]: bridge the centre's broker to its province
     web: WebSettings | None = None          # [web]: the citizen's phone (issue 14)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def service(self, code: str) -> Service:
-        for s in self.services:
-            if s.code == code:
-                return s
-        raise KeyError(code)
-
-    def counter(self, number: int) -> Counter:
-        for c in self.counters:
-            if c.number == number:
-                return c
-        raise KeyError(number)
 
     def device(self, device_id: str) -> Device:
         for d in self.devices:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from ..config import Counter, RatingLevel, Service
+from ..config import CentreDescription, Counter, RatingLevel, Service
 from ..report_figures import DossierFigures, Group, Period, Queue, Report, Satisfaction
 from ..vntext import fold
 
@@ -43,7 +43,7 @@ DEFAULT_LEVELS = (RatingLevel("rat_hai_long", "Rất hài lòng", "Very satisfie
 
 
 @dataclass(frozen=True)
-class CentreSite:
+class CentreSite(CentreDescription):
     """What report_from reads of a site (name, time zone, services, counters,
     rating levels), from the centre's latest `site` record; built of the site
     file's own dataclasses."""
@@ -53,22 +53,6 @@ class CentreSite:
     services: tuple[Service, ...] = ()
     counters: tuple[Counter, ...] = ()
     rating_levels: tuple[RatingLevel, ...] = DEFAULT_LEVELS
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def service(self, code: str) -> Service:
-        for s in self.services:
-            if s.code == code:
-                return s
-        raise KeyError(code)
-
-    def counter(self, number: int) -> Counter:
-        for c in self.counters:
-            if c.number == number:
-                return c
-        raise KeyError(number)
 
 
 def _services(body: dict) -> tuple[Service, ...]:
