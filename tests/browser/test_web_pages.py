@@ -256,7 +256,7 @@ def decode_qr(png) -> list[str]:
 def submit(d, what: str):
     before = d.find_element(By.TAG_NAME, "html")
     d.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    wait(d, lambda d: before.id != d.find_element(By.TAG_NAME, "html").id, what=what)
+    wait(d, lambda d: before.id != d.find_element(By.TAG_NAME, "html").id, timeout=15, what=what)
 
 
 def test_a_number_from_afar_shows_the_qr_the_kiosk_reads(site, broker, centre, chromium, connect):
@@ -305,8 +305,11 @@ def test_booking_a_time_on_the_phone(site, broker, centre, chromium):
         png = shot(d, "booking-qr")
         assert decode_qr(png) == [site.web.base_url + d.current_url.split(server.url, 1)[1].split("?")[0]]
         d.find_element(By.CSS_SELECTOR, "details summary").click()
+        before = d.find_element(By.TAG_NAME, "html")
         d.find_element(By.ID, "cancel").click()
-        wait(d, lambda d: text(d, "headline") == "Lịch hẹn đã huỷ.", what="cancelled")
+        # the cancel is a round trip to the centre: wait for the new page, then read it
+        wait(d, lambda d: before.id != d.find_element(By.TAG_NAME, "html").id, timeout=15, what="the page after cancelling")
+        assert text(d, "headline") == "Lịch hẹn đã huỷ.", d.find_element(By.TAG_NAME, "main").text
         shot(d, "booking-cancelled")
     finally:
         server.stop()
