@@ -68,18 +68,27 @@ class Slot:
     capacity: int
 
 
-def slots_on(rules, service: str, day: date) -> list[Slot]:
+def is_closed(closed_days, day: date | str) -> bool:
+    """Is `day` one of [web] closed_days (public holidays, Tết: the site file lists
+    each year's dates as the province announces them; no lunar calendar here)?"""
+    d = date.fromisoformat(day) if isinstance(day, str) else day
+    return d in closed_days
+
+
+def slots_on(rules, service: str, day: date, closed=()) -> list[Slot]:
     """The slots of `service` on `day` from the [[web.slots]] rules (SlotRule:
     service, days as ISO weekdays 1 = Monday … 7 = Sunday, times, every, capacity),
-    in time order."""
+    in time order; none on a closed day (`closed`: [web] closed_days)."""
+    if is_closed(closed, day):
+        return []
     weekday = day.isoweekday()
     out = [Slot(t, hhmm(minutes_of(t) + r.every), r.capacity)
            for r in rules if r.service == service and weekday in r.days for t in r.times]
     return sorted(out, key=lambda s: s.time)
 
 
-def slot_of(rules, service: str, day: date, at: str) -> Slot | None:
-    for s in slots_on(rules, service, day):
+def slot_of(rules, service: str, day: date, at: str, closed=()) -> Slot | None:
+    for s in slots_on(rules, service, day, closed):
         if s.time == at:
             return s
     return None

@@ -190,6 +190,9 @@ class WebSettings:
     booking_max_consecutive: int = 2    # after this many bookings called in a row, a walk-in's turn
     booking_grace_min: int = 15         # check-in from this long before a slot to this long after it
     slots: tuple[SlotRule, ...] = ()
+    # Days with no bookings and no numbers from afar (public holidays, Tết): every
+    # day of closed_days, ranges written out, sorted (motcua.bookings.is_closed).
+    closed_days: tuple = ()
 
 
 class CentreDescription:
@@ -447,6 +450,33 @@ def _slot_times(values: dict, ctx: Context) -> None:
     values["times"] = [f"{m // 60:02d}:{m % 60:02d}" for m in starts]
 
 
+CLOSED_DAYS_WANTED = ('write each as "YYYY-MM-DD" (e.g. "2027-09-02") or a range "YYYY-MM-DD..YYYY-MM-DD" '
+                      '(e.g. "2027-02-05..2027-02-10" for Tết)')
+
+
+def _closed_days(entries: list, ctx: Context) -> tuple:
+    """[web] closed_days: days and ranges of days, every day written out and sorted."""
+    from datetime import date, datetime, timedelta
+    out: set = set()
+    for i, entry in enumerate(entries):
+        where = f"{ctx.here}[{i}]"
+        if isinstance(entry, date) and not isinstance(entry, datetime):  # TOML's own: [2027-01-01]
+            out.add(entry)
+            continue
+        ends = entry.split("..") if isinstance(entry, str) else []
+        try:
+            if len(ends) not in (1, 2):
+                raise ValueError(entry)
+            first, last = date.fromisoformat(ends[0].strip()), date.fromisoformat(ends[-1].strip())
+        except ValueError:
+            raise Invalid([(where, f"{entry!r} is not a day; {CLOSED_DAYS_WANTED}")]) from None
+        if not 0 <= (last - first).days <= 31:  # backwards, or a year typed wrong
+            raise Invalid([(where, f"{entry!r}: a range goes forward and spans at most 32 days; "
+                                   f"{CLOSED_DAYS_WANTED}")])
+        out.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    return tuple(sorted(out))
+
+
 def _web_secret(secret: str, ctx: Context) -> str | None:
     return "must be at least 16 characters (it signs the links in QR codes)" if len(secret) < 16 else None
 
@@ -623,7 +653,8 @@ SITE = _schema(
                 "out_of_range": "must be between 5 and 480 minutes (each slot's length)"}),
             capacity=Field(int, required=True, range=(1, 10_000))),
             default=(), convert=tuple,
-            says={"not_tables": "must be written as [[web.slots]] tables"}))),
+            says={"not_tables": "must be written as [[web.slots]] tables"}),
+        closed_days=Field(list, default=(), parse=_closed_days))),
     # Optional: without it the centre ships nothing. Its password is never defaulted.
     province=Field(table=_schema(
         build=lambda v: ProvinceLink(**v),

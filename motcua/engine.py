@@ -611,6 +611,7 @@ class Engine:
         web, svc = self.web_for(service, "remote")
         phone = self._phone(phone)
         day = self.state.day
+        self._check_open_day(day, web)
         if self.state.remote_taken.get((day, svc.code), 0) >= web.remote_per_service_per_day:
             raise QueueError("remote_full", f"every number from afar of service {svc.code} has been taken today "
                              f"({web.remote_per_service_per_day}, [web] remote_per_service_per_day)",
@@ -653,10 +654,22 @@ class Engine:
         d = self._booking_day(day, web, now)
         taken = self._slot_counts(svc.code, day)
         out = []
-        for s in bk.slots_on(web.slots, svc.code, d):
+        for s in bk.slots_on(web.slots, svc.code, d, web.closed_days):
             n = taken.get(s.time, 0)
             out.append((s, n, n < s.capacity and now < bk.local_moment(day, s.time, self.tz)))
         return out
+
+    def is_closed(self, day: str) -> bool:
+        """Is `day` one of the site's closed days ([web] closed_days: holidays, Tết)?"""
+        return self.site.web is not None and bk.is_closed(self.site.web.closed_days, day)
+
+    def _check_open_day(self, day: str, web) -> None:
+        if bk.is_closed(web.closed_days, day):
+            vi_day = f"{day[8:10]}/{day[5:7]}/{day[:4]}"
+            raise QueueError("day_closed", f"the centre is closed on {day} ([web] closed_days): no bookings "
+                             "and no numbers from afar that day; choose another day",
+                             message_vi=f"Ngày {vi_day} Trung tâm nghỉ (ngày lễ, Tết), không nhận đặt lịch "
+                                        "hẹn và lấy số từ xa. Vui lòng chọn ngày khác.")
 
     def _slot_counts(self, service: str, day: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -688,6 +701,7 @@ class Engine:
         events, changes = self._begin(now)
         web, svc = self.web_for(service, "booking")
         d = self._booking_day(day, web, now)
+        self._check_open_day(day, web)
         slot = bk.slot_of(web.slots, svc.code, d, at_time)
         if slot is None:
             offered = ", ".join(s.time for s in bk.slots_on(web.slots, svc.code, d)) or "none"
@@ -725,9 +739,12 @@ class Engine:
             vi = {"cancelled": "Lịch hẹn này đã được huỷ.", "checked_in": "Lịch hẹn này đã được xác nhận."}[b.state]
             raise QueueError("booking_closed", f"booking {b.id} {what}", message_vi=vi)
 
-    def cancel_booking(self, booking_id: int, now: datetime, phone: str | None = None) -> tuple[list[dict], Changes]:
+    def cancel_booking(self, booking_id: int, now: datetime, phone: str | None = None, *,
+                       device: str = "", reason: str | None = None) -> tuple[list[dict], Changes]:
         """Cancel a booking not yet checked in (frees its place; its phone is erased).
-        `phone`, when given, must be the booking's."""
+        `phone`, when given, must be the booking's. `device` and `reason` go in the
+        event: who cancelled (the citizen's web service, or a manager's admin device
+        with the reason, e.g. a day closed after it was booked)."""
         events, changes = self._begin(now)
         b = self.booking(booking_id)
         self.check_open(b)
@@ -736,7 +753,10 @@ class Engine:
             if held is None or bk.normalise_phone(phone) != held[0]:
                 raise QueueError("not_your_booking", f"the phone number given is not booking {b.id}'s",
                                  message_vi="Số điện thoại không khớp với lịch hẹn này.")
-        self._emit(events, changes, self._booking_event("booking_cancelled", b, iso(now)))
+        more = {"device": device} if device else {}
+        if reason:
+            more["reason"] = reason
+        self._emit(events, changes, self._booking_event("booking_cancelled", b, iso(now), **more))
         return self._done(events, changes)
 
     def check_in_booking(self, booking_id: int, now: datetime, device: str = "") -> tuple[list[dict], Changes]:

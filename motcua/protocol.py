@@ -240,7 +240,7 @@ OPERATIONS: dict[str, Schema] = {
                                 "no_match": "argument 'time' must be a slot's start, written HH:MM"}),
                             phone=_arg(str, True)),
     "booking.get": _args(booking=_arg(int, True)),
-    "booking.cancel": _args(booking=_arg(int, True), phone=_arg(str)),
+    "booking.cancel": _args(booking=_arg(int, True), phone=_arg(str), reason=_arg(str)),
     "booking.check_in": _args(token=_arg(str), booking=_arg(int)),
 }
 # Arguments that never travel in clear: DeviceClient.request seals them with the
@@ -374,13 +374,15 @@ def booking_view(engine, booking, ticket: str | None = None) -> dict:
 
 
 def slots_view(engine, service: str, days: list[tuple[str, list]]) -> dict:
-    """booking.slots' answer: per day, each slot with its capacity, what is free
-    and whether it can still be booked (not begun, not full)."""
+    """booking.slots' answer: per day, whether the centre is closed then ([web]
+    closed_days: no slots), each slot with its capacity, what is free and whether
+    it can still be booked (not begun, not full)."""
     svc = engine.site.service(service)
     return {"service": svc.code, "service_name_vi": svc.name_vi, "service_name_en": svc.name_en,
-            "days": [{"day": day, "slots": [{"time": s.time, "ends": s.ends, "capacity": s.capacity,
-                                             "free": max(0, s.capacity - taken), "bookable": bookable}
-                                            for s, taken, bookable in slots]}
+            "days": [{"day": day, "closed": engine.is_closed(day),
+                      "slots": [{"time": s.time, "ends": s.ends, "capacity": s.capacity,
+                                 "free": max(0, s.capacity - taken), "bookable": bookable}
+                                for s, taken, bookable in slots]}
                      for day, slots in days]}
 
 

@@ -140,6 +140,7 @@ class CentreService:
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> "CentreService":
         self.store.forget_requests_before(iso(self.clock() - REMEMBER_REQUESTS))
+        self._warn_closed_day_bookings()
         self._worker.start()
         start(self.client, self.site, persistent_session=True, receive_maximum=RECEIVE_MAXIMUM)
         return self
@@ -434,9 +435,22 @@ class CentreService:
         if op == "booking.get":
             return self._booking_view(self._booking(a["booking"])), [], Changes()
         if op == "booking.cancel":
-            events, changes = e.cancel_booking(a["booking"], now, a.get("phone"))
+            events, changes = e.cancel_booking(a["booking"], now, a.get("phone"), device=device_id,
+                                               reason=a.get("reason"))
             return self._booking_view(e.state.bookings[a["booking"]]), events, changes
         return self._check_in_booking(a, device_id, now)
+
+    def _warn_closed_day_bookings(self) -> None:
+        """Bookings made before their day was added to [web] closed_days are kept (the
+        centre promised them); the manager decides, so say where they are."""
+        kept: dict[str, int] = {}
+        for b in self.engine.state.bookings.values():
+            if b.state == "booked" and self.engine.is_closed(b.day):
+                kept[b.day] = kept.get(b.day, 0) + 1
+        for day, n in sorted(kept.items()):
+            log.warning("%d bookings are on %s, a closed day ([web] closed_days): they stand until cancelled; "
+                        "list them with `motcua bookings list --day %s`, cancel each with "
+                        "`motcua bookings cancel ID --reason \"…\"`", n, day, day)
 
     def _token(self, a: dict, kind: str) -> web_tokens.Token | None:
         """The verified token of a check-in (a["token"]: the token or the whole link),
