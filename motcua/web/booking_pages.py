@@ -258,8 +258,6 @@ def routes(web: WebContext) -> list[Route]:
         if request.method == "POST":
             from .pages import small_form
             form = await small_form(request)
-            if form.get("step") == "code":
-                return await confirm(request, form, lang, "/dat-lich", "book.html", ctx)
         if ctx["service"]:
             try:
                 answer = await feed.ask("booking.slots", service=ctx["service"])
@@ -268,6 +266,9 @@ def routes(web: WebContext) -> list[Route]:
                 return page(request, "book.html", **ctx, step="start", error=refusal(exc, lang))
             except CentreUnavailable:
                 return page(request, "book.html", **ctx, step="start", error=w("unavailable", lang))
+        if form.get("step") == "code":
+            # after the slots: refused (the slot taken meanwhile, the code used up), the form shows them again
+            return await confirm(request, form, lang, "/dat-lich", "book.html", ctx)
         if request.method == "GET" or not ctx["service"]:
             return page(request, "book.html", **ctx, step="start")
         slot, phone = form.get("slot", ""), normalize_phone(form.get("phone", ""))

@@ -204,6 +204,34 @@ def check_in_by_phone_link(d):
     d.check("early_message_en", app.ticket_status["message"])
 
 
+def scan_phone_links(d):
+    """The citizen's journeys (tests/browser/test_phone_journeys.py): each QR the test
+    read off the phone's screen, scanned in turn (MOTCUA_TEST_SCANS: a list of {name,
+    text, lang, ask}; `ask`: let the test do something first, e.g. move the centre's
+    clock). For each, what the citizen saw: checked in (the ticket screen, printed) or
+    the kiosk's answer (its message), and any label cut on screen."""
+    import json
+    import os
+
+    from support.ui import ask_test, cut_labels
+    app = d.app
+    yield from d.until(lambda: app.link.usable, what="the centre's link")
+    for s in json.loads(os.environ["MOTCUA_TEST_SCANS"]):
+        if s.get("ask"):
+            yield from ask_test(d, s["ask"])
+        app.lang = s.get("lang", "vi")
+        app.ticket, app.ticket_status, app.print_state = {}, {}, ""
+        yield from d.scan(s["text"] + "\n")
+        yield from d.until(lambda: app.ticket or app.ticket_status, what=f"the kiosk's answer to {s['name']}")
+        if app.ticket:
+            yield from d.until(lambda: app.print_state in ("printed", "failed", "none"), what="printing")
+        yield from d.shot(s["name"])
+        d.check(s["name"], {"screen": app.root.current, "ticket": dict(app.ticket), "status": dict(app.ticket_status),
+                            "print": app.print_state, "cut": cut_labels(app.root.current_screen)})
+        app.go("home")
+        yield from d.until(lambda: app.root.current == "home", what="home again")
+
+
 def serial_scan(d):
     """A serial (USB-CDC) scanner on a pty: the test writes the receipt's QR to the
     other end once the kiosk has the port open."""
