@@ -112,10 +112,32 @@ def bridge_text(site: Site, link: ProvinceLink) -> str:
     "Brokers"). Exactly the topic lines cross the bridge: ship/batch and ship/live out,
     ship/ack in. The centre's own ACL does not apply to the bridge (Mosquitto lets its
     bridges through unchecked), so these lines are the only filter on this side; on the
-    province's side the centre is an ordinary client held to the provincial ACL."""
+    province's side the centre is an ordinary client held to the provincial ACL. With
+    `web = true` it also carries the province's `motcua web` (bridge-province-web.conf.in)."""
+    root = Topics(site.id).root
+    web = ""
+    if link.web:
+        t = Topics(site.id)
+        device = province_web_device(site, link)
+        web = (TEMPLATES / "bridge-province-web.conf.in").read_text(encoding="utf-8").format(
+            web_device=device, service_state=t.service_state_all, availability=t.centre_availability,
+            catalogue_version=t.catalogue_version, call_event=t.call_event, ticket_event=t.ticket_event,
+            reply=t.reply(device), request=t.request(device))
     return (TEMPLATES / "bridge-province.conf.in").read_text(encoding="utf-8").format(
         site_id=site.id, site_file=site.path, host=link.host, port=link.port, password=link.password,
-        cafile=link.cafile, root=Topics(site.id).root)
+        cafile=link.cafile, root=root, web=web)
+
+
+def province_web_device(site: Site, link: ProvinceLink) -> str:
+    """The device the province's web asks as: [province] web_device, else the site
+    file's only one with role "web" (the site file's checks made sure of one)."""
+    if link.web_device:
+        return link.web_device
+    webs = site.devices_of("web")
+    if len(webs) != 1:
+        raise BrokerSetupError(f"{site.path}: [province] web = true: name the province's web device with "
+                               "web_device = \"…\" (a device with role = \"web\")")
+    return webs[0].id
 
 
 def bridge_to(site: Site, address: str) -> ProvinceLink:

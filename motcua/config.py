@@ -163,6 +163,8 @@ class ProvinceLink:
     cafile: str                # the province's CA certificate: the bridge is TLS, always verified
     password: str              # this centre's password on the provincial broker (province.toml [[centres]])
     port: int = 8883
+    web: bool = False          # the bridge also carries the province's `motcua web` (docs/web.md, "At the province")
+    web_device: str | None = None   # that web's device here (role "web"); None: the site file's only one
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,8 @@ class WebSettings:
     # Days with no bookings and no numbers from afar (public holidays, Tết): every
     # day of closed_days, ranges written out, sorted (motcua.bookings.is_closed).
     closed_days: tuple = ()
+    notifier_url: str | None = None         # the SMS / Zalo gateway's webhook (docs/web.md, notify.py)
+    notifier_token_file: str | None = None  # its token, in a file of its own (never in this file)
 
 
 class CentreDescription:
@@ -488,6 +492,27 @@ def _base_url(url: str, ctx: Context) -> str | None:
     return None
 
 
+def _notifier_url(url: str, ctx: Context) -> str | None:
+    if url is not None and not re.match(r"^https?://[^\s/?#]+(/\S*)?$", url):
+        return f"{url!r} must be the gateway's webhook address, e.g. \"https://sms.example.vn/hook\""
+    return None
+
+
+def _province_web(values: dict, ctx: Context) -> None:
+    """[province] web = true: the province's web asks this centre as one of its
+    devices with role "web" (its requests cross the bridge under that id)."""
+    webs = [d.id for d in ctx.root["devices"] if d.role == "web"]
+    named = values["web_device"]
+    if named is not None and named not in webs:
+        raise ctx.refuse(f"{named!r} is not a device with role = \"web\" here" + (
+            f" (those are: {', '.join(webs)})" if webs else "; add a [[devices]] entry with that id and "
+            "role = \"web\" (the id the province's [web] device gives)"), "web_device")
+    if values["web"] and named is None and len(webs) != 1:
+        raise ctx.refuse("web = true needs the province's web device: " + (
+            f"say which of {', '.join(webs)} it is with web_device = \"…\"" if webs else
+            "add a [[devices]] entry with role = \"web\" and the id of the province's [web] device"), "web")
+
+
 def _bound_counter(counter: int | None, ctx: Context) -> str | None:
     role = ctx.values["role"]
     if role in ("counter", "pad"):
@@ -642,6 +667,8 @@ SITE = _schema(
         booking_max_consecutive=Field(int, default=2, range=(1, None), says={
             "out_of_range": "must be at least 1 (walk-ins get a turn after this many booking calls in a row)"}),
         booking_grace_min=Field(int, default=15, range=(0, 120)),
+        notifier_url=Field(str, check=_notifier_url),
+        notifier_token_file=Field(str),
         slots=Field(items=_schema(
             build=lambda v: SlotRule(service=v["service"], days=tuple(v["days"]), times=tuple(v["times"]),
                                      capacity=v["capacity"], every=v["every"]),
@@ -665,7 +692,8 @@ SITE = _schema(
         cafile=_text(says={"missing": "missing; the bridge to the province goes over TLS: give the province's CA "
                                       "certificate, e.g. cafile = \"/etc/motcua/province-ca.crt\" (ask the province "
                                       "for its ca.crt)"}),
-        password=_text(check=_password, says={"missing": f"missing; set {PROVINCE_PASSWORD_WANTED}"}))),
+        password=_text(check=_password, says={"missing": f"missing; set {PROVINCE_PASSWORD_WANTED}"}),
+        web=Field(bool, default=False), web_device=Field(str), check=_province_web)),
 )
 
 

@@ -98,6 +98,11 @@ class Topics:
         return f"{self.root}/catalogue/version"
 
     @property
+    def ship_link(self) -> str:
+        """On the provincial broker: `1` while the centre's bridge is up, `0` (its will) once down."""
+        return f"{self.root}/ship/link"
+
+    @property
     def notice(self) -> str:
         return f"{self.root}/notice"
 

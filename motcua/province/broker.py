@@ -14,6 +14,7 @@ from pathlib import Path
 from ..broker import (TEMPLATES, BrokerSetupError, broker_user, hand_over, mosquitto_command,
                       write_passwords, write_private)
 from ..cli.common import CliError
+from ..protocol import Topics
 from .config import Province
 
 HUB_USER, BOARD_USER = "hub", "board"   # the hub's and the board's logins (province.config.RESERVED_USERS)
@@ -34,18 +35,42 @@ def acl_text(province: Province) -> str:
              "# the province board: live tiles and links, nothing else",
              f"user {BOARD_USER}",
              "topic read motcua/+/ship/live", "topic read motcua/+/ship/link", ""]
+    web = province.web
+    served = {c.id for c in province.web_centres}
     for c in province.centres:
         root = f"motcua/{c.id}"
         lines += [f"# centre {c.id}: its own root only, and only its own acknowledgement back",
                   f"user {c.id}",
                   f"topic write {root}/ship/batch", f"topic write {root}/ship/live",
-                  f"topic write {root}/ship/link", f"topic read {root}/ship/ack", ""]
+                  f"topic write {root}/ship/link", f"topic read {root}/ship/ack"]
+        if c.id in served:
+            t = Topics(c.id)
+            lines += ["# and, through its bridge, what the province's web reads of it and that web's requests",
+                      *(f"topic write {topic}" for topic in web_reads(t, web.device) if topic != t.ship_link),
+                      f"topic read {t.request(web.device)}"]
+        lines.append("")
+    if web is not None:
+        lines += ["# the province's motcua web: each served centre's web topics, and its own requests there",
+                  f"user {web.device}"]
+        for c in province.web_centres:
+            t = Topics(c.id)
+            lines += [*(f"topic read {topic}" for topic in web_reads(t, web.device)),
+                      f"topic write {t.request(web.device)}"]
+        lines.append("")
     return "\n".join(lines)
 
 
+def web_reads(t: Topics, device: str) -> list[str]:
+    """What the province's web reads of a centre (the bridge's web lines, out, and the
+    bridge's notification): broker_config/bridge-province-web.conf.in."""
+    return [t.service_state_all, t.centre_availability, t.catalogue_version, t.call_event, t.ticket_event,
+            t.reply(device), t.ship_link]
+
+
 def logins(province: Province) -> list[tuple[str, str]]:
+    web = [(province.web.device, province.web.password)] if province.web else []
     return [(HUB_USER, province.hub_password), (BOARD_USER, province.board_password),
-            *((c.id, c.password) for c in province.centres)]
+            *((c.id, c.password) for c in province.centres), *web]
 
 
 def queue_limits(province: Province) -> tuple[int, int]:

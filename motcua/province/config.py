@@ -32,6 +32,19 @@ class Centre:
     id: str          # the centre's site id: its topic root and its user on the provincial broker
     name: str
     password: str
+    web_secret: str | None = None    # its site file's [web] secret (else [web] secret, province-wide)
+
+
+@dataclass(frozen=True)
+class ProvinceWeb:
+    """[web]: the province's `motcua web` (docs/web.md, "At the province"): one
+    process for every centre whose bridge carries the web's topics."""
+    device: str          # its login on the provincial broker, and its device id in each centre's site file
+    password: str
+    base_url: str
+    secret: str | None = None            # the centres' [web] secret, when they all share one
+    notifier_url: str | None = None
+    notifier_token_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,18 @@ class Province:
     office_days: tuple[int, ...]     # 0 = Monday … 6 = Sunday
     alerts: Alerts
     centres: tuple[Centre, ...]
+    web: ProvinceWeb | None = None
+
+    def web_secret(self, centre: Centre) -> str | None:
+        """The secret a centre signs its links with: its own, else the province-wide one."""
+        if self.web is None:
+            return None
+        return centre.web_secret or self.web.secret
+
+    @property
+    def web_centres(self) -> tuple[Centre, ...]:
+        """The centres the province's web serves: those whose secret it knows."""
+        return tuple(c for c in self.centres if self.web_secret(c))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -128,6 +153,38 @@ def _not_reserved(centre_id: str, ctx: Context) -> str | None:
     return None
 
 
+def _web_secret(secret: str, ctx: Context) -> str | None:
+    return ("must be at least 16 characters: the centre's site file's [web] secret, which signs its "
+            "ticket links" if secret is not None and len(secret) < 16 else None)
+
+
+def _web_device(device: str, ctx: Context) -> str | None:
+    if device is not None and device in RESERVED_USERS:
+        return f"{device!r} is the {device}'s own login on the provincial broker; choose another, e.g. \"web-tinh\""
+    return None
+
+
+def _base_url(url: str, ctx: Context) -> str | None:
+    if url is not None and not re.match(r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$", url):
+        return (f"{url!r} must be the web service's address as citizens' phones reach it, "
+                "e.g. \"https://dichvu.hue.gov.vn\" (no query)")
+    return None
+
+
+def _web_checks(values: dict, ctx: Context) -> None:
+    """Across the file: the web's login is nobody else's, and it knows at least one centre's secret."""
+    web = values["web"]
+    if web is None:
+        return
+    ids = [c.id for c in values["centres"]]
+    if web.device in ids:
+        raise ctx.refuse(f"{web.device!r} is a centre's login on the provincial broker; give the web "
+                         "another device id (the same in each centre's site file)", "web.device")
+    if not web.secret and not any(c.web_secret for c in values["centres"]):
+        raise ctx.refuse("no centre's secret: give secret = \"…\" here (the one every centre's [web] secret "
+                         "equals) or web_secret = \"…\" in each [[centres]] entry the web serves", "web.secret")
+
+
 CENTRE = _schema(
     build=lambda v: Centre(**v),
     id=Field(str, required=True, pattern=SITE_ID_RE, unique=True, check=_not_reserved,
@@ -137,9 +194,26 @@ CENTRE = _schema(
     name=Field(str, required=True),
     password=Field(str, required=True, check=_password,
                    says={"missing": "missing; give the centre its own password on the provincial broker "
-                                    "(at least 8 characters); the same goes in its site file's [province]"}))
+                                    "(at least 8 characters); the same goes in its site file's [province]"}),
+    web_secret=Field(str, check=_web_secret))
+
+WEB = _schema(
+    build=lambda v: ProvinceWeb(**v),
+    device=Field(str, required=True, pattern=r"[a-z0-9][a-z0-9_-]{0,39}\Z", check=_web_device,
+                 says={"missing": "missing; give the web's device id, e.g. device = \"web-tinh\": its login here "
+                                  "and the id of a device with role = \"web\" in each centre's site file",
+                       "no_match": "{value!r} must be a device id: lower-case letters, digits, '-' and '_'"}),
+    password=Field(str, required=True, check=_password,
+                   says={"missing": "missing; give the web's own password on the provincial broker "
+                                    "(at least 8 characters)"}),
+    base_url=Field(str, required=True, check=_base_url, convert=lambda u: u.rstrip("/"),
+                   says={"missing": "missing; give the address citizens' phones reach the web at, "
+                                    "e.g. base_url = \"https://dichvu.hue.gov.vn\""}),
+    secret=Field(str, check=_web_secret),
+    notifier_url=Field(str), notifier_token_file=Field(str))
 
 PROVINCE = _schema(
+    check=_web_checks,
     province=Field(required=True, table=_schema(
         id=Field(str, required=True, pattern=SITE_ID_RE,
                  says={"no_match": "{value!r} must be lower-case letters, digits and '-'"}),
@@ -159,6 +233,8 @@ PROVINCE = _schema(
         offline_after_s=Field((int, float), default=120.0, range=(10, 86400), convert=float),
         counter_closed_min=_minutes(30), counter_paused_min=_minutes(20), wait_min=_minutes(45))),
     centres=Field(required=True, items=CENTRE, min_items=1, convert=tuple),
+    # Optional: the province's `motcua web` (docs/web.md, "At the province").
+    web=Field(table=WEB),
 )
 
 
@@ -206,4 +282,12 @@ def load_province(path: str | Path) -> Province:
         office_days=tuple(sorted(d - 1 for d in board["office_days"])),
         alerts=Alerts(offline_after_s=board["offline_after_s"], counter_closed_min=board["counter_closed_min"],
                       counter_paused_min=board["counter_paused_min"], wait_min=board["wait_min"]),
-        centres=v["centres"])
+        centres=v["centres"], web=_token_file_near(v["web"], path))
+
+
+def _token_file_near(web: ProvinceWeb | None, path: Path) -> ProvinceWeb | None:
+    """A relative notifier_token_file is relative to the provincial file."""
+    if web is None or not web.notifier_token_file or Path(web.notifier_token_file).is_absolute():
+        return web
+    from dataclasses import replace
+    return replace(web, notifier_token_file=str((path.parent / web.notifier_token_file).resolve()))

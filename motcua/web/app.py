@@ -67,10 +67,17 @@ class WebContext:
     settings: dict = field(default_factory=dict)    # centre -> its site file's [web] (WebSettings)
     secrets: dict = field(default_factory=dict)     # centre -> [web] secret, to sign new links
     started: float = field(default_factory=time.monotonic)
+    # At the province (docs/web.md, "At the province"): its (vi, en) name; each centre's
+    # pages then live under /tt/<centre>. None: one centre, its pages at the root.
+    province: tuple[str, str] | None = None
 
     @property
     def default_centre(self) -> str:
         return next(iter(self.feeds))
+
+    def base(self, centre: str) -> str:
+        """Where a centre's own pages start: "" beside a centre, /tt/<id> at the province."""
+        return "" if self.province is None else f"/tt/{centre}"
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -101,8 +108,12 @@ def page(request: Request, template: str, status: int = 200, cache: bool = False
     (a refused link is not repeated on its own page)."""
     lang = model.pick_lang(request.query_params.get("lang"))
     web: WebContext = request.app.state.web
-    centre = ctx.pop("centre", None) or web.default_centre
-    vi, en = web.names.get(centre, (centre, centre))
+    centre = ctx.pop("centre", None)
+    if centre is None and web.province is not None:     # the province's own pages (its home)
+        (vi, en), base = web.province, ""
+    else:
+        centre = centre or web.default_centre
+        (vi, en), base = web.names.get(centre, (centre, centre)), web.base(centre)
     nonce = secrets.token_urlsafe(12)
     other = "vi" if lang == "en" else "en"
     here = request.url.path if echo_path else "/"
@@ -110,7 +121,7 @@ def page(request: Request, template: str, status: int = 200, cache: bool = False
         lang=lang, t=lambda key: model.t(key, lang), nonce=nonce, centre_name=en if lang == "en" else vi,
         lang_link=here + "?lang=en" if other == "en" else here,
         other_lang="English" if other == "en" else "Tiếng Việt", q_lang="&lang=en" if lang == "en" else "",
-        path_lang="?lang=en" if lang == "en" else "", **ctx)
+        path_lang="?lang=en" if lang == "en" else "", base=base, **ctx)
     return HTMLResponse(html, status_code=status, headers=_security_headers(nonce, cache))
 
 
@@ -211,9 +222,39 @@ class TicketEvents:
 
 # -- other pages -----------------------------------------------------------------------------
 
-async def home(request: Request) -> Response:
+def centre_of(request: Request) -> str | None:
+    """The centre a page is of: /tt/<centre>/… at the province, the one centre beside it;
+    None for a centre this process does not serve (the page answers 404)."""
+    web: WebContext = request.app.state.web
+    if web.province is None:
+        return web.default_centre
+    centre = request.path_params.get("centre")
+    return centre if centre in web.feeds else None
+
+
+def centre_route(web: WebContext, path: str, endpoint, methods=None) -> Route:
+    """A page of one centre: at `path` beside a centre, at /tt/<centre><path> at the province."""
+    return Route(path if web.province is None else "/tt/{centre}" + path.rstrip("/"), endpoint, methods=methods)
+
+
+async def centre_home(request: Request) -> Response:
     from .booking_pages import offered
-    return page(request, "home.html", cache=True, offers=offered(request.app.state.web))
+    centre = centre_of(request)
+    if centre is None:
+        return not_found(request)
+    return page(request, "home.html", cache=True, centre=centre, offers=offered(request.app.state.web, centre))
+
+
+async def home(request: Request) -> Response:
+    """Beside a centre, its home; at the province, the centres to choose from."""
+    web: WebContext = request.app.state.web
+    if web.province is None:
+        return await centre_home(request)
+    lang = model.pick_lang(request.query_params.get("lang"))
+    centres = [{"id": cid, "name": web.names.get(cid, (cid, cid))[lang == "en"],
+                "open": feed.centre_online is True, "href": web.base(cid) + ("?lang=en" if lang == "en" else "")}
+               for cid, feed in web.feeds.items()]
+    return page(request, "centres.html", centres=centres)
 
 
 async def health(request: Request) -> Response:
@@ -269,6 +310,8 @@ def build_app(web: WebContext, route_modules=()) -> Starlette:
     its Starlette routes (procedures, dossiers, bookings…)."""
     routes = [Route("/", home), Route("/healthz", health),
               Route("/t/{token}", ticket_page), Route("/t/{token}/events", TicketEvents())]
+    if web.province is not None:
+        routes.append(Route("/tt/{centre}", centre_home))
     for module in route_modules:
         routes += module.routes(web)
 

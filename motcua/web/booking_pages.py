@@ -25,7 +25,7 @@ from motcua.mqtt import CentreUnavailable, RequestRefused
 from motcua.web_tokens import make_token
 
 from . import model
-from .app import WebContext, client_address, not_found, page
+from .app import WebContext, centre_of, centre_route, client_address, not_found, page
 from .links import token_reader
 from .notify import Message, mask_phone, normalize_phone
 from .qr import qr_svg
@@ -141,9 +141,6 @@ def ics(booking: dict, centre_name: str, tz, url: str) -> str:
 def routes(web: WebContext) -> list[Route]:
     pending: dict[str, Pending] = {}
     read_booking = token_reader(web.secrets, kind="b")
-    centre = web.default_centre
-    settings = web.settings.get(centre)
-    feed = web.feeds[centre]
     rem = web.reminders
 
     def lang_of(request: Request) -> str:
@@ -152,30 +149,19 @@ def routes(web: WebContext) -> list[Route]:
     def q(lang: str) -> str:
         return "?lang=en" if lang == "en" else ""
 
-    def service_name(code: str, lang: str) -> str:
-        names = feed.service_names.get(code, (code, code))
+    def service_name(centre: str, code: str, lang: str) -> str:
+        names = web.feeds[centre].service_names.get(code, (code, code))
         return names[1] if lang == "en" and names[1] else names[0]
 
-    def remote_services() -> list[str]:
-        if settings is None or not settings.remote_tickets:
-            return []
-        return list(settings.remote_services) or list(feed.service_names)
-
-    def booking_services() -> list[str]:
-        out: list[str] = []
-        for rule in (settings.slots if settings else ()):
-            if rule.service not in out:
-                out.append(rule.service)
-        return out
-
-    def link(kind: str, day: str, ref) -> str:
+    def link(centre: str, kind: str, day: str, ref) -> str:
         token = make_token(web.secrets[centre], centre, kind, day, ref)
         return f"/{kind}/{token}"
 
-    def full_url(path: str) -> str:
-        return settings.base_url.rstrip("/") + path
+    def full_url(centre: str, path: str) -> str:
+        return web.settings[centre].base_url.rstrip("/") + path
 
     async def send_code(request: Request, p: Pending, lang: str) -> tuple[str | None, str]:
+        centre, feed = p.centre, web.feeds[p.centre]
         """(nonce, "") once a code is on its way, or (None, what to tell the citizen)."""
         ok, retry, _ = rem.limits.check(time.monotonic(), phone=p.phone, address=client_address(request),
                                         service=f"{p.centre}:{p.service}")
@@ -198,6 +184,8 @@ def routes(web: WebContext) -> list[Route]:
         """The code typed back: the request made at the centre, or the form again."""
         ask_id = form.get("ask", "")
         p = pending.get(ask_id)
+        if p is not None and p.centre != ctx["centre"]:     # a code asked at one centre, typed at another
+            p = None
         verdict = rem.codes.check(ask_id, form.get("code", ""), time.monotonic()) if p else "none"
         if verdict == "wrong":
             return page(request, template, **ctx, step="code", ask_id=ask_id, error=w("wrong", lang),
@@ -206,12 +194,13 @@ def routes(web: WebContext) -> list[Route]:
             pending.pop(ask_id, None)
             return page(request, template, **ctx, step="start", error=w("expired", lang))
         del pending[ask_id]
+        feed = web.feeds[p.centre]
         try:
             if p.kind == "reserve":
                 t = await feed.ask("ticket.reserve", service=p.service, phone=p.phone)
-                return RedirectResponse(link("t", t["day"], t["ticket"]) + q(lang), status_code=303)
+                return RedirectResponse(link(p.centre, "t", t["day"], t["ticket"]) + q(lang), status_code=303)
             b = await feed.ask("booking.create", service=p.service, day=p.day, time=p.time, phone=p.phone)
-            return RedirectResponse(link("b", b["day"], b["booking"]) + q(lang), status_code=303)
+            return RedirectResponse(link(p.centre, "b", b["day"], b["booking"]) + q(lang), status_code=303)
         except RequestRefused as exc:
             return page(request, template, **ctx, step="start", error=refusal(exc, lang))
         except CentreUnavailable:
@@ -220,11 +209,14 @@ def routes(web: WebContext) -> list[Route]:
     # -- a number from afar ---------------------------------------------------------------
     async def take(request: Request) -> Response:
         lang = lang_of(request)
-        offered = remote_services()
+        centre = centre_of(request)
+        offered = remote_services(web, centre) if centre else []
         if not offered or rem is None:
             return not_found(request)
-        ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(c, lang)) for c in offered],
-               "window": settings.remote_window_min, "action": "/lay-so" + q(lang), "picked": ""}
+        base = web.base(centre)
+        ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(centre, c, lang)) for c in offered],
+               "window": web.settings[centre].remote_window_min, "action": base + "/lay-so" + q(lang),
+               "picked": "", "centre": centre}
         if request.method == "GET":
             return page(request, "take.html", **ctx, step="start")
         from .pages import small_form
@@ -246,14 +238,16 @@ def routes(web: WebContext) -> list[Route]:
     # -- a booking ----------------------------------------------------------------------------
     async def book(request: Request) -> Response:
         lang = lang_of(request)
-        offered = booking_services()
+        centre = centre_of(request)
+        offered = booking_services(web, centre) if centre else []
         if not offered or rem is None:
             return not_found(request)
+        feed, base = web.feeds[centre], web.base(centre)
         service = request.query_params.get("dv") or ""
-        ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(c, lang)) for c in offered],
+        ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(centre, c, lang)) for c in offered],
                "service": service if service in offered else "", "days": [], "day_text": lambda d: day_text(d, lang),
-               "action": f"/dat-lich?dv={service}" + ("&lang=en" if lang == "en" else ""), "q": q(lang),
-               "qa": "&lang=en" if lang == "en" else "", "picked": ""}
+               "action": f"{base}/dat-lich?dv={service}" + ("&lang=en" if lang == "en" else ""), "q": q(lang),
+               "qa": "&lang=en" if lang == "en" else "", "picked": "", "centre": centre}
         form: dict = {}
         if request.method == "POST":
             from .pages import small_form
@@ -286,16 +280,18 @@ def routes(web: WebContext) -> list[Route]:
 
     async def booking_of(request: Request) -> tuple[dict | None, Response | None]:
         ref = read_booking(request.path_params["token"])
-        if ref is None or ref.centre != centre:
+        if ref is None or ref.centre not in web.feeds:
             return None, not_found(request)
+        feed = web.feeds[ref.centre]
         try:
             b = await feed.ask("booking.get", booking=int(ref.label))
         except RequestRefused:
             return None, not_found(request)
         except CentreUnavailable:
-            return None, page(request, "unavailable.html", status=503)
+            return None, page(request, "unavailable.html", status=503, centre=ref.centre)
         if b.get("day") != ref.day:
             return None, not_found(request)
+        b["_centre"] = ref.centre
         return b, None
 
     async def booking_page(request: Request, b: dict | None = None, error: str = "") -> Response:
@@ -305,6 +301,8 @@ def routes(web: WebContext) -> list[Route]:
             if refused is not None:
                 return refused
         path = f"/b/{request.path_params['token']}"
+        centre = b["_centre"]
+        feed = web.feeds[centre]
         local = lambda iso: datetime.fromisoformat(iso).astimezone(feed.tz).strftime("%H:%M")  # noqa: E731
         state = b["state"]
         if state == "booked":
@@ -313,10 +311,12 @@ def routes(web: WebContext) -> list[Route]:
             headline = w("state_checked_in", lang) % (b.get("ticket") or "—")
         else:
             headline = w(f"state_{state}", lang) if f"state_{state}" in WORDS else state
-        follow = link("t", b["day"], b["ticket"]) + q(lang) if state == "checked_in" and b.get("ticket") else ""
-        return page(request, "booking.html", echo_path=False, w=lambda k: w(k, lang), b=b, headline=headline,
-                    service=service_name(b["service"], lang), when=f"{day_text(b['day'], lang)}, "
-                    f"{b['time']}–{b['ends']}", qr=qr_svg(full_url(path), label=w("your_booking", lang))
+        follow = (link(centre, "t", b["day"], b["ticket"]) + q(lang) if state == "checked_in" and b.get("ticket")
+                  else "")
+        return page(request, "booking.html", echo_path=False, centre=centre, w=lambda k: w(k, lang), b=b,
+                    headline=headline, service=service_name(centre, b["service"], lang),
+                    when=f"{day_text(b['day'], lang)}, {b['time']}–{b['ends']}",
+                    qr=qr_svg(full_url(centre, path), label=w("your_booking", lang))
                     if state == "booked" else "", ics_url=path + "/lich.ics", cancel_url=path + "/huy" + q(lang),
                     follow=follow, error=error)
 
@@ -327,8 +327,9 @@ def routes(web: WebContext) -> list[Route]:
         b, refused = await booking_of(request)
         if refused is not None:
             return refused
-        body = ics(b, web.names.get(centre, (centre, centre))[0], feed.tz,
-                   full_url(f"/b/{request.path_params['token']}"))
+        centre = b["_centre"]
+        body = ics(b, web.names.get(centre, (centre, centre))[0], web.feeds[centre].tz,
+                   full_url(centre, f"/b/{request.path_params['token']}"))
         return Response(body, media_type="text/calendar; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="lich-hen-{b["booking"]}.ics"',
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
@@ -338,23 +339,49 @@ def routes(web: WebContext) -> list[Route]:
         b, refused = await booking_of(request)
         if refused is not None:
             return refused
+        centre = b["_centre"]
         try:
-            b = await feed.ask("booking.cancel", booking=b["booking"])
+            b = await web.feeds[centre].ask("booking.cancel", booking=b["booking"])
+            b["_centre"] = centre
         except RequestRefused as exc:
             return await booking_page(request, b, error=refusal(exc, lang))
         except CentreUnavailable:
             return await booking_page(request, b, error=w("unavailable", lang))
         return await booking_page(request, b)
 
-    return [Route("/lay-so", take, methods=["GET", "POST"]), Route("/dat-lich", book, methods=["GET", "POST"]),
+    return [centre_route(web, "/lay-so", take, methods=["GET", "POST"]),
+            centre_route(web, "/dat-lich", book, methods=["GET", "POST"]),
             Route("/b/{token}", booking_get), Route("/b/{token}/lich.ics", booking_ics),
             Route("/b/{token}/huy", booking_cancel, methods=["POST"])]
 
 
-def offered(web: WebContext) -> dict:
-    """What the home page offers: numbers from afar, bookings (with a gateway only)."""
-    settings = web.settings.get(web.default_centre)
+def remote_services(web: WebContext, centre: str) -> list[str]:
+    """The services offered from afar: the site file's [web] beside the centre; at the
+    province (which has no site file) every service the centre's state names, and
+    the centre refuses in its own words what it does not offer (`not_offered`)."""
+    settings = web.settings.get(centre)
+    if settings is None or not settings.remote_tickets:
+        return []
+    return list(settings.remote_services) or list(web.feeds[centre].service_names)
+
+
+def booking_services(web: WebContext, centre: str) -> list[str]:
+    """The services with slots ([[web.slots]]); at the province every service, and
+    `booking.slots` says which have free ones."""
+    if web.province is not None and centre in web.settings:
+        return list(web.feeds[centre].service_names)
+    out: list[str] = []
+    for rule in (web.settings[centre].slots if centre in web.settings else ()):
+        if rule.service not in out:
+            out.append(rule.service)
+    return out
+
+
+def offered(web: WebContext, centre: str | None = None) -> dict:
+    """What a centre's home page offers: numbers from afar, bookings (with a gateway only)."""
+    centre = centre or web.default_centre
+    settings = web.settings.get(centre)
     if settings is None or web.reminders is None:
         return {"take": False, "book": False}
-    return {"take": bool(settings.remote_tickets), "book": bool(settings.slots)}
+    return {"take": bool(remote_services(web, centre)), "book": bool(booking_services(web, centre))}
 

@@ -74,7 +74,7 @@ class CentreFeed:
 
     def __init__(self, centre_id: str, client: DeviceClient, tz, service_names: dict,
                  loop: asyncio.AbstractEventLoop | None = None, executor: ThreadPoolExecutor | None = None,
-                 remote_window_min: int = 60):
+                 remote_window_min: int = 60, bridged: bool = False):
         self.centre_id = centre_id
         self.client = client
         self.topics = client.topics
@@ -84,7 +84,8 @@ class CentreFeed:
         self.loop = loop
         self.executor = executor or ThreadPoolExecutor(max_workers=16, thread_name_prefix="web-ask")
         self.services: dict[str, dict] = {}
-        self.centre_online: bool | None = None
+        self.available: bool | None = None             # the centre's retained availability
+        self.bridge_up: bool | None = None             # at the province: its bridge's ship/link
         self.followed: dict[tuple[str, str], model.Followed] = {}
         self.watchers: dict[tuple[str, str], set[Watcher]] = {}
         self.last_watched: dict[tuple[str, str], float] = {}
@@ -102,6 +103,16 @@ class CentreFeed:
         client.subscribe(self.topics.service_state_all, self._from_paho(self._on_service))
         client.subscribe(self.topics.call_event, self._from_paho(self._on_call))
         client.subscribe(self.topics.ticket_event, self._from_paho(self._on_ticket_event))
+        if bridged:
+            # At the province the centre's retained "online" outlives its bridge; the bridge's
+            # notification (`1`, its will `0`) says whether the centre can be reached. It is
+            # not JSON, so it goes to its own paho callback, not through DeviceClient's decoding.
+            client.subscribe(self.topics.ship_link, lambda topic, data: None)
+            client.client.message_callback_add(self.topics.ship_link, self._link_from_paho)
+
+    @property
+    def centre_online(self) -> bool | None:
+        return False if self.bridge_up is False else self.available
 
     # -- plumbing --------------------------------------------------------------------------------
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -123,9 +134,22 @@ class CentreFeed:
 
     # -- retained state and events (the loop's thread) ---------------------------------------
     def _on_centre(self, topic: str, data: dict) -> None:
-        online = data.get("state") == "online"
-        if online != self.centre_online:
-            self.centre_online = online
+        before = self.centre_online
+        self.available = data.get("state") == "online"
+        self._online_changed(before)
+
+    def _link_from_paho(self, client, userdata, message) -> None:
+        up = bytes(message.payload).strip() == b"1"
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._on_link, up)
+
+    def _on_link(self, up: bool) -> None:
+        before = self.centre_online
+        self.bridge_up = up
+        self._online_changed(before)
+
+    def _online_changed(self, before: bool | None) -> None:
+        if self.centre_online != before:
             for key in list(self.watchers):
                 self._push(key)
 

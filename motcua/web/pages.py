@@ -21,7 +21,8 @@ from motcua.kiosk.catalogue_sync import CatalogueSync, open_database
 from motcua.mqtt import CentreUnavailable, RequestRefused
 
 from . import model
-from .app import PROCEDURE_RESULTS, ThreadCatalogues, WebContext, client_address, not_found, page
+from .app import (PROCEDURE_RESULTS, ThreadCatalogues, WebContext, centre_of, centre_route, client_address,
+                  not_found, page)
 
 CHANNELS = {"truc_tiep": ("Nộp trực tiếp", "In person"), "truc_tuyen": ("Nộp trực tuyến", "Online"),
             "buu_chinh": ("Nộp qua bưu chính", "By post")}
@@ -103,14 +104,14 @@ def _lang(request: Request) -> str:
 
 def routes(web: WebContext) -> list[Route]:
 
-    def store() -> CatalogueStore | None:
-        return web.catalogues.get(web.default_centre)
-
     async def procedures(request: Request) -> Response:
         lang = _lang(request)
+        centre = centre_of(request)
+        if centre is None:
+            return not_found(request)
         query = (request.query_params.get("q") or "").strip()[:100]
         field = (request.query_params.get("linh-vuc") or "").strip()[:200]
-        s = store()
+        s = web.catalogues.get(centre)
 
         def work():
             catalogue = s.threads.get()
@@ -123,21 +124,28 @@ def routes(web: WebContext) -> list[Route]:
             return ("fields", catalogue.fields())
 
         found = await asyncio.get_running_loop().run_in_executor(None, work) if s else None
-        return page(request, "procedures.html", w=lambda k: w(k, lang), query=query, field=field, found=found)
+        return page(request, "procedures.html", centre=centre, w=lambda k: w(k, lang), query=query, field=field,
+                    found=found)
 
     async def procedure(request: Request) -> Response:
         lang = _lang(request)
-        s = store()
+        centre = centre_of(request)
+        if centre is None:
+            return not_found(request)
+        s = web.catalogues.get(centre)
         code = request.path_params["code"][:60]
         p = await asyncio.get_running_loop().run_in_executor(None, lambda: s.threads.get().get(code)) if s else None
         if p is None:
             return not_found(request)
-        return page(request, "procedure.html", w=lambda k: w(k, lang), p=p,
+        return page(request, "procedure.html", centre=centre, w=lambda k: w(k, lang), p=p,
                     channel=lambda c: CHANNELS.get(c, (c, c))[lang == "en"],
                     copy=lambda c: COPIES.get(c, (c, c))[lang == "en"], cache=True)
 
     async def dossier(request: Request) -> Response:
         lang = _lang(request)
+        centre = centre_of(request)
+        if centre is None:
+            return not_found(request)
         ctx = {"w": lambda k: w(k, lang), "code": "", "lookup": "", "error": "", "d": None}
         if request.method == "POST":
             form = await small_form(request)
@@ -151,7 +159,7 @@ def routes(web: WebContext) -> list[Route]:
                 if not ok:
                     ctx["error"] = w("too_many", lang) % max(1, round(retry / 60))
                 else:
-                    feed = web.feeds[web.default_centre]
+                    feed = web.feeds[centre]
                     try:
                         ctx["d"] = await feed.ask("dossier.status", code=code, lookup=lookup)
                     except RequestRefused as exc:
@@ -160,7 +168,7 @@ def routes(web: WebContext) -> list[Route]:
                         ctx["error"] = kiosk_i18n.tr(kiosk_model.lookup_error(None), lang)
         ctx["pick"] = lambda vi, en: kiosk_i18n.pick(vi, en, lang)
         ctx["vn_date"] = kiosk_model.vn_date
-        return page(request, "dossier.html", status=200, **ctx)
+        return page(request, "dossier.html", status=200, centre=centre, **ctx)
 
-    return [Route("/thu-tuc", procedures), Route("/thu-tuc/{code}", procedure),
-            Route("/ho-so", dossier, methods=["GET", "POST"])]
+    return [centre_route(web, "/thu-tuc", procedures), centre_route(web, "/thu-tuc/{code}", procedure),
+            centre_route(web, "/ho-so", dossier, methods=["GET", "POST"])]
