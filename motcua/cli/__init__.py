@@ -4,7 +4,7 @@ Every command that acts on the queue goes through MQTT like the device it
 stands for, so the CLI exercises exactly what a kiosk or counter does.
 
 The commands live by group: queue (ticket, counter, status, notice), officers, dossiers,
-procedures, reports, ratings (export), servers (centre, broker), screens (kiosk, display,
+procedures, reports, ratings (export), bookings (list, slots, cancel), servers (centre, broker), screens (kiosk, display,
 counter-app), pads (pad, pad-sim), demo, province and ship. Each command and each action takes
 only its own arguments; every --help ends with an example.
 """
@@ -14,8 +14,8 @@ import logging
 import sys
 
 from ..config import SiteConfigError
-from . import (backup, demo, dossiers, install, officers, pads, procedures, province, queue, ratings, reports,
-               screens, servers, ship, web)
+from . import (backup, bookings, demo, dossiers, install, officers, pads, procedures, province, queue, ratings,
+               reports, screens, servers, ship, web)
 from . import province_demo  # noqa: F401 - registers `motcua province demo` with the province group
 from .common import CliError, Parser, Renamed, commands, find_site
 
@@ -34,8 +34,8 @@ def build_parser() -> Parser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            title="commands (COMMAND --help says more, with an example)")
-    for group in (servers, queue, officers, dossiers, procedures, screens, pads, reports, ratings, backup, install,
-                  demo, province, ship, web):
+    for group in (servers, queue, officers, dossiers, procedures, screens, pads, reports, ratings, bookings, backup,
+                  install, demo, province, ship, web):
         group.add_commands(sub)
     return p
 

@@ -44,7 +44,7 @@ def refuse(capsys, argv, by_parser: bool = True) -> str:
 def test_the_command_tree():
     top = {path[0] for path, _ in TREE if len(path) == 1}
     assert top == {"centre", "broker", "ticket", "counter", "status", "notice", "dossiers", "procedures",
-                   "kiosk", "display", "counter-app", "pad", "pad-sim", "report", "demo",
+                   "kiosk", "display", "counter-app", "pad", "pad-sim", "report", "demo", "bookings",
                    "backup", "restore", "officers", "install", "province", "ship", "ratings", "web"}
     assert {path[1] for path, _ in TREE if path[:1] == ("counter",) and len(path) == 2} == set(COUNTER_ACTIONS)
     assert {path[1] for path, _ in TREE if path[:1] == ("dossiers",) and len(path) == 2} == \
