@@ -162,7 +162,8 @@ def _bookings(db: sqlite_utils.Database) -> None:
     the bookings, and the phones: the one personal datum, kept apart, one row per
     live number or booking, deleted in the transaction that ends it. None of these
     is shipped (motcua.shipping.outbox: the new columns are left out, the tables
-    never shipped), so the outbox's triggers stay as they were."""
+    never shipped), so the outbox's triggers stay as they were (migration 10 ships
+    all but the phones)."""
     for table, column, sql in (("tickets", "origin", "TEXT"), ("tickets", "booking", "INTEGER"),
                                ("tickets", "checked_in_at", "TEXT"),
                                ("counters", "booking_run", "INTEGER NOT NULL DEFAULT 0")):
@@ -193,6 +194,9 @@ CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
     Step(8, "the outbox for shipping to the province: outbox and its triggers", outbox.create),
     Step(9, "numbers from afar and bookings: tickets.origin, booking, checked_in_at, counters.booking_run, "
             "bookings, phones", _bookings),
+    Step(10, "numbers from afar and bookings shipped to the province: the tickets' and counters' outbox "
+             "triggers with the columns of 9, the bookings' (never a phone), their rows copied in once",
+         outbox.add_bookings),
 ))
 
 # A kiosk's own copy of the catalogue (motcua.kiosk.catalogue_sync): nothing else.

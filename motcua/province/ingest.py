@@ -35,8 +35,10 @@ INT64 = 2 ** 63
 # anything is stored.
 # (The ID names are motcua.dossiers.records.ID_FIELDS, written out so that this
 # module loads nothing of the dossiers' storage; a unit test keeps them equal.)
+# A phone (issue 14: the one personal datum a centre keeps, in `phones`, never
+# shipped) is dropped the same way.
 CITIZEN_KEYS = ("applicant_name", "documents", "note", "reason", "applicant_id", "applicant_id_number",
-                "id_number", "cccd", "cmnd", "so_cccd", "so_giay_to")
+                "id_number", "cccd", "cmnd", "so_cccd", "so_giay_to", "phone")
 
 INT, TEXT, REAL, ANY = "int", "text", "real", "any"
 
@@ -62,9 +64,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     _kind("ticket", "tickets", ("id",), id=INT, day=TEXT, service=TEXT, number=INT, label=TEXT,
           priority=TEXT, state=TEXT, issued_at=TEXT, order_at=TEXT, device=TEXT, called_at=TEXT,
           first_called_at=TEXT, started_at=TEXT, finished_at=TEXT, counter=INT, officer=TEXT,
-          recalls=INT, transfers=INT, original_service=TEXT),
+          recalls=INT, transfers=INT, original_service=TEXT,
+          origin=TEXT, booking=INT, checked_in_at=TEXT),            # (the centre's schema 10, issue 14)
     _kind("counter", "counters", ("number",), number=INT, state=TEXT, officer=TEXT, officer_name=TEXT,
-          ticket_id=INT, pause_reason=TEXT, pause_public=INT, priority_run=INT, updated_at=TEXT),
+          ticket_id=INT, pause_reason=TEXT, pause_public=INT, priority_run=INT, updated_at=TEXT,
+          booking_run=INT),
     _kind("rating", "ratings", ("rating_id",), rating_id=TEXT, pad=TEXT, boot=INT, seq=INT, counter=INT,
           prompt=TEXT, status=TEXT, ticket_id=INT, ticket=TEXT, officer=TEXT, service=TEXT, level=INT,
           level_code=TEXT, weight=REAL, pressed_at=TEXT, received_at=TEXT, day=TEXT, hour=INT,
@@ -76,6 +80,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     _kind("dossier_step", "dossier_steps", ("code", "seq"), code=TEXT, seq=INT, step=TEXT, at=TEXT),
     _kind("apology", "dossier_apologies", ("code",), code=TEXT, new_due_at=TEXT, issued_at=TEXT),
     _kind("site", "sites", ("id",), id=TEXT, name=TEXT, timezone=TEXT),
+    _kind("booking", "bookings", ("id",), id=INT, day=TEXT, service=TEXT, time=TEXT, ends=TEXT, state=TEXT,
+          created_at=TEXT, device=TEXT, ticket_id=INT, checked_in_at=TEXT, ended_at=TEXT),
 )}
 
 

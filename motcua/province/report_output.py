@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import report_output as out
-from ..report_output import COUNT, INDEX, MINUTES, PERCENT, TEXT, Column, Table, fmt_number, render_table
+from ..report_figures import HoldFigures
+from ..report_output import (COUNT, HOLD_MEASURES, INDEX, MINUTES, PERCENT, TEXT, Column, Table, fmt_number,
+                             render_table)
 from .ranking import GROUP_MEASURES, MEASURE, MEASURES, Measure, ProvinceReport, Row
 
 PROVINCE = "Toàn tỉnh"
@@ -81,6 +83,51 @@ def terminal_table(rows: list[Row], spec, head: str, total: Row | None = None,
     return Table("", "", cols, body)
 
 
+# -- numbers taken from afar and bookings (issue 14) -------------------------------------------
+
+
+# The terminal's headings for them, short (the workbook has the centre report's full labels).
+HOLDS_SHORT = {"remote": "Lấy từ xa", "remote_checked_in": "Đã XN", "remote_lapsed": "Quá giờ XN",
+               "remote_open": "Chưa XN", "booked": "Đặt hẹn", "booking_checked_in": "Đã đến",
+               "booking_lapsed": "Không đến", "booking_cancelled": "Đã huỷ", "booking_open": "Còn hẹn"}
+HOLDS_NOTE = ("XN = xác nhận tại Trung tâm (quét mã trên điện thoại); Quá giờ XN = quá giờ, không xác nhận; "
+              "Không đến = lịch hẹn quá giờ, không đến; Còn hẹn = lịch hẹn còn hiệu lực.")
+assert set(HOLDS_SHORT) == {code for code, *_ in HOLD_MEASURES}
+
+
+def _short(table: Table) -> Table:
+    return Table(table.name, table.title, [Column(HOLDS_SHORT.get(c.key, c.label), c.kind, c.key)
+                                           for c in table.columns], table.rows)
+
+
+def holds_used(pr: ProvinceReport) -> bool:
+    """Whether any centre took a number from afar or a booking in either period."""
+    t = pr.total
+    return t.holds is not None and any((t.holds.remote, t.holds.booked, t.holds_previous.remote,
+                                        t.holds_previous.booked))
+
+
+def holds_by_service(pr: ProvinceReport) -> Table:
+    """The province's numbers from afar and bookings per service (pooled by code):
+    the centre report's own table of the pooled report."""
+    table = out.holds_table(pr.total)
+    table.rows[-1][0] = PROVINCE
+    table.title = f"Lấy số từ xa và lịch hẹn theo lĩnh vực, toàn tỉnh – {pr.period.label()}"
+    return table
+
+
+def holds_by_centre(pr: ProvinceReport) -> Table:
+    """Each centre's numbers from afar and bookings (its own report's), in ranking
+    order, the province's line last."""
+    cols = [Column("Trung tâm", TEXT, "centre"),
+            *[Column(label.strip(), kind, code) for code, label, kind, _ in HOLD_MEASURES]]
+    rows = [[r.label, *[get(pr.reports[r.key].holds or HoldFigures()) for _, _, _, get in HOLD_MEASURES]]
+            for r in pr.centres if r.key in pr.reports]
+    rows.append([PROVINCE, *[get(pr.total.holds) for _, _, _, get in HOLD_MEASURES]])
+    return Table("Từ xa theo trung tâm", f"Lấy số từ xa và lịch hẹn theo trung tâm – {pr.period.label()}",
+                 cols, rows)
+
+
 def _period_line(pr: ProvinceReport) -> str:
     return f"kỳ này {pr.period.label()}, kỳ trước {pr.previous.label()}"
 
@@ -98,6 +145,8 @@ def tables(pr: ProvinceReport) -> list[Table]:
         sheets.append(full_table(GROUP_SHEET[pr.by], f"{head} theo chỉ số hài lòng – {_period_line(pr)}", head,
                                  pr.groups, GROUP_MEASURES, centre_column=pr.by == "officer",
                                  total=pr.total_row if pr.by == "service" else None))
+    if pr.total.holds is not None:
+        sheets += [holds_by_service(pr), holds_by_centre(pr)]
     return sheets
 
 
@@ -128,6 +177,11 @@ def format_text(pr: ProvinceReport) -> str:
         lines += [f"{i}. {title}", render_table(terminal_table(pr.centres, TERMINAL[section], "Trung tâm",
                                                                  total)),
                   *(note if section == "satisfaction" else []), ""]
+    if holds_used(pr):
+        lines += ["4b. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO LĨNH VỰC (toàn tỉnh)", HOLDS_NOTE,
+                  render_table(_short(holds_by_service(pr))), "",
+                  "4c. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO TRUNG TÂM (thứ tự xếp hạng)",
+                  render_table(_short(holds_by_centre(pr))), ""]
     if pr.by == "officer":
         lines += ["5. XẾP HẠNG CÁN BỘ THEO CHỈ SỐ HÀI LÒNG (mọi trung tâm)",
                   render_table(terminal_table(pr.groups, TERMINAL_GROUPS, "Cán bộ", centre_column=True)), ""]
@@ -185,6 +239,19 @@ def csv_rows(pr: ProvinceReport) -> list[list]:
         add(r, "centre", MEASURES, r.label)
     for r in pr.groups:
         add(r, pr.by, GROUP_MEASURES, _label(r))
+    if pr.total.holds is not None:   # numbers from afar and bookings: the province, each centre, each service
+        def held(group_by: str, group: str, key: str, figures: dict[str, HoldFigures | None]):
+            for code, label, kind, get in HOLD_MEASURES:
+                for period, f in figures.items():
+                    rows.append(["remote", group_by, group, code, label.strip(), period, *spans[period],
+                                 out.csv_value(kind, get(f or HoldFigures())), out.CSV_UNITS[kind], key])
+        held("province", PROVINCE, "", {"current": pr.total.holds, "previous": pr.total.holds_previous})
+        for r in pr.centres:
+            rep = pr.reports.get(r.key)
+            if rep is not None:
+                held("centre", r.label, r.key, {"current": rep.holds, "previous": rep.holds_previous})
+        for code, label, f in pr.total.holds_by_service:
+            held("service", label, code, {"current": f})
     return rows
 
 

@@ -33,8 +33,8 @@ import psycopg
 from psycopg import sql as psql
 
 from ..dossiers import CLOCK_STOPPED, CLOSED, STATUSES
-from ..report_figures import (BY_CHOICES, OUTCOMES, DossierRow, Period, ProcedureRatingCount, RatingCount,
-                              ReceivedCount, Report, ReportError, TicketRow, report_from)
+from ..report_figures import (BY_CHOICES, OUTCOMES, DossierRow, HoldCount, Period, ProcedureRatingCount,
+                              RatingCount, ReceivedCount, Report, ReportError, TicketRow, report_from)
 from . import ranking
 from .config import Province
 
@@ -175,7 +175,7 @@ class PostgresSource:
         finished_hour = ("extract(hour FROM (finished_at::timestamptz AT TIME ZONE %(tz)s))::int"
                          if by == "hour" else "NULL::int")
         # A number taken from afar waits in the hall from its check-in (issue 14), as
-        # at the centre, once the hub's tickets have the column (until then, from issue).
+        # at the centre (a hub's database before its migration 2 has no such column).
         waited_from = ("coalesce(checked_in_at, issued_at)" if "checked_in_at" in self.columns("tickets")
                        else "issued_at")
         return self._rows("tickets", period, by,
@@ -186,6 +186,18 @@ class PostgresSource:
             "  extract(epoch FROM finished_at::timestamptz - started_at::timestamptz))::float8 END, "
             f"CASE WHEN state = 'done' THEN {finished_hour} END "
             "FROM tickets WHERE centre = ANY(%(centres)s) AND day BETWEEN %(from)s AND %(to)s")
+
+    def holds(self, period: Period) -> list[HoldCount] | None:
+        """Numbers taken from afar (tickets by state) and bookings (by state) per
+        service, of the period's days (issue 14): the centre's query. None while the
+        hub's database has no bookings (before its migration 2)."""
+        if not self.columns("bookings") or "origin" not in self.columns("tickets"):
+            return None
+        return self._rows("holds", period, None,
+            "SELECT centre, service, 'remote', state, count(*) FROM tickets WHERE centre = ANY(%(centres)s) "
+            "AND origin = 'remote' AND day BETWEEN %(from)s AND %(to)s GROUP BY 1, 2, 4 UNION ALL "
+            "SELECT centre, service, 'booking', state, count(*) FROM bookings WHERE centre = ANY(%(centres)s) "
+            "AND day BETWEEN %(from)s AND %(to)s GROUP BY 1, 2, 4")
 
     def rating_counts(self, period: Period, by: str | None) -> Iterable[RatingCount]:
         self._check_by(by)

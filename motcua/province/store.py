@@ -15,8 +15,9 @@ Tables (migration 1):
   `centre` column in front and `rec_seq`, the record that wrote the row:
   `events`, `tickets`, `counters`, `ratings`, `ticket_dossiers`, `dossiers`
   (no applicant_name, no documents), `dossier_steps` (no note),
-  `dossier_apologies` (no reason), and `sites` (the latest `site` record per
-  centre). Columns keep the centre's names and meanings; times stay the
+  `dossier_apologies` (no reason), `sites` (the latest `site` record per
+  centre), and (migration 2, issue 14) `bookings` and the tickets' `origin`,
+  `booking`, `checked_in_at`, the counters' `booking_run`; never a phone. Columns keep the centre's names and meanings; times stay the
   centre's ISO text in UTC ("2026-12-07T02:31:05.120+00:00", sortable, cast
   with ::timestamptz when needed) and days "YYYY-MM-DD", so the report's
   queries keep their shape. A row is replaced only by a record with a higher
@@ -132,10 +133,38 @@ CREATE TABLE sites (
 );
 """
 
+# Issue 14: what the centre's migration 10 ships. Rows stored before keep what
+# their records say: a ticket or counter record from a centre that was upgraded
+# before the hub already carries the new columns (the hub stored the body whole
+# but had no column for them), so they are filled from `records`; a record
+# without them leaves them empty, as the centre's are for a walk-in. (A `booking`
+# record was refused by the hub of before, so none is stored yet: the centre's
+# resend brings it.)
+_BOOKINGS = """
+ALTER TABLE tickets ADD COLUMN origin text, ADD COLUMN booking bigint, ADD COLUMN checked_in_at text;
+ALTER TABLE counters ADD COLUMN booking_run integer;
+CREATE INDEX tickets_centre_remote_day ON tickets (centre, day) WHERE origin = 'remote';
+CREATE TABLE bookings (
+    centre text NOT NULL, rec_seq bigint NOT NULL,
+    id bigint NOT NULL, day text, service text, time text, ends text, state text, created_at text,
+    device text, ticket_id bigint, checked_in_at text, ended_at text,   -- never a phone
+    PRIMARY KEY (centre, id)
+);
+CREATE INDEX bookings_centre_day ON bookings (centre, day);
+UPDATE tickets t SET origin = r.body->>'origin', booking = (r.body->>'booking')::bigint,
+       checked_in_at = r.body->>'checked_in_at'
+FROM records r WHERE r.centre = t.centre AND r.seq = t.rec_seq
+  AND r.body ?| array['origin', 'booking', 'checked_in_at'];
+UPDATE counters c SET booking_run = (r.body->>'booking_run')::integer
+FROM records r WHERE r.centre = c.centre AND r.seq = c.rec_seq AND r.body ? 'booking_run';
+"""
+
 STEPS: tuple[Step, ...] = (
     Step(1, "records, centres (acknowledgements, link) and the projections: events, tickets, "
             "counters, ratings, ticket_dossiers, dossiers, dossier_steps, dossier_apologies, sites",
          _TABLES),
+    Step(2, "numbers from afar and bookings: tickets.origin, booking, checked_in_at, counters.booking_run "
+            "(filled from the records), bookings", _BOOKINGS),
 )
 VERSION = len(STEPS)
 assert [s.version for s in STEPS] == list(range(1, VERSION + 1)), "steps are numbered 1, 2, 3 …"
@@ -240,7 +269,7 @@ def _upsert(kind, unless: str = "") -> str:
 
 _K = KINDS
 PROJECTIONS: tuple[str, ...] = (
-    *(_upsert(_K[k]) for k in ("event", "ticket", "counter", "rating", "dossier", "apology", "site")),
+    *(_upsert(_K[k]) for k in ("event", "ticket", "counter", "rating", "dossier", "apology", "site", "booking")),
     # A dossier written again at the centre has its steps deleted and written again
     # after its `dossier` record: a step older than its dossier's latest record is
     # gone at the centre. It is not stored, and the steps it leaves are deleted.
@@ -271,7 +300,7 @@ WHERE (x.centre, x.ticket_id, x.code) IN (
                                   "AND x.ticket_id = t.ticket_id AND x.code = t.code AND x.rec_seq > n.seq)"),
 )
 assert set(_K) == {"event", "ticket", "counter", "rating", "dossier", "apology", "site", "dossier_step",
-                   "ticket_dossier"}, "every kind has its projection"
+                   "ticket_dossier", "booking"}, "every kind has its projection"
 
 
 @dataclass

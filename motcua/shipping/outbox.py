@@ -10,13 +10,23 @@ seqs are 1, 2, 3… with no gap, in commit order. The rows already in the
 database when the migration runs are copied in first (the province gets the
 history), table by table.
 
+Migration 10 (`add_bookings`, issue 14) ships what migration 9 added: the
+tickets' `origin`, `booking`, `checked_in_at`, the counters' `booking_run`
+and the `bookings` table (kind `booking`), by making the tickets' and
+counters' triggers again and adding the bookings' (SOURCES); the rows whose
+shipped form it changed are copied in once (every counter, every booking, the
+tickets with any of the new columns set). Migration 8 keeps the sources of
+its day (SOURCES_8): a step never changes once shipped, and a database older
+than 9 has no bookings to ship when 8 runs.
+
 Never shipped: a citizen's name or ID number (`dossiers.applicant_name`; the
 ID is never stored at all), the documents handed in, the free text of dossier
-steps and apologies, the officers' register (PIN hashes), the requests'
-replies, the pads' prompts. `tests/unit/test_shipping_outbox.py` fails when a
-table gains a column that SOURCES neither ships nor leaves out: a later
-migration that adds one must decide, and drop and create that table's triggers
-again (`trigger_sql`).
+steps and apologies, the phones of numbers from afar and bookings (`phones`),
+the officers' register (PIN hashes), the requests' replies, the pads'
+prompts. `tests/unit/test_shipping_outbox.py` fails when a table gains a
+column that SOURCES neither ships nor leaves out: a later migration that adds
+one must decide, and drop and create that table's triggers again
+(`trigger_sql`), as migration 10 does.
 
 `record_site` is the one record the centre writes itself: the site's
 description (services, counters, rating levels), at start, when it changed.
@@ -47,19 +57,17 @@ class Source:
 TICKET_COLUMNS = ("id", "day", "service", "number", "label", "priority", "state", "issued_at", "order_at",
                   "device", "called_at", "first_called_at", "started_at", "finished_at", "counter",
                   "officer", "recalls", "transfers", "original_service")
+COUNTER_COLUMNS = ("number", "state", "officer", "officer_name", "ticket_id", "pause_reason", "pause_public",
+                   "priority_run", "updated_at")
 
-# Migration 9 (issue 14) added these columns; none names a citizen, but the
-# province's tables do not have them yet (docs/province.md): its events carry them
-# (`ticket_reserved`, and `ticket_issued` of a booking, hold the whole ticket row).
+# Migration 9 (issue 14) added these columns; none names a citizen. Migration 10
+# ships them (the province report counts numbers from afar by `origin` and waits
+# from `checked_in_at`, as the centre's does).
 ADDED_9 = {"tickets": ("origin", "booking", "checked_in_at"), "counters": ("booking_run",)}
+BOOKING_COLUMNS = ("id", "day", "service", "time", "ends", "state", "created_at", "device", "ticket_id",
+                   "checked_in_at", "ended_at")     # no phone: phones live apart, in `phones`, never shipped
 
-SOURCES: tuple[Source, ...] = (
-    Source("counter", "counters", ("number", "state", "officer", "officer_name", "ticket_id", "pause_reason",
-                                   "pause_public", "priority_run", "updated_at"),
-           on=("INSERT", "UPDATE"), order="number",
-           left_out=ADDED_9["counters"]),
-    Source("ticket", "tickets", TICKET_COLUMNS, on=("INSERT", "UPDATE"), order="id",
-           left_out=ADDED_9["tickets"]),
+_OTHERS_8: tuple[Source, ...] = (
     Source("event", "events", ("seq", "at", "type", "ticket_id", "counter", "data"), parsed=("data",),
            order="seq"),
     Source("rating", "ratings", ("rating_id", "pad", "boot", "seq", "counter", "prompt", "status", "ticket_id",
@@ -89,13 +97,32 @@ SOURCES: tuple[Source, ...] = (
            on=("INSERT", "UPDATE"), order="attached_at, ticket_id, code"),
 )
 
+# What migration 8 shipped, as it was then (its step must not change: it runs on
+# databases without the columns of migration 9).
+SOURCES_8: tuple[Source, ...] = (
+    Source("counter", "counters", COUNTER_COLUMNS, on=("INSERT", "UPDATE"), order="number",
+           left_out=ADDED_9["counters"]),
+    Source("ticket", "tickets", TICKET_COLUMNS, on=("INSERT", "UPDATE"), order="id",
+           left_out=ADDED_9["tickets"]),
+    *_OTHERS_8,
+)
+
+# What is shipped now (migration 10 and after).
+SOURCES: tuple[Source, ...] = (
+    Source("counter", "counters", COUNTER_COLUMNS + ADDED_9["counters"], on=("INSERT", "UPDATE"),
+           order="number"),
+    Source("ticket", "tickets", TICKET_COLUMNS + ADDED_9["tickets"], on=("INSERT", "UPDATE"), order="id"),
+    *_OTHERS_8,
+    # Numbers from afar and bookings (issue 14): a booking's row, each insert and
+    # update (booked, checked in, cancelled, lapsed); its phone is never in it.
+    Source("booking", "bookings", BOOKING_COLUMNS, on=("INSERT", "UPDATE"), order="id"),
+)
+
 # Never shipped, whole tables (docs/province.md): the officers' PIN hashes, the
-# replies kept for repeated requests, the pads' prompts, numbering, the catalogue;
-# the phones of numbers taken from afar and of bookings (the only personal datum a
-# centre keeps, erased when its number or booking ends), and the bookings: the
-# province learns of them from their events (`booking_created`, `booking_cancelled`,
-# `booking_checked_in`, `booking_lapsed`: no phone), without a new kind of record.
-NOT_SHIPPED = ("officers", "requests", "pad_prompts", "sequences", "meta", "bookings", "phones")
+# replies kept for repeated requests, the pads' prompts, numbering, the catalogue,
+# and the phones of numbers taken from afar and of bookings (the only personal
+# datum a centre keeps, erased when its number or booking ends).
+NOT_SHIPPED = ("officers", "requests", "pad_prompts", "sequences", "meta", "phones")
 
 KINDS = tuple(s.kind for s in SOURCES) + ("site",)
 
@@ -124,9 +151,14 @@ def trigger_sql(source: Source, on: str) -> str:
             f"INSERT INTO outbox(kind, body) VALUES ('{source.kind}', {body_sql(source)}); END")
 
 
-def triggers() -> list[tuple[str, str]]:
+def triggers(sources: tuple[Source, ...] = SOURCES) -> list[tuple[str, str]]:
     """(name, CREATE TRIGGER statement) of every outbox trigger."""
-    return [(trigger_name(s, on), trigger_sql(s, on)) for s in SOURCES for on in s.on]
+    return [(trigger_name(s, on), trigger_sql(s, on)) for s in sources for on in s.on]
+
+
+def _copy(db: sqlite_utils.Database, s: Source, where: str = "") -> None:
+    db.execute(f"INSERT INTO outbox(kind, body) SELECT '{s.kind}', {body_sql(s, '')} "
+               f"FROM {s.table} {where} ORDER BY {s.order}")
 
 
 def create(db: sqlite_utils.Database) -> None:
@@ -134,11 +166,28 @@ def create(db: sqlite_utils.Database) -> None:
     table by table), then the triggers that add every record from now on."""
     db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
                "body TEXT NOT NULL)")
-    for s in SOURCES:
-        db.execute(f"INSERT INTO outbox(kind, body) SELECT '{s.kind}', {body_sql(s, '')} "
-                   f"FROM {s.table} ORDER BY {s.order}")
-    for _, sql in triggers():
+    for s in SOURCES_8:
+        _copy(db, s)
+    for _, sql in triggers(SOURCES_8):
         db.execute(sql)
+
+
+def add_bookings(db: sqlite_utils.Database) -> None:
+    """Migration 10 (issue 14): the tickets' and counters' triggers made again with
+    the columns of migration 9, and the bookings' added. What the province lacks is
+    copied in once: every counter (a handful of rows), the tickets with any of the
+    new columns set (a walk-in's are all empty: its record already says so), and
+    every booking. The phones are never read."""
+    source = {s.table: s for s in SOURCES}
+    for table in ("counters", "tickets"):
+        for on in source[table].on:
+            db.execute(f"DROP TRIGGER IF EXISTS {trigger_name(source[table], on)}")
+    _copy(db, source["counters"])
+    _copy(db, source["tickets"], "WHERE " + " OR ".join(f"{c} IS NOT NULL" for c in ADDED_9["tickets"]))
+    _copy(db, source["bookings"])
+    for s in (source["counters"], source["tickets"], source["bookings"]):
+        for on in s.on:
+            db.execute(trigger_sql(s, on))
 
 
 # -- the site's description ------------------------------------------------------------

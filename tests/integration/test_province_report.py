@@ -3,7 +3,8 @@ the centres' own databases.
 
 Four centres' SQLite databases are filled with weeks of activity by the centre's
 own code (tests/support/centre_activity.py: the engine, the store, ratings,
-dossiers at the counter, the dossier mirror), their records moved to a real
+dossiers at the counter, the dossier mirror, numbers taken from afar and
+bookings on citizens' phones), their records moved to a real
 PostgreSQL by the real path without brokers (each centre's `outbox` read as
 `motcua ship` reads it, parsed as the hub parses a batch, stored by the hub's
 store), and a fifth centre of the provincial file never ships. Two centres use
@@ -13,11 +14,14 @@ centre would mix them.
 Then:
 - each centre's figures in the province report equal, field by field, those of
   `build_report` on the centre's own SQLite file (the centre report), for the
-  period and the previous one, by nothing, counter, officer, service, day, hour;
+  period and the previous one, by nothing, counter, officer, service, day, hour
+  (numbers from afar and bookings among them, and for the week ahead too);
 - the province total equals figures computed here, independently, from the
   union of the centres' SQLite rows read with plain SQL (statistics for the
   medians and 90th percentiles, the dossier rules of docs/reports.md written
-  out), not with motcua.report_figures;
+  out, numbers from afar and bookings counted by state), not with
+  motcua.report_figures;
+- no phone a citizen gave is anywhere in the province's database (pg_dump);
 - the ranking, the officers and the services follow from those figures;
 - the command prints it and writes the XLSX, CSV and chart.
 
@@ -59,6 +63,7 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PERIOD = Period(date(2026, 11, 1), date(2026, 11, 20))
 PREVIOUS = PERIOD.previous()
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=TZ)
+AHEAD = Period(date(2026, 11, 21), date(2026, 11, 27))   # bookings made for the days after the last one
 FIRST_DAY, DOSSIERS_FROM = date(2026, 10, 5), date(2026, 9, 1)
 STOPPED = {"result_ready", "returned", "refused", "stopped", "withdrawn", "supplement_requested"}
 OUTCOME = STOPPED - {"supplement_requested"}
@@ -93,13 +98,14 @@ def world(tmp_path_factory, pg_cluster):
     with psycopg.connect(dsn, autocommit=True) as conn:   # a rerun in the same session starts clean
         conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     hub = HubStore(dsn).open()
-    sites, shipped = {}, {}
+    sites, shipped, phones = {}, {}, {}
     for c in CENTRES:
         sub = folder / c.id
         sub.mkdir()
         site = load_site(write_site(sub, 18830, replace={
             'id = "hcc-demo"': f'id = "{c.id}"', 'agency_code = "000.00.31.H12"': f'agency_code = "{c.agency}"'}))
-        generate(site, site.database, c.first_day, PERIOD.end, DOSSIERS_FROM, NOW, seed=c.seed, style=c.style)
+        phones[c.id] = generate(site, site.database, c.first_day, PERIOD.end, DOSSIERS_FROM, NOW, seed=c.seed,
+                                style=c.style)
         sites[c.id] = site
         shipped[c.id] = ship(site, hub)
     hub.close()
@@ -113,7 +119,7 @@ def world(tmp_path_factory, pg_cluster):
 
     class W:
         pass
-    W.folder, W.dsn, W.sites, W.shipped, W.path = folder, dsn, sites, shipped, path
+    W.folder, W.dsn, W.sites, W.shipped, W.path, W.phones = folder, dsn, sites, shipped, path, phones
     W.province = load_province(path)
     yield W
 
@@ -151,12 +157,6 @@ def by_centre(world, conn):
 # -- comparing reports ------------------------------------------------------------------------
 
 
-# Numbers taken from afar and bookings (issue 14) are not shipped to the province
-# yet (docs/province.md, "What is shipped"): the province's report has none of
-# them (None), the centre's has them (zero in these centres, which take none).
-NOT_SHIPPED = {"holds", "holds_previous", "holds_by_service"}
-
-
 def differences(a, b, path="", out=None) -> list[str]:
     """Every field of a and b that differs (floats to a millisecond of a duration,
     a billionth of the rest), by its path."""
@@ -166,8 +166,6 @@ def differences(a, b, path="", out=None) -> list[str]:
             out.append(f"{path}: {type(a).__name__} != {type(b).__name__}")
             return out
         for f in dataclasses.fields(a):
-            if f.name in NOT_SHIPPED and not getattr(b, f.name):
-                continue
             differences(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}", out)
     elif isinstance(a, (list, tuple)):
         if not isinstance(b, (list, tuple)) or len(a) != len(b):
@@ -198,7 +196,7 @@ def test_every_record_of_every_centre_reached_the_hub(world, conn):
         assert n == (world.shipped[c.id], 1, world.shipped[c.id])
         with sqlite3.connect(world.sites[c.id].database) as lite:
             for table in ("tickets", "ratings", "dossiers", "dossier_steps", "dossier_apologies",
-                          "ticket_dossiers", "counters"):
+                          "ticket_dossiers", "counters", "bookings"):
                 (want,) = lite.execute(f"SELECT count(*) FROM {table}").fetchone()
                 (got,) = conn.execute(f"SELECT count(*) FROM {table} WHERE centre = %s", [c.id]).fetchone()
                 assert got == want, (c.id, table)
@@ -224,6 +222,14 @@ def test_the_data_is_varied_enough_to_test_something(world):
     codes = [set(r for (r,) in sqlite3.connect(world.sites[c].database).execute("SELECT code FROM dossiers"))
              for c in ("phuong-an-cuu", "xa-phu-vinh")]
     assert len(codes[0] & codes[1]) > 100
+    # numbers from afar and bookings (issue 14) in every state the report counts, in the period
+    h, ahead = rep.holds, centre_report(world, "phuong-an-cuu", AHEAD).holds
+    assert h.remote > h.remote_checked_in > h.remote_lapsed > 0 and h.remote_open > 0
+    assert h.booked > h.booking_checked_in > h.booking_lapsed > h.booking_cancelled > 0
+    assert ahead.booking_open > 0 and len(rep.holds_by_service) >= 5
+    # a number from afar waits from its check-in, not from when it was taken
+    assert lite.execute("SELECT count(*) FROM tickets WHERE origin = 'remote' AND first_called_at IS NOT NULL "
+                        "AND checked_in_at > issued_at").fetchone()[0] > 20
 
 
 @pytest.mark.parametrize("by", [None, "counter", "officer", "service", "day", "hour"])
@@ -235,7 +241,7 @@ def test_each_centre_equals_its_own_report_field_by_field(world, conn, by):
     for c in CENTRES:
         site = ranking.site_from_record(c.id, world.sites[c.id].name, sites[c.id], "Asia/Ho_Chi_Minh")
         source = report_pg.PostgresSource(conn, site.tz, [c.id])
-        for period in (PERIOD, PREVIOUS):
+        for period in (PERIOD, PREVIOUS) + ((AHEAD,) if by is None else ()):
             want = centre_report(world, c.id, period, by)
             got = report_from(source, site, period, by, NOW)
             assert differences(want, got) == [], (c.id, by, period)
@@ -286,7 +292,7 @@ def seconds(a: str, b: str) -> float:
 def pooled(world, period: Period) -> dict:
     """The province's figures from the union of the centres' own databases: plain
     SQL for the rows, plain Python for the figures."""
-    t = {"issued": 0, "done": 0, "no_show": 0, "expired": 0, "open": 0, "transferred": 0, "called": 0,
+    t = {"issued": 0, "done": 0, "no_show": 0, "expired": 0, "lapsed": 0, "open": 0, "transferred": 0, "called": 0,
          "waits": [], "services": [], "levels": [0, 0, 0, 0], "weights": [], "duplicate": 0, "unprompted": 0,
          "procedures": {}, "without": 0}
     d = dict.fromkeys(["received", "settled", "early", "on_time", "late", "pending", "pending_overdue",
@@ -297,11 +303,12 @@ def pooled(world, period: Period) -> dict:
     days = [period.start.isoformat(), period.end.isoformat()]
     for cid, site in world.sites.items():
         lite = sqlite3.connect(site.database)
+        # a number taken from afar, or a booking, waits in the hall from its check-in
         for state, transfers, issued, called, started, finished in lite.execute(
-                "SELECT state, transfers, issued_at, first_called_at, started_at, finished_at FROM tickets "
-                "WHERE day BETWEEN ? AND ?", days):
+                "SELECT state, transfers, coalesce(checked_in_at, issued_at), first_called_at, started_at, "
+                "finished_at FROM tickets WHERE day BETWEEN ? AND ?", days):
             t["issued"] += 1
-            t[state if state in ("done", "no_show", "expired") else "open"] += 1
+            t[state if state in ("done", "no_show", "expired", "lapsed") else "open"] += 1
             t["transferred"] += transfers > 0
             if called:
                 t["called"] += 1
@@ -379,8 +386,9 @@ def test_the_province_total_equals_the_pooled_rows_computed_independently(world,
                             (PREVIOUS, total.satisfaction_previous, total.queue_previous,
                              total.dossiers_previous)):
         e = pooled(world, period)
-        assert (q.issued, q.served, q.no_show, q.expired, q.open, q.transferred, q.waited) == (
-            e["issued"], e["done"], e["no_show"], e["expired"], e["open"], e["transferred"], e["called"])
+        assert (q.issued, q.served, q.no_show, q.expired, q.lapsed, q.open, q.transferred, q.waited) == (
+            e["issued"], e["done"], e["no_show"], e["expired"], e["lapsed"], e["open"], e["transferred"],
+            e["called"])
         for got, values, p in ((q.wait_median, e["waits"], 50), (q.wait_p90, e["waits"], 90),
                                (q.service_median, e["services"], 50), (q.service_p90, e["services"], 90)):
             assert got == pytest.approx(pct(values, p), abs=1e-3)
@@ -407,6 +415,77 @@ def test_the_province_total_equals_the_pooled_rows_computed_independently(world,
         assert got[code].levels[:4] == p["levels"], code
         assert got[code].index == pytest.approx(statistics.mean(p["weights"]), abs=1e-9)
     assert total.rated_without_dossier.counted == e["without"]
+
+
+def held(world, period: Period) -> dict[str, dict[str, int]]:
+    """Numbers from afar and bookings per service, from the union of the centres' own
+    databases with plain SQL, by docs/reports.md's definitions written out here:
+    a number by the day it was taken for, a booking by its slot's day."""
+    out: dict[str, dict[str, int]] = {}
+    days = [period.start.isoformat(), period.end.isoformat()]
+    for site in world.sites.values():
+        lite = sqlite3.connect(site.database)
+        for service, state, n in lite.execute("SELECT service, state, count(*) FROM tickets "
+                                              "WHERE origin = 'remote' AND day BETWEEN ? AND ? GROUP BY 1, 2", days):
+            f = out.setdefault(service, dict.fromkeys(FIGURES, 0))
+            f["remote"] += n
+            f["remote_lapsed" if state == "lapsed" else "remote_open" if state == "reserved"
+              else "remote_checked_in"] += n      # checked in, whatever happened after
+        for service, state, n in lite.execute("SELECT service, state, count(*) FROM bookings "
+                                              "WHERE day BETWEEN ? AND ? GROUP BY 1, 2", days):
+            f = out.setdefault(service, dict.fromkeys(FIGURES, 0))
+            f["booked"] += n
+            f[{"checked_in": "booking_checked_in", "lapsed": "booking_lapsed", "cancelled": "booking_cancelled",
+               "booked": "booking_open"}[state]] += n
+        lite.close()
+    return out
+
+
+FIGURES = ("remote", "remote_checked_in", "remote_lapsed", "remote_open", "booked", "booking_checked_in",
+           "booking_lapsed", "booking_cancelled", "booking_open")
+
+
+def test_numbers_from_afar_and_bookings_of_the_province_equal_the_pooled_rows(world, by_centre, conn):
+    """Issue 14 at the province: per service and in total, every figure of numbers
+    taken from afar and of bookings is the count of the centres' own rows."""
+    sites = report_pg.site_records(conn)
+    psite = ranking.province_site("hue", "Thành phố Huế", "Asia/Ho_Chi_Minh", sites.values())
+    pooled_source = report_pg.PostgresSource(conn, TZ, [c.id for c in CENTRES] + [SILENT[0]])
+    for period in (PERIOD, PREVIOUS, AHEAD):
+        want = held(world, period)
+        report = by_centre.total if period == PERIOD else report_from(pooled_source, psite, period, None, NOW)
+        got = {code: dataclasses.asdict(f) for code, _, f in report.holds_by_service}
+        assert got == want, period
+        assert dataclasses.asdict(report.holds) == {k: sum(f[k] for f in want.values()) for k in FIGURES}
+        if period == PERIOD:
+            assert report.holds.remote > 50 and report.holds.booked > 50 and {"HT", "CT"} <= set(got)
+            assert dataclasses.asdict(by_centre.total.holds_previous) == {
+                k: sum(f[k] for f in held(world, PREVIOUS).values()) for k in FIGURES}
+        if period == AHEAD:
+            assert report.holds.booking_open > 0
+    conn.commit()
+
+
+def test_no_phone_reaches_the_provinces_database(world, pg_cluster):
+    """The phone a citizen gave for a number from afar or a booking (issue 14) is
+    kept only at the centre, in `phones`, while it lives: a pg_dump of the
+    province's database holds none of them, however it was typed, while it does
+    hold the bookings and the numbers from afar themselves."""
+    dump = pg_cluster.dump("province_report_test")
+    typed = [p for ps in world.phones.values() for p in ps]
+    assert len(typed) > 300
+    digits = {"".join(ch for ch in p if ch.isdigit()) for p in typed}
+    national = {("0" + d[2:]) if d.startswith("84") else d for d in digits}
+    looked_for = set(typed) | national | {n[1:] for n in national} | {"84" + n[1:] for n in national}
+    found = sorted(p for p in looked_for if p in dump)
+    assert not found, f"phones in the province's database: {found[:5]}"
+    # the grep looks where a phone would be: the bookings and the tickets from afar are there
+    assert "COPY public.bookings " in dump and "remote" in dump
+    for cid in world.phones:     # some phones were still held at the centre when it shipped
+        with sqlite3.connect(world.sites[cid].database) as lite:
+            kept = [p for (p,) in lite.execute("SELECT phone FROM phones")]
+        assert cid == "xa-a-luoi-1" or kept
+        assert not [p for p in kept if p in dump]
 
 
 def test_reading_side_by_side_gives_the_same_report(world, by_centre):
@@ -475,8 +554,9 @@ def test_services_pooled_by_code_across_the_province(world, conn):
         issued, counted, weights, waits = 0, 0, [], []
         for site in world.sites.values():
             lite = sqlite3.connect(site.database)
-            for issued_at, called in lite.execute("SELECT issued_at, first_called_at FROM tickets "
-                                                  "WHERE service = ? AND day BETWEEN ? AND ?", [code, *days]):
+            for issued_at, called in lite.execute("SELECT coalesce(checked_in_at, issued_at), first_called_at "
+                                                  "FROM tickets WHERE service = ? AND day BETWEEN ? AND ?",
+                                                  [code, *days]):
                 issued += 1
                 if called:
                     waits.append(seconds(issued_at, called))
@@ -513,10 +593,24 @@ def test_the_command_prints_the_ranking_and_writes_the_files(world, by_centre, t
     assert "2 trung tâm chưa đủ 30 đánh giá" in section
     top = by_centre.ranked[0].current.satisfaction.index
     assert f"{top:.1f}".replace(".", ",") in section.splitlines()[3]
+    # numbers from afar and bookings (issue 14): per service for the province, then per centre
+    h = by_centre.total.holds
+    remote = text.split("4b. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO LĨNH VỰC")[1].split("4c.")[0]
+    last = remote.strip().splitlines()[-1].split()
+    assert last[:2] == ["Toàn", "tỉnh"] and [int(v.replace(" ", "")) for v in last[2:]] == [
+        getattr(h, f) for f in FIGURES]
+    per_centre = text.split("4c. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO TRUNG TÂM")[1].split("5. ")[0]
+    assert all(c.name in per_centre for c in CENTRES)
 
     from openpyxl import load_workbook
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["Xếp hạng trung tâm", "Toàn tỉnh", "Cán bộ", "Thông tin"]
+    assert wb.sheetnames == ["Xếp hạng trung tâm", "Toàn tỉnh", "Cán bộ", "Từ xa theo lĩnh vực",
+                             "Từ xa theo trung tâm", "Thông tin"]
+    ws = wb["Từ xa theo trung tâm"]
+    rows = {r[0]: r[1:] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert list(rows["Toàn tỉnh"]) == [getattr(by_centre.total.holds, f) for f in FIGURES]
+    for c in CENTRES:
+        assert list(rows[c.name]) == [getattr(by_centre.reports[c.id].holds, f) for f in FIGURES]
     ws = wb["Xếp hạng trung tâm"]
     head = [c.value for c in ws[1]]
     assert head[:2] == ["Trung tâm", "Hạng"]
@@ -541,6 +635,15 @@ def test_the_command_prints_the_ranking_and_writes_the_files(world, by_centre, t
     assert idx[("centre", by_centre.ranked[0].key, "rank", "current")] == "1"
     assert idx[("centre", "xa-chua-gui", "rank", "current")] == ""
     assert any(k[0] == "officer" for k in idx)
+    remote = {(r["group_by"], r["key"], r["measure"], r["period"]): r["value"] for r in rows
+              if r["section"] == "remote"}
+    for f in FIGURES:
+        assert int(remote[("province", "", f, "current")]) == getattr(by_centre.total.holds, f)
+        assert int(remote[("province", "", f, "previous")]) == getattr(by_centre.total.holds_previous, f)
+        assert int(remote[("centre", "phuong-an-cuu", f, "current")]) == getattr(
+            by_centre.reports["phuong-an-cuu"].holds, f)
+        assert int(remote[("service", "HT", f, "current")]) == getattr(
+            dict((c, x) for c, _, x in by_centre.total.holds_by_service)["HT"], f)
 
     png = chart.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -565,29 +668,155 @@ def test_clear_errors(world, tmp_path, capsys):
     assert "cannot open the province's database" in err and "[database] dsn" in err
 
 
-def test_a_number_from_afar_waits_from_its_check_in_once_the_hub_has_it(pg_database):
-    """Issue 14: the centre counts a number taken from afar as waiting from its
-    check-in. The hub's tickets do not have that column yet (docs/province.md,
-    "What is shipped"); the province's loader uses it as soon as they do."""
-    from motcua.province import store
-    conn = store.connect(pg_database)
-    rows = [(1, "2026-11-02T01:00:00.000+00:00", None, "2026-11-02T01:10:00.000+00:00"),          # walk-in
-            (2, "2026-11-02T00:00:00.000+00:00", "2026-11-02T01:05:00.000+00:00",            # from afar
-             "2026-11-02T01:15:00.000+00:00")]
+# -- an older centre and an older hub, both upgraded (issue 14) ------------------------------------
 
-    def waits():
-        rows = report_pg.PostgresSource(conn, TZ, ["xa-a"]).tickets(Period(date(2026, 11, 2), date(2026, 11, 2)), None)
-        got = sorted(TicketRow._make(r).wait for r in rows)
-        conn.commit()
-        return got
-    for tid, issued, _, called in rows:
-        conn.execute("INSERT INTO tickets (centre, rec_seq, id, day, service, state, issued_at, first_called_at, "
-                     "transfers) VALUES ('xa-a', %s, %s, '2026-11-02', 'HT', 'no_show', %s, %s, 0)",
-                     [tid, tid, issued, called])
-    conn.commit()
-    assert waits() == [600.0, 4500.0]           # without the column: from when it was taken
-    conn.execute("ALTER TABLE tickets ADD COLUMN checked_in_at text")
-    conn.execute("UPDATE tickets SET checked_in_at = %s WHERE id = 2", [rows[1][2]])
-    conn.commit()
-    assert waits() == [600.0, 600.0]             # with it: from the check-in, as the centre counts
+
+def _centre_of_schema_9(site, path: Path) -> None:
+    """A centre database as motcua left it before migration 10: the outbox of
+    migration 8 (tickets without their new columns, no bookings), written by the
+    store of then (the same code, into a version-9 file) through the engine: a day
+    of walk-ins, numbers from afar (checked in, lapsed), bookings (checked in,
+    lapsed, cancelled, booked ahead), calls."""
+    from motcua.engine import Engine
+    from motcua.migrations import CENTRE, MIGRATIONS
+    from motcua.store import Store
+    import sqlite_utils
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for v in range(1, 10):
+        with db.atomic():
+            MIGRATIONS[v](db)
+            db.execute(f"PRAGMA user_version={v}")
+            db.execute(f"PRAGMA application_id={CENTRE.application_id}")
+    store = Store.__new__(Store)
+    store.db, store._upsert_sql, store._since_checkpoint, store.path = db, {}, 0, path
+    engine = Engine(site, store.load_state())
+    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=TZ)              # a Monday
+
+    def at(minutes):
+        return t0 + timedelta(minutes=minutes)
+    store.commit(*engine.sign_in(1, "cb01", at(0), "Cán bộ 01"))
+    store.commit(*engine.sign_in(2, "cb02", at(0), "Cán bộ 02"))
+    for i, svc in enumerate(("HT", "CT", "HT")):
+        store.commit(*engine.reserve(svc, f"09120000{i:02d}", at(i), device="web"))
+    store.commit(*engine.create_booking("HT", "2026-11-23", "09:00", "0912000010", at(1), device="web"))
+    store.commit(*engine.create_booking("HT", "2026-11-23", "09:30", "0912000011", at(2), device="web"))
+    store.commit(*engine.create_booking("CT", "2026-11-24", "08:10", "0912000012", at(3), device="web"))
+    store.commit(*engine.create_booking("CT", "2026-11-24", "08:30", "0912000013", at(4), device="web"))
+    store.commit(*engine.cancel_booking(4, at(5)))
+    for i in range(6):
+        store.commit(*engine.issue(("HT", "CT")[i % 2], at(5 + i), device="kiosk-1"))
+    store.commit(*engine.check_in("1001", at(20)))
+    store.commit(*engine.check_in("2001", at(30)))
+    store.commit(*engine.check_in_booking(1, at(55), device="kiosk-1"))
+    for i in range(8):
+        for c in (1, 2):
+            try:
+                store.commit(*engine.call_next(c, at(60 + 10 * i)))
+            except Exception:
+                continue
+            store.commit(*engine.start(c, at(61 + 10 * i)))
+            store.commit(*engine.done(c, at(66 + 10 * i)))
+    store.commit(*engine.tick(at(240)))                        # the 09:30 booking lapses (1002 has)
+    db.conn.close()
+
+
+def _old_hub(dsn: str):
+    """The province's database as the hub of before issue 14 made it and stored into
+    it: migration 1 only, and its projections (every kind's upsert without the columns
+    of the centre's schema 10; no bookings)."""
+    import dataclasses as dc
+    from motcua.province import ingest, store as hub_store
+    conn = psycopg.connect(dsn)
+    with conn.transaction():
+        conn.execute(hub_store.STEPS[0].sql)
+        conn.execute("CREATE TABLE hub_schema (version integer PRIMARY KEY, what text NOT NULL, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute("INSERT INTO hub_schema(version, what) VALUES (1, %s)", [hub_store.STEPS[0].what])
+    new = {"ticket": ("origin", "booking", "checked_in_at"), "counter": ("booking_run",)}
+    old_kinds = {k: dc.replace(kind, fields={f: t for f, t in kind.fields.items() if f not in new.get(k, ())})
+                 for k, kind in ingest.KINDS.items() if k != "booking"}
+    projections = [hub_store._upsert(old_kinds[k]) for k in ("event", "ticket", "counter", "rating")]
+
+    def store_old(payload: bytes) -> int:
+        body = json.loads(payload)
+        assert all(r["kind"] in old_kinds for r in body["records"])     # the old hub refused any other
+        with conn.transaction():
+            conn.execute(hub_store.NEW_RECORDS)
+            conn.execute(hub_store.INSERT_RECORDS, {"payloads": [payload.decode()],
+                                                    "citizen": list(ingest.CITIZEN_KEYS)})
+            for sql in projections:
+                conn.execute(sql)
+            conn.execute("INSERT INTO centres (id, acked) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "
+                         "SET acked = excluded.acked", [body["centre"], body["last"]])
+            conn.execute("DROP TABLE new_records")
+        return body["last"]
+    return conn, store_old
+
+
+def test_an_older_centre_and_an_older_hub_upgrade_and_agree(pg_database, tmp_path):
+    """Issue 14 after the fact: a centre that took numbers from afar and bookings
+    under schema 9 shipped what it shipped then to a hub of before (no bookings, no
+    origins); the centre upgraded first and its first new records reached the old
+    hub (their origins kept only in `records`); then the hub upgraded. The hub's
+    migration 2 fills the origins from the records, the centre's migration 10 has
+    copied its bookings and origins in once, and what follows is shipped by the new
+    triggers: the province's report of the centre then equals `motcua report` on
+    its own file, numbers from afar and bookings included, and no phone is stored."""
+    from motcua.province import store as hub_store
+    from motcua.store import Store
+    site = load_site(write_site(tmp_path, 18830))
+    path = site.database
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _centre_of_schema_9(site, path)
+    conn, store_old = _old_hub(pg_database)
+    db = CentreDatabase(path)
+    acked = store_old(db.batch(site.id, 1, db.head())[1])       # everything of schema 9 (one batch)
+    db.close()
+    assert acked > 50
+
+    Store(path).close()                                          # the centre upgrades: migration 10
+    db = CentreDatabase(path)
+    copied = json.loads(db.batch(site.id, acked + 1, db.head())[1])["records"]
+    lite = sqlite3.connect(path)
+    (counters,) = lite.execute("SELECT count(*) FROM counters").fetchone()
+    (held,) = lite.execute("SELECT count(*) FROM tickets WHERE origin IS NOT NULL").fetchone()
+    lite.close()
+    assert [r["kind"] for r in copied] == ["counter"] * counters + ["ticket"] * held + ["booking"] * 4
+    assert {r["body"]["origin"] for r in copied if r["kind"] == "ticket"} == {"remote", "booking"} and held == 4
+    # the tickets' copies reach the old hub in a batch of their own (one with bookings it would refuse)
+    acked = store_old(db.batch(site.id, acked + 1, acked + counters + held)[1])
+    assert conn.execute("SELECT count(*) FROM records WHERE kind = 'ticket' AND body ? 'origin'").fetchone()[0] \
+        == held
+    assert hub_store.version(conn) == 1
     conn.close()
+
+    hub = hub_store.HubStore(pg_database).open()                 # the hub upgrades: its migration 2
+    assert hub_store.version(hub.conn) == hub_store.VERSION == 2
+    got = dict(hub.conn.execute("SELECT id, origin FROM tickets WHERE origin IS NOT NULL").fetchall())
+    hub.conn.commit()
+    want = dict(sqlite3.connect(path).execute("SELECT id, origin FROM tickets WHERE origin IS NOT NULL"))
+    assert got == want and set(want.values()) == {"remote", "booking"}
+    head = db.head()
+    while acked < head:                                          # the rest, bookings first, by the new hub
+        last, payload = db.batch(site.id, acked + 1, head)
+        hub.store([parse_batch(f"motcua/{site.id}/ship/batch", payload)], [payload.decode()])
+        acked = last
+    assert hub.acked(site.id) == head
+    db.close()
+    hub.close()
+
+    rconn = report_pg.connect(pg_database)
+    for period in (Period(date(2026, 11, 23), date(2026, 11, 23)), Period(date(2026, 11, 23), date(2026, 11, 29))):
+        lite = sqlite3.connect(path)
+        want = build_report(lite, site, period, now=datetime(2026, 11, 23, 16, 0, tzinfo=TZ))
+        lite.close()
+        got = report_from(report_pg.PostgresSource(rconn, site.tz, [site.id]), site, period, None,
+                          datetime(2026, 11, 23, 16, 0, tzinfo=TZ))
+        assert differences(want, got) == [], period
+    h = want.holds
+    assert (h.remote, h.remote_checked_in, h.remote_lapsed, h.booked, h.booking_checked_in, h.booking_lapsed,
+            h.booking_cancelled, h.booking_open) == (3, 2, 1, 4, 1, 1, 1, 1)
+    assert want.queue.waited and want.queue.lapsed == 1
+    text = json.dumps(rconn.execute("SELECT json_agg(r) FROM records r").fetchone()[0])
+    rconn.close()
+    assert "09120000" not in text and "912000" not in text

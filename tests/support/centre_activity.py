@@ -13,7 +13,15 @@ are sent to another service (transfer), most are served; some tickets are never
 called (expired the next day); most served citizens press the pad once
 (counted), some twice (duplicate), some after the prompt ended or with no
 prompt (unprompted); an officer attaches the visit's dossiers (sometimes a code
-the dossier mirror does not have). Dossiers are received from earlier on, most
+the dossier mirror does not have). Citizens take numbers from afar on their
+phones (engine.reserve; most check in at the kiosk within the window, some never
+come and their number lapses, the last ones of the last day are still held) and
+book slots for today or the days ahead (engine.create_booking; most come and
+check in within their slot's window and become tickets called like any, some
+cancel, some never come and their booking lapses; those made on the last day for
+the days after stay booked). Each has its own phone: `generate` returns them
+all, so a test can look for them where they must never be. Dossiers are
+received from earlier on, most
 settled in time, some late, some of the late ones with an apology issued before
 the due date (a day or more before, or only on the day), some after it; some
 wait for the citizen, some are refused or withdrawn.
@@ -57,6 +65,11 @@ class Style:
     apology: float = 0.7           # of the late ones, the share with an apology
     dossiers_per_day: tuple[int, int] = (6, 12)
     service_mu: float = 6.0        # service times: lognormal, median e^mu seconds (6.0: about 7 minutes)
+    remote_per_day: tuple[int, int] = (2, 6)    # numbers taken from afar (issue 14)
+    remote_check_in: float = 0.8   # of those, the share checked in within the window
+    bookings_per_day: tuple[int, int] = (3, 8)  # bookings made that day, for today or the days ahead
+    booking_cancel: float = 0.12   # of those, the share cancelled on the phone
+    booking_come: float = 0.8      # of the rest, the share that come and check in
 
 
 def working_days(start: date, end: date) -> list[date]:
@@ -72,10 +85,19 @@ def add_working_days(d: date, n: int) -> date:
 
 
 def generate(site, path: Path, first_day: date, last_day: date, dossiers_from: date, now: datetime,
-             seed: int, style: Style = Style()) -> None:
+             seed: int, style: Style = Style()) -> list[str]:
     """Fill the centre database at `path` (made here) with activity from first_day to
-    last_day, and dossiers received from dossiers_from, as they stand at `now`."""
+    last_day, and dossiers received from dossiers_from, as they stand at `now`.
+    Returns every phone number citizens gave (as typed), for privacy checks."""
     rng = random.Random(seed)
+    phones: list[str] = []
+
+    def new_phone() -> str:
+        # a phone of its own for each number or booking (the limit per phone is not under test
+        # here), typed as citizens do: spaced, or with +84
+        n = f"09{seed % 100:02d}{len(phones):06d}"
+        phones.append(n if len(phones) % 3 else f"+84 {n[1:4]} {n[4:7]} {n[7:]}")
+        return phones[-1]
     tz = site.tz
 
     def at(day: date, hh: int, mm: int = 0, ss: float = 0) -> datetime:
@@ -143,6 +165,8 @@ def generate(site, path: Path, first_day: date, last_day: date, dossiers_from: d
     weights = [SERVICE_WEIGHTS.get(s, 5) for s in services]
     officers = [f"cb{n:02d}" for n in range(1, len(serves) + 4)]
     pad_seq: dict[int, int] = {}
+    booked = sorted({r.service for r in site.web.slots})       # services with slots (HT, CT in the sample)
+    visits: dict[date, list[tuple[datetime, int]]] = {}         # bookings' check-ins, by their day
     for day in working_days(first_day, last_day):
         events_of_day: list[dict] = []
         changes = Changes()
@@ -170,6 +194,15 @@ def generate(site, path: Path, first_day: date, last_day: date, dossiers_from: d
             push(at(day, 0, 0, minutes * 60), "arrive", rng.choices(services, weights)[0])
         for c in sorted(serves):
             push(at(day, 7, 25, rng.randint(0, 240)), "sign_in", c)
+        # numbers from afar and bookings (issue 14), taken on the phone over the day
+        for _ in range(rng.randint(*style.remote_per_day)):
+            push(at(day, 7, 0, rng.randint(0, 9 * 3600 + 55 * 60)), "reserve", rng.choices(services, weights)[0])
+        for _ in range(rng.randint(*style.bookings_per_day)):
+            push(at(day, 6, 30, rng.randint(0, 10 * 3600)), "book", rng.choice(booked))
+        for when, bid in visits.pop(day, ()):
+            push(when, "visit", bid)
+        if day == last_day:     # taken late on the last day: still held, not yet checked in
+            push(at(day, 17, 30), "reserve", rng.choices(services, weights)[0], "held")
         idle: set[int] = set()
         last_call = at(day, 17, 0)
         lunch = (at(day, 11, 30), at(day, 13, 30))
@@ -192,6 +225,39 @@ def generate(site, path: Path, first_day: date, last_day: date, dossiers_from: d
                 run(engine.issue(data[0], when, priority="cao_tuoi" if rng.random() < 0.07 else None,
                                  device="kiosk-1"))
                 wake(when, data[0])
+            elif kind == "reserve":                 # a number from afar, on the phone
+                ev = run(engine.reserve(data[0], new_phone(), when, device="web"))
+                label = [e for e in ev if e["type"] == "ticket_reserved"][0]["ticket"]["label"]
+                if data[1:] != ["held"] and rng.random() < style.remote_check_in:   # else it lapses
+                    window = site.web.remote_window_min
+                    push(when + timedelta(minutes=rng.uniform(3, window - 2)), "check_in", label, data[0])
+            elif kind == "check_in":                # the phone's QR scanned at the kiosk
+                run(engine.check_in(data[0], when))
+                wake(when, data[1])
+            elif kind == "book":                    # a slot today or in the days ahead
+                ahead = day + timedelta(days=rng.randint(0, site.web.booking_days_ahead))
+                free = [s for s, _, can in engine.slots(data[0], ahead.isoformat(), when) if can]
+                if not free:
+                    continue
+                slot = rng.choice(free)
+                ev = run(engine.create_booking(data[0], ahead.isoformat(), slot.time, new_phone(), when,
+                                               device="web"))
+                bid = [e for e in ev if e["type"] == "booking_created"][0]["booking"]["id"]
+                start = datetime.combine(ahead, time.fromisoformat(slot.time), tz)
+                if rng.random() < style.booking_cancel:
+                    push(min(start, when + timedelta(minutes=rng.uniform(1, 120))), "cancel", bid)
+                elif rng.random() < style.booking_come:   # within the check-in window (grace 15 min)
+                    visits.setdefault(ahead, []).append((start + timedelta(minutes=rng.uniform(-14, 14)), bid))
+            elif kind == "cancel":
+                run(engine.cancel_booking(data[0], when))
+            elif kind == "visit":                   # the booking's QR scanned at the kiosk
+                try:
+                    ev = run(engine.check_in_booking(data[0], when, device="kiosk-1"))
+                except QueueError as exc:         # cancelled after all
+                    assert exc.code == "booking_closed", exc
+                    continue
+                wake(when, engine.state.tickets[[e for e in ev if e["type"] == "booking_checked_in"][0]
+                                                ["ticket_id"]].service)
             elif kind == "free":
                 c = data[0]
                 if when > last_call:
@@ -278,3 +344,4 @@ def generate(site, path: Path, first_day: date, last_day: date, dossiers_from: d
     report = DossierStore(store.db, site.dossiers, site.timezone).import_records(enumerate(dossiers, 1))
     assert report.ok, report.errors[:3]
     store.close()
+    return phones

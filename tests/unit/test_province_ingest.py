@@ -119,7 +119,7 @@ def test_citizen_fields_are_counted_and_cleaned():
     b = parse_batch(TOPIC, payload(first=1, last=1, records=[{"seq": 1, "kind": "dossier", "body": body}]))
     assert b.citizen_keys == 5
     assert clean_body(body) == {"code": "D1", "procedure_code": "1.001193"}
-    assert {"applicant_name", "documents", "note", "reason"} | ID_FIELDS == set(CITIZEN_KEYS)
+    assert {"applicant_name", "documents", "note", "reason", "phone"} | ID_FIELDS == set(CITIZEN_KEYS)
 
 
 def test_every_kind_names_its_keys_among_its_fields():

@@ -215,7 +215,7 @@ def test_migrating_an_older_database_copies_its_history_into_the_outbox(site, tm
         old, table, [{k: v for k, v in r.items() if k in columns[table]} for r in rows], pk)
     old.load_state = lambda window=20: QueueState()
     a_morning(site, old)
-    counts = {s.kind: db.execute(f"SELECT count(*) FROM {s.table}").fetchone()[0] for s in outbox.SOURCES}
+    counts = {s.kind: db.execute(f"SELECT count(*) FROM {s.table}").fetchone()[0] for s in outbox.SOURCES_8}
     assert "outbox" not in db.table_names()
     db.conn.close()
     store = Store(path)                  # opens and migrates it
@@ -225,7 +225,9 @@ def test_migrating_an_older_database_copies_its_history_into_the_outbox(site, tm
     got = {}
     for _, kind, _ in rows:
         got[kind] = got.get(kind, 0) + 1
-    assert got == {k: n for k, n in counts.items() if n}   # one record per row, nothing else
+    # one record per row, nothing else; and the counters once more, by migration 10 (issue 14: their
+    # booking_run), which copies no walk-in ticket again (its new columns are empty)
+    assert got == {k: n * (2 if k == "counter" else 1) for k, n in counts.items() if n}
     kinds = [kind for _, kind, _ in rows]
     assert kinds.index("dossier_step") > kinds.index("dossier")  # steps after their dossiers
     assert not [s for s in secrets_of_citizens() if s in json.dumps([b for _, _, b in rows], ensure_ascii=False)]
@@ -273,14 +275,11 @@ def test_the_centre_records_its_site_at_start(site, workdir):
 PHONES = ("0912345678", "0987654321", "0355000111", "0706222333")
 
 
-def test_phones_of_numbers_from_afar_and_bookings_are_never_shipped(site, tmp_path):
-    """Issue 14: the phone is the one personal datum a centre keeps; the outbox never
-    holds it, the bookings table is not shipped, the booking events carry no phone,
-    and the new ticket columns stay at the centre (docs/province.md)."""
-    store = Store(tmp_path / "centre.db")
+def a_morning_from_afar(site, store: Store, now=NOW) -> None:
+    """Numbers from afar and bookings (issue 14): a number taken and checked in, two
+    bookings for today (one checked in), two for tomorrow (one cancelled), two served."""
     engine = Engine(site, store.load_state())
-    now = NOW                                                     # Monday 09:00 local
-    store.commit(*engine.sign_in(1, "nguyenvana", now))
+    store.commit(*engine.sign_in(1, "nguyenvana", now))                               # Monday 09:00 local
     store.commit(*engine.reserve("HT", "0912 345 678", now, device="web"))            # a number from afar
     store.commit(*engine.create_booking("HT", "2026-11-23", "09:30", "+84 987 654 321", now, device="web"))
     store.commit(*engine.create_booking("HT", "2026-11-24", "08:00", "0355000111", now, device="web"))
@@ -291,17 +290,98 @@ def test_phones_of_numbers_from_afar_and_bookings_are_never_shipped(site, tmp_pa
     for i in range(2):
         store.commit(*engine.call_next(1, now + timedelta(minutes=30 + i)))
         store.commit(*engine.done(1, now + timedelta(minutes=31 + i)))
-    rows = outbox_rows(store.db)
+
+
+def assert_no_phone(rows) -> None:
     text = json.dumps([b for _, _, b in rows], ensure_ascii=False)
     for phone in PHONES:
         assert phone not in text and phone[1:] not in text, phone   # nor as +84…
+    assert not any("phone" in b for _, _, b in rows)
+
+
+def latest(rows, kind: str, key: str) -> dict:
+    return {b[key]: b for _, k, b in rows if k == kind}
+
+
+def test_bookings_and_the_new_ticket_columns_are_shipped_never_a_phone(site, tmp_path):
+    """Issue 14: the phone is the one personal datum a centre keeps; the outbox never
+    holds it. The bookings (kind `booking`) and the tickets' origin, booking and
+    check-in are shipped (migration 10), so the province counts what the centre does."""
+    store = Store(tmp_path / "centre.db")
+    a_morning_from_afar(site, store)
+    rows = outbox_rows(store.db)
+    assert_no_phone(rows)
     kinds = {k for _, k, _ in rows}
-    assert not kinds - set(outbox.KINDS) and "booking" not in kinds
+    assert not kinds - set(outbox.KINDS) and "booking" in kinds
     types = [b["type"] for _, k, b in rows if k == "event"]
     assert {"ticket_reserved", "ticket_checked_in", "booking_created", "booking_cancelled",
             "booking_checked_in"} <= set(types)
-    tickets = [b for _, k, b in rows if k == "ticket"]
-    assert tickets and not {"origin", "booking", "checked_in_at"} & set(tickets[-1])
+    # the latest record of each key is the row as it is now, every column shipped
+    db = store.db
+    assert latest(rows, "booking", "id") == {r["id"]: r for r in db.query("SELECT * FROM bookings")}
+    assert latest(rows, "ticket", "id") == {r["id"]: r for r in db.query("SELECT * FROM tickets")}
+    assert latest(rows, "counter", "number") == {r["number"]: r for r in db.query("SELECT * FROM counters")}
+    assert {b["state"] for b in latest(rows, "booking", "id").values()} == {"checked_in", "booked", "cancelled"}
+    assert {(t["origin"], t["booking"]) for t in latest(rows, "ticket", "id").values()} == {
+        ("remote", None), ("booking", 1)}
+    assert all(t["checked_in_at"] for t in latest(rows, "ticket", "id").values())
     # the two served are gone from `phones`; the booking of tomorrow still holds its own
     assert store.db.execute("SELECT kind, ref, phone FROM phones").fetchall() == [("booking", 2, "0355000111")]
+    store.close()
+
+
+def _version_9(path) -> sqlite_utils.Database:
+    """A database as motcua made it before migration 10: the outbox of migration 8."""
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for v in range(1, 10):
+        with db.atomic():
+            MIGRATIONS[v](db)
+            db.execute(f"PRAGMA user_version={v}")
+            db.execute(f"PRAGMA application_id={CENTRE.application_id}")
+    return db
+
+
+def test_migration_10_ships_the_bookings_and_origins_written_before_it_once(site, tmp_path):
+    """A centre that took numbers from afar and bookings under schema 9 (nothing of
+    them shipped but their events): migration 10 copies in every booking, every
+    counter and the tickets that came from afar or from a booking, never a walk-in's
+    again and never a phone; then the new triggers ship what follows."""
+    path = tmp_path / "centre.db"
+    _version_9(path).conn.close()
+    old = Store.__new__(Store)                      # the code of then: the store writing into version 9
+    old.db, old._upsert_sql, old._since_checkpoint, old.path = sqlite_utils.Database(path), {}, 0, path
+    a_morning_from_afar(site, old)
+    engine = Engine(site, old.load_state())
+    old.commit(*engine.issue("HT", NOW + timedelta(minutes=40)))        # a walk-in
+    before = outbox_rows(old.db)
+    assert "booking" not in {k for _, k, _ in before}
+    assert not any("origin" in b for _, k, b in before if k == "ticket")
+    assert old.version == 9
+    old.db.conn.close()
+
+    store = Store(path)                               # opens and migrates it
+    assert store.version == CENTRE.version == 10
+    rows = outbox_rows(store.db)
+    assert rows[:len(before)] == before and [s for s, _, _ in rows] == list(range(1, len(rows) + 1))
+    copied = rows[len(before):]
+    db = store.db
+    assert [k for _, k, _ in copied] == (["counter"] * db["counters"].count + ["ticket"] * 2
+                                         + ["booking"] * db["bookings"].count)
+    assert {b["origin"] for _, k, b in copied if k == "ticket"} == {"remote", "booking"}
+    assert_no_phone(rows)
+    # what the province now holds of each key is the row as it is (a walk-in's record of before has no
+    # new columns: the hub takes them as empty, as they are)
+    assert latest(rows, "booking", "id") == {r["id"]: r for r in db.query("SELECT * FROM bookings")}
+    assert {i: {**dict.fromkeys(outbox.ADDED_9["tickets"]), **b} for i, b in latest(rows, "ticket", "id").items()
+            } == {r["id"]: r for r in db.query("SELECT * FROM tickets")}
+    assert latest(rows, "counter", "number") == {r["number"]: r for r in db.query("SELECT * FROM counters")}
+    # from now on, by trigger, with the new columns
+    engine = Engine(site, store.load_state())
+    store.commit(*engine.cancel_booking(2, NOW + timedelta(minutes=50)))
+    new = outbox_rows(store.db)[len(rows):]
+    assert [k for _, k, _ in new] == ["event", "booking"] and new[1][2]["state"] == "cancelled"
+    assert_no_phone(new)
+    again = Store(path)                               # opening again copies nothing
+    assert len(outbox_rows(again.db)) == len(rows) + 2
+    again.close()
     store.close()
