@@ -109,7 +109,7 @@ def follow_to_the_end(d, counter, number: str, name: str):
     shot(d, f"{name}-ticket-next")
     called = counter.request("counter.next", counter=1)
     assert called["ticket"]["ticket"] == number
-    wait(d, lambda d: "called" in d.find_element(By.TAG_NAME, "body").get_attribute("class"), timeout=3,
+    wait(d, lambda d: "called" in d.find_element(By.TAG_NAME, "body").get_attribute("class"), timeout=5,
          what="the page fills with the call")
     assert panel(d) == f"Mời công dân có số {number} đến quầy số 1"
     shot(d, f"{name}-ticket-called")

@@ -76,7 +76,7 @@ def text(driver, element_id: str) -> str:
     return driver.find_element(By.ID, element_id).text
 
 
-def wait(driver, predicate, timeout: float = 5.0, what: str = ""):
+def wait(driver, predicate, timeout: float = 10.0, what: str = ""):
     return WebDriverWait(driver, timeout, poll_frequency=0.05,
                          ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
         lambda d: predicate(d), message=what)
