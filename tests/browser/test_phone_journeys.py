@@ -184,6 +184,7 @@ def test_a_number_from_afar_checked_in_at_the_kiosk_is_called_and_done(site, clo
     # its place is the time it was taken: after the walk-in of 08:20, one ahead
     wait(d, lambda d: text(d, "headline") == "Đang chờ đến lượt" and text(d, "ahead") == "1",
          what="checked in: the page follows it live")
+    assert not d.find_element(By.ID, "qr").is_displayed(), "the QR to check in is gone once checked in"
     shot(d, "journey-take-checked-in")
     assert counter.request("counter.next", counter=1)["ticket"]["ticket"] == walk_in
     counter.request("counter.start", counter=1)
@@ -213,6 +214,10 @@ def test_a_lapsed_booking_and_a_lapsed_number_from_afar(site, clock, centre, pho
         # 11:20: past the booking's window (09:15) and the number's hour (09:20)
         clock.move(hours=3)
         wait(d, lambda d: rows(site, "SELECT count(*) FROM phones") == [(0,)], timeout=10, what="both lapsed")
+        # the number's page, open on the phone, says so live, and its QR is gone
+        wait(d, lambda d: text(d, "headline").startswith("Số này đã hết hạn"), what="lapsed, live")
+        assert not d.find_element(By.ID, "qr").is_displayed()
+        shot(d, "lapse-take-live")
     seen = scan_at_kiosk(site, [{"name": "lapsed-booking", "text": booking_link, "ask": "late"},
                                 {"name": "lapsed-remote", "text": ticket_link},
                                 {"name": "lapsed-booking-en", "text": booking_link, "lang": "en"}], on_ask=late)
