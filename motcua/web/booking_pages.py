@@ -39,6 +39,12 @@ WORDS = {
                    "để vào hàng chờ, trong vòng %d phút.",
                    "Take a number before you come. At the centre, hold the QR code on your phone to the kiosk's "
                    "scanner to join the queue, within %d minutes."),
+    # at the province, which does not know the centre's [web] remote_window_min: the
+    # number's own page says the time, from the centre's answer
+    "take_intro_by": ("Lấy số trước khi đến. Khi đến Trung tâm, đưa mã QR trên điện thoại vào máy quét của "
+                      "ki-ốt để vào hàng chờ, trước giờ ghi trên trang số của bạn.",
+                      "Take a number before you come. At the centre, hold the QR code on your phone to the "
+                      "kiosk's scanner to join the queue, before the time its page shows."),
     "book": ("Đặt lịch hẹn", "Book a time"),
     "book_intro": ("Chọn lĩnh vực, ngày và giờ. Người có lịch hẹn được phục vụ trước trong khung giờ của mình.",
                    "Choose the service, the day and the time. People with a booking are served first within "
@@ -215,7 +221,8 @@ def routes(web: WebContext) -> list[Route]:
             return not_found(request)
         base = web.base(centre)
         ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(centre, c, lang)) for c in offered],
-               "window": web.settings[centre].remote_window_min, "action": base + "/lay-so" + q(lang),
+               "window": None if web.province else web.settings[centre].remote_window_min,
+               "action": base + "/lay-so" + q(lang),
                "picked": "", "centre": centre}
         if request.method == "GET":
             return page(request, "take.html", **ctx, step="start")

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
@@ -35,7 +38,7 @@ from motcua.store import Store
 from motcua.web import province_app
 from motcua.web.notify import WebhookNotifier
 from motcua.web_tokens import make_token
-from support.broker import Broker, free_port, write_site
+from support.broker import ROOT, Broker, free_port, wait_port, write_site
 from support.fake_gateway import FakeGateway
 from support.officers import register, sign_in
 from support.province_broker import OBSERVER, OBSERVER_PASSWORD, Client, ProvincialBroker, write_province
@@ -272,6 +275,30 @@ def test_a_number_from_afar_and_a_booking_reach_the_right_centre(province):
     assert province.rows(TWO, "SELECT state FROM bookings") == [("cancelled",)]
 
 
+def test_motcua_web_province_as_a_process(province):
+    """The command line's path: --province read, the notifier from [web] (none), the
+    application served by uvicorn; its home lists the centres."""
+    port = free_port()
+    log = province.folder / "web-process.log"
+    proc = subprocess.Popen([sys.executable, "-m", "motcua", "web", "--province", str(province.path),
+                             "--http-port", str(port)], stdout=open(log, "ab"), stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        wait_port(port, timeout=20)
+        deadline = time.monotonic() + 20
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                html = r.read().decode("utf-8")
+            if f'href="/tt/{TWO}"' in html or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert "Chọn Trung tâm" in html and f'href="/tt/{ONE}"' in html and f'href="/tt/{TWO}"' in html, \
+            log.read_text(errors="replace")[-2000:]
+        assert f'href="/tt/{THREE}"' not in html
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 # -- the bridge and the logins, as an attacker would try them ------------------------------------
 # (Last: a client with a centre's login on the TLS listener takes its bridge's client id
 # and pushes the bridge off for a while, docs/province.md.)
@@ -343,3 +370,21 @@ def test_a_centre_publishes_nothing_into_another_centres_root(province):
     assert not centre_two.publish(two.service_state("ZZ"), real).is_failure
     web.wait_for(real)
     assert not web.got(forged), "centre 1 published into centre 2's root"
+
+
+def test_a_centre_whose_bridge_is_down_is_shown_unreachable_and_back(province):
+    """The centre's retained "online" stays on the provincial broker when its bridge
+    breaks; the bridge's will (ship/link 0) tells the web. Last: it stops a broker."""
+    # the attacker tests above took the bridge's client id for a moment: it is back by now
+    province.web.wait_ready(ONE, timeout=40)
+    assert f'href="/tt/{ONE}"' in province.web.get("/")[1]
+    province.brokers[ONE].stop()           # the bridge's will fires at the province
+    deadline = time.monotonic() + 15
+    while province.web.health()["centres"][ONE]["online"] is not False and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert province.web.health()["centres"][ONE]["online"] is False
+    html = province.web.get("/")[1]
+    assert f'href="/tt/{ONE}"' not in html and f'href="/tt/{TWO}"' in html
+    province.brokers[ONE].start()          # the bridge comes back, then the centre's state
+    province.web.wait_ready(ONE, timeout=40)
+    assert f'href="/tt/{ONE}"' in province.web.get("/")[1]
