@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -358,3 +358,41 @@ def test_the_status_says_how_far_shipping_is(site, centre, connect, hub, shipper
     ship.wait(10)
     assert main(["--site", str(site.path), "ship", "--status"]) == 1
     assert "is not running" in capsys.readouterr().out
+
+
+PHONES = ("0912345678", "0355000111", "0987654321")
+
+
+def test_numbers_from_afar_and_bookings_reach_the_hub_never_a_phone(site, centre, connect, hub, shipper):
+    """Issue 14 through the real path: a number taken from afar and bookings made and
+    cancelled through the web device's operations on the real broker and centre reach
+    the hub as `ticket` records with their origin and `booking` records (migration
+    10), and nothing the hub receives holds a phone, however it was typed."""
+    web = connect("web")
+    reserved = web.request("ticket.reserve", service="HT", phone="0912 345 678")
+    made = []
+    for ahead in range(1, site.web.booking_days_ahead + 1):    # the first day ahead with HT slots
+        day = (datetime.now(site.tz).date() + timedelta(days=ahead)).isoformat()
+        try:
+            made = [web.request("booking.create", service="HT", day=day, time=t, phone=p)
+                    for t, p in (("08:00", "+84 355 000 111"), ("09:00", PHONES[2]))]
+            break
+        except RequestRefused:
+            continue
+    assert made, "no day ahead with HT slots"
+    web.request("booking.cancel", booking=made[1]["booking"], phone=PHONES[2])
+    shipper("--resend-after", "1")
+    wait_until(lambda: hub.acked == head(site), what="the hub to hold every record")
+    rows = outbox(site)
+    with hub.lock:
+        assert [(s, *hub.stored[s]) for s, _, _ in rows] == rows
+        records = [(k, b) for k, b in hub.stored.values()]
+    bookings = {b["id"]: b for k, b in records if k == "booking"}
+    assert {i: b["state"] for i, b in bookings.items()} == {made[0]["booking"]: "booked",
+                                                             made[1]["booking"]: "cancelled"}
+    tickets = [b for k, b in records if k == "ticket" and b["origin"] == "remote"]
+    assert tickets and tickets[-1]["label"] == reserved["ticket"] and tickets[-1]["state"] == "reserved"
+    text = json.dumps(records, ensure_ascii=False)
+    for phone in PHONES:
+        assert phone not in text and phone[1:] not in text, phone
+    assert "phone" not in text
