@@ -53,7 +53,7 @@ from motcua.province import ranking, report_pg
 from motcua.province.config import load_province
 from motcua.province.ingest import parse_batch
 from motcua.province.store import HubStore
-from motcua.report_figures import Period, TicketRow, report_from
+from motcua.report_figures import Period, report_from
 from motcua.reports import build_report
 from motcua.shipping.shipper import CentreDatabase
 from support.broker import ROOT, write_site
