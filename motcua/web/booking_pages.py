@@ -115,11 +115,36 @@ class Pending:
     until: float = 0.0
 
 
+# The centre's refusals in English, for a citizen: the centre gives its words in
+# Vietnamese only (message_vi); its `message` is for the log and names settings
+# ("[web] remote_per_service_per_day").
+REFUSED_EN = {
+    "phone_limit": "Each phone number may take %(limit)s numbers a day (numbers from afar and bookings together).",
+    "remote_full": "Every number from afar for this service has been taken today. Please book a time or take a "
+                   "number at the centre.",
+    "service_full": "This service has given out every number today. Please ask the staff at the centre.",
+    "not_offered": "The centre does not offer this for this service.",
+    "bad_phone": "That is not a mobile number. Please give its 10 digits, for example 0912 345 678.",
+    "day_closed": "The centre is closed that day (a public holiday). Please choose another day.",
+    "bad_day": "Bookings are taken from today up to %(limit)s days ahead.",
+    "no_slot": "There is no such time on that day. Please choose another time.",
+    "slot_past": "This time has begun or is over. Please choose another time.",
+    "slot_full": "This time is fully booked. Please choose another time.",
+    "unknown_booking": "This booking was not found.",
+    "booking_lapsed": "The time of this booking has passed. Please book another time or take a number at the centre.",
+    "booking_closed": "This booking was cancelled or has been checked in already.",
+    "not_your_booking": "The phone number does not match this booking.",
+}
+
+
 def refusal(exc: RequestRefused, lang: str) -> str:
-    """The centre's own words for the citizen (message_vi), in English its message."""
-    if lang != "en" and exc.details.get("message_vi"):
-        return exc.details["message_vi"]
-    return exc.message if lang == "en" else w("refused", lang)
+    """The centre's own words for the citizen (message_vi); in English, REFUSED_EN's."""
+    if lang != "en":
+        return exc.details.get("message_vi") or w("refused", lang)
+    text = REFUSED_EN.get(exc.code, "")
+    if "%(limit)s" in text:
+        text = text % {"limit": exc.details["limit"]} if exc.details.get("limit") is not None else ""
+    return text or w("refused", lang)
 
 
 def ics(booking: dict, centre_name: str, tz, url: str) -> str:

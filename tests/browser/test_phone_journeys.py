@@ -289,6 +289,11 @@ def test_the_centre_s_limit_of_numbers_from_afar_per_service(site, clock, centre
     take_in_browser(d, server, gateway, PHONE_A, PHONE_A84)
     refused_in_browser(d, site, before, "Hôm nay đã hết số lấy từ xa cho lĩnh vực này. Vui lòng đặt lịch hẹn "
                                         "hoặc đến lấy số tại Trung tâm.", "limit-remote-per-service")
+    # in English, words for a citizen too (not the centre's log line with its setting's name)
+    ask_code(d, server, "/lay-so?lang=en", PHONE_B)
+    confirm_code(d, last_code(gateway, PHONE_B84))
+    refused_in_browser(d, site, before, "Every number from afar for this service has been taken today. Please book "
+                                        "a time or take a number at the centre.", "limit-remote-per-service-en")
 
 
 def test_a_slot_that_filled_while_the_citizen_typed_the_code(site, clock, centre, phone, chromium, connect):
