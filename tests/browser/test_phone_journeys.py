@@ -294,6 +294,9 @@ def test_the_centre_s_limit_of_numbers_from_afar_per_service(site, clock, centre
     confirm_code(d, last_code(gateway, PHONE_B84))
     refused_in_browser(d, site, before, "Every number from afar for this service has been taken today. Please book "
                                         "a time or take a number at the centre.", "limit-remote-per-service-en")
+    # a service's name on two lines must not squeeze its radio button (a target for a thumb)
+    sizes = {(r.size["width"], r.size["height"]) for r in d.find_elements(By.CSS_SELECTOR, ".pick input")}
+    assert sizes == {(26, 26)}, sizes
 
 
 def test_a_slot_that_filled_while_the_citizen_typed_the_code(site, clock, centre, phone, chromium, connect):
