@@ -16,6 +16,7 @@ nothing into another centre's root; the centre's bridge lets in that one device'
 requests and nothing else."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -25,10 +26,12 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 
+from motcua import dossiers
+from motcua.catalogue import Catalogue
 from motcua.config import load_site
 from motcua.mqtt import DeviceClient
 from motcua.protocol import Topics, encode
@@ -43,7 +46,7 @@ from support.fake_gateway import FakeGateway
 from support.officers import register, sign_in
 from support.province_broker import OBSERVER, OBSERVER_PASSWORD, Client, ProvincialBroker, write_province
 from support.tls import make_ca
-from support.web import SSEReader, WebServer
+from support.web import SSEReader, WebServer, load_sample_data
 
 NOT_AUTHORIZED = 0x87
 WEB_DEVICE = "web-tinh"                 # the province's web: its login there, a device of each centre
@@ -100,6 +103,7 @@ class Province:
 
     def start(self) -> "Province":
         self.broker.start()
+        load_sample_data(self.sites[TWO])      # procedures and dossiers at centre 2
         for cid, site in self.sites.items():
             self.brokers[cid] = Broker(site, self.folder / cid / "broker").start()
             service = CentreService(site).start()
@@ -243,6 +247,35 @@ def test_a_token_signed_with_another_centres_secret_shows_nothing(province):
         assert status == 404 and "Không tìm thấy" in html and mine["ticket"] not in html
 
 
+def test_procedures_and_a_dossier_of_centre_2_through_its_bridge(province):
+    """The catalogue is copied page by page (`catalogue.page`) through the web's
+    request and reply lines; a dossier's status is asked the same way."""
+    site = province.sites[TWO]
+    store = Store(site.database)
+    try:
+        hits = [h.code for h in Catalogue(store.db).search("dang ky khai sinh", limit=30)]
+    finally:
+        store.close()
+    assert hits
+    path = f"/tt/{TWO}/thu-tuc?q=dang+ky+khai+sinh"
+    deadline = time.monotonic() + 20
+    while f'href="/tt/{TWO}/thu-tuc/' not in province.web.get(path)[1] and time.monotonic() < deadline:
+        time.sleep(0.2)       # the web copies each centre's catalogue as a kiosk does
+    status, html, _ = province.web.get(path)
+    assert re.findall(rf'href="/tt/{TWO}/thu-tuc/([^"?]+)', html) == [quote(c) for c in hits]
+    assert "Giấy tờ cần mang" in province.web.get(f"/tt/{TWO}/thu-tuc/{quote(hits[0])}")[1]
+    assert "Danh mục thủ tục chưa được tải về" in province.web.get(f"/tt/{ONE}/thu-tuc?q=khai+sinh")[1], \
+        "centre 1 has no catalogue: its page does not show centre 2's"
+    record = json.loads((ROOT / "examples" / "dossiers.json").read_text(encoding="utf-8"))[0]
+    lookup = dossiers.lookup_code(record["code"], site.dossiers)
+    status, html, _ = province.web.get(f"/tt/{TWO}/ho-so", data=f"code={record['code']}&lookup={lookup}".encode())
+    assert record["code"].upper() in html and dossiers.mask_name(record["applicant_name"]) in html
+    assert record["applicant_name"] not in html
+    status, html, _ = province.web.get(f"/tt/{ONE}/ho-so", data=f"code={record['code']}&lookup={lookup}".encode())
+    assert 'class="err"' in html and dossiers.mask_name(record["applicant_name"]) not in html, \
+        "centre 1 does not know centre 2's dossier"
+
+
 def test_a_number_from_afar_and_a_booking_reach_the_right_centre(province):
     web, gateway = province.web, province.gateway
     status, html, _ = web.get(f"/tt/{ONE}/lay-so")
@@ -376,7 +409,8 @@ def test_a_centre_whose_bridge_is_down_is_shown_unreachable_and_back(province):
     """The centre's retained "online" stays on the provincial broker when its bridge
     breaks; the bridge's will (ship/link 0) tells the web. Last: it stops a broker."""
     # the attacker tests above took the bridge's client id for a moment: it is back by now
-    province.web.wait_ready(ONE, timeout=40)
+    for cid in (ONE, TWO):
+        province.web.wait_ready(cid, timeout=40)
     assert f'href="/tt/{ONE}"' in province.web.get("/")[1]
     province.brokers[ONE].stop()           # the bridge's will fires at the province
     deadline = time.monotonic() + 15
