@@ -58,6 +58,10 @@ class CounterApp(MotcuaApp):
     dossier_finished = BooleanProperty(False)   # that ticket was just finished (its rating is asked)
     dossiers = ListProperty([])             # its codes
     dossier_hint = StringProperty("")
+    # The field itself: shown while the counter is open or paused, ticket or not (a
+    # phone's QR checks a citizen in at an idle counter too; model.scan_field).
+    scan_open = BooleanProperty(False)
+    scan_button = StringProperty("")
 
     clear_colour = (0.94, 0.95, 0.97, 1)
     clock_interval = 0.5                    # the timer never skips a second
@@ -180,7 +184,8 @@ class CounterApp(MotcuaApp):
         self.dossier_ticket = target["ticket"] if target else ""
         self.dossier_finished = bool(target and target["finished"])
         self.dossiers = target["dossiers"] if target else []
-        self.dossier_hint = model.dossier_hint(target)
+        field = model.scan_field(view)
+        self.dossier_hint, self.scan_open, self.scan_button = field["hint"], field["shown"], field["button"]
         self.caption = {"called": "Đang gọi số", "serving": "Đang phục vụ số"}.get(
             t.get("state"), {"paused": "Quầy đang tạm dừng", "closed": "Quầy đang đóng"}.get(
                 self.state, model.finished_caption(target) or "Chưa gọi số nào"))
@@ -288,7 +293,7 @@ class CounterApp(MotcuaApp):
             self._say("Quét mã QR trên giấy tiếp nhận, hoặc gõ mã hồ sơ rồi bấm Enter.", "error")
             return
         if not self.dossier_ticket:
-            self._say("Chưa có số nào để gắn hồ sơ: gọi số trước.", "error")
+            self._say(model.NO_TICKET_FOR_DOSSIER, "error")
             return
         self.submit("attach_dossier", {"code": code}, summary=f"Gắn hồ sơ vào số {self.dossier_ticket}")
 

@@ -157,7 +157,7 @@ def idle_hint(counter: dict | None, waiting: int | None) -> str:
     if not counter or counter.get("state") != "open" or counter.get("ticket"):
         return ""
     if waiting == 0:
-        return "Chưa có công dân nào chờ."
+        return "Chưa có công dân nào chờ. Công dân có lịch hẹn: quét mã QR trên điện thoại vào ô dưới."
     return "Bấm Gọi tiếp (F1) để mời công dân tiếp theo."
 
 
@@ -292,6 +292,7 @@ ERROR_TEXTS = {
     "no_slot": "Không có khung giờ này.",
     "slot_past": "Khung giờ này đã qua.",
     "slot_full": "Khung giờ này đã hết chỗ.",
+    "day_closed": "Ngày này Trung tâm nghỉ (ngày lễ, Tết): không nhận đặt lịch và lấy số từ xa.",
     "not_your_booking": "Số điện thoại không khớp với lịch hẹn.",
 }
 
@@ -326,6 +327,26 @@ def dossier_hint(target: dict | None) -> str:
     if target["finished"]:
         return f"Hồ sơ trả cho số {target['ticket']}"
     return "Hồ sơ: quét mã QR hoặc gõ mã, Enter"
+
+
+# The field takes a phone's QR even with no ticket at the counter (issue 14): an
+# officer whose hall is empty checks a booking or a number from afar in there.
+CHECK_IN_HINT = "Quét mã QR lịch hẹn, số lấy từ xa"
+NO_TICKET_FOR_DOSSIER = ("Chưa có số nào để gắn hồ sơ: gọi số trước. Ô này nhận mã QR lịch hẹn "
+                         "hoặc số lấy từ xa trên điện thoại công dân.")
+
+
+def scan_field(counter: dict | None) -> dict:
+    """The "Hồ sơ" field as the terminal shows it: `shown` whenever the counter is open
+    or paused (a scanned phone link checks the citizen in, a ticket or not), its
+    `hint` before anything is typed, and its button: attach a dossier to the ticket
+    (or the one just finished), or, with no ticket, check a phone's QR in."""
+    if not counter or counter.get("state") not in ("open", "paused"):
+        return {"shown": False, "hint": "", "button": ""}
+    target = dossier_target(counter)
+    if target is None:
+        return {"shown": True, "hint": CHECK_IN_HINT, "button": "Xác nhận"}
+    return {"shown": True, "hint": dossier_hint(target), "button": "Gắn hồ sơ"}
 
 
 def short_code(code: str) -> str:

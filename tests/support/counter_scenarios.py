@@ -423,9 +423,70 @@ def dossiers(d):
             pad.client.publish(obs.topics.rating(1), protocol.encode(body), qos=1).wait_for_publish(5)
         finally:
             pad.stop()
-        yield from d.until(lambda: not app.dossier_ticket, what="the field off after the rating")
+        yield from d.until(lambda: not app.dossier_ticket, what="the field back to check-ins after the rating")
         d.check("rated", {"row_height": ids.dossier_row.height, "caption": ids.caption.text,
-                          "chips": len(ids.dossier_chips.children)})
+                          "chips": len(ids.dossier_chips.children), "hint": ids.dossier.hint_text})
         yield from _shot(d, "06-rated")
+    finally:
+        obs.stop()
+
+
+def idle_check_in(d):
+    """A phone's QR scanned at an idle counter with nobody waiting (issue 14): the "Hồ sơ"
+    field is there and says so, the scanner's keys land in it with nothing focused,
+    the booking and then the number from afar are checked in (the centre agrees),
+    a dossier code with no ticket is told what the field takes, and "Gọi tiếp" then
+    calls the booking first (MOTCUA_TEST_LINKS: the links the test made as the web)."""
+    import json
+    import os
+    links = json.loads(os.environ["MOTCUA_TEST_LINKS"])
+    app = d.app
+    obs = Observer(app.site)
+    try:
+        yield from _ready(d, state="open")
+        yield from d.until(lambda: app.root.current == "main" and app.scan_open, what="the terminal, idle")
+        ids = _main(d)
+        yield from d.until(lambda: obs.services.get("HT") is not None and not app.enabled.get("next"),
+                           what="nobody waiting: Gọi tiếp off")
+        d.check("idle", {"row_height": ids.dossier_row.height, "disabled": ids.dossier.disabled,
+                         "hint": ids.dossier.hint_text, "hint_fits": _hint_fits(ids.dossier),
+                         "button": ids.dossier_add.text, "caption": ids.caption.text,
+                         "enabled": sorted(k for k, v in app.enabled.items() if v)})
+        yield from _shot(d, "01-idle")
+
+        # the booking's QR from the scanner, with nothing focused: checked in
+        ids.dossier.focus = False
+        yield from d.sleep(0.2)
+        yield from d.scan(links["booking"] + "\n")
+        yield from d.until(lambda: obs.waiting_in("HT") == [links["booking_ticket"]], what="the booking in the queue")
+        yield from _answered(d)
+        d.check("booking", {"status": app.status, "kind": app.status_kind, "field": ids.dossier.text,
+                            "ticket": app.ticket.get("ticket")})
+        yield from d.until(lambda: app.enabled.get("next"), what="Gọi tiếp on: someone waits now")
+        yield from _shot(d, "02-booking-checked-in")
+
+        # the number from afar, scanned into the field with the focus there already
+        yield from d.tap(ids.dossier)
+        yield from d.scan(links["remote"] + "\n")
+        yield from d.until(lambda: len(obs.waiting_in("HT")) == 2, what="the number from afar in the queue")
+        yield from _answered(d)
+        d.check("remote", {"status": app.status, "waiting": obs.waiting_in("HT")})
+
+        # a dossier code with no ticket: the field says what it takes
+        yield from d.tap(ids.dossier)
+        yield from d.type_text("000.00.31.H12-261123-0001")
+        d.key(13)
+        yield from d.until(lambda: app.status_kind == "error", what="the dossier refused locally")
+        d.check("dossier_idle", {"status": app.status, "field": ids.dossier.text})
+        yield from _shot(d, "03-dossier-without-ticket")
+
+        # Gọi tiếp: the booking is served first, and the field turns to its dossiers
+        d.key(F["next"])
+        yield from d.until(lambda: obs.ticket() == links["booking_ticket"], what="the booking called")
+        yield from d.until(lambda: app.dossier_ticket == links["booking_ticket"], what="the field on the ticket")
+        yield from _answered(d)
+        d.check("called", {"hint": ids.dossier.hint_text, "button": ids.dossier_add.text,
+                           "ticket": app.ticket.get("ticket")})
+        yield from _shot(d, "04-called")
     finally:
         obs.stop()
