@@ -245,3 +245,17 @@ def test_web_takes_site_or_province_not_both(capsys, no_env):
     assert "--device is for --site" in capsys.readouterr().err
     assert main(["web", "--province", str(PROVINCE_SAMPLE)]) == 2     # the sample's [web] is commented out
     assert "has no [web] table: add one with device, password, base_url" in capsys.readouterr().err
+
+
+def test_the_provincial_notifier_token_file_is_near_the_file_and_checked(tmp_path, no_env, capsys):
+    token_file(tmp_path, 0o644, "province-gateway-token\n")
+    web = WEB + 'notifier_url = "https://sms.example.vn/tinh"\nnotifier_token_file = "notifier.token"\n'
+    p = load_province(province_with(tmp_path, web))
+    assert p.web.notifier_token_file == str(tmp_path / "notifier.token")
+    from motcua.cli import main
+    assert main(["web", "--province", str(p.path)]) == 2          # readable by all: refused at start
+    err = capsys.readouterr().err
+    assert f"{p.path}: [web] notifier_token_file {tmp_path / 'notifier.token'} is readable by every user" in err
+    os.chmod(tmp_path / "notifier.token", 0o600)
+    n = configured_notifier(p.web.notifier_url, p.web.notifier_token_file)
+    assert n.url == "https://sms.example.vn/tinh" and n.token == "province-gateway-token"
