@@ -100,11 +100,25 @@ def _short(table: Table) -> Table:
                                            for c in table.columns], table.rows)
 
 
+def _holds_reports(pr: ProvinceReport):
+    return [pr.total] + [pr.reports[r.key] for r in pr.centres if r.key in pr.reports]
+
+
+def holds_known(pr: ProvinceReport) -> bool:
+    """Whether the hub holds numbers from afar and bookings of any centre."""
+    return any(rep.holds is not None for rep in _holds_reports(pr))
+
+
 def holds_used(pr: ProvinceReport) -> bool:
     """Whether any centre took a number from afar or a booking in either period."""
-    t = pr.total
-    return t.holds is not None and any((t.holds.remote, t.holds.booked, t.holds_previous.remote,
-                                        t.holds_previous.booked))
+    return any(rep.holds is not None and any((rep.holds.remote, rep.holds.booked, rep.holds_previous.remote,
+                                              rep.holds_previous.booked)) for rep in _holds_reports(pr))
+
+
+def holds_missing(pr: ProvinceReport) -> list[str]:
+    """The centres whose numbers from afar and bookings the hub cannot know (their
+    code ships none yet): shown as —, and the province has no total of them."""
+    return [r.label for r in pr.centres if r.key in pr.reports and pr.reports[r.key].holds is None]
 
 
 def holds_by_service(pr: ProvinceReport) -> Table:
@@ -121,9 +135,10 @@ def holds_by_centre(pr: ProvinceReport) -> Table:
     order, the province's line last."""
     cols = [Column("Trung tâm", TEXT, "centre"),
             *[Column(label.strip(), kind, code) for code, label, kind, _ in HOLD_MEASURES]]
-    rows = [[r.label, *[get(pr.reports[r.key].holds or HoldFigures()) for _, _, _, get in HOLD_MEASURES]]
-            for r in pr.centres if r.key in pr.reports]
-    rows.append([PROVINCE, *[get(pr.total.holds) for _, _, _, get in HOLD_MEASURES]])
+    def cells(f: HoldFigures | None) -> list:
+        return [None if f is None else get(f) for _, _, _, get in HOLD_MEASURES]   # None: shown as —
+    rows = [[r.label, *cells(pr.reports[r.key].holds)] for r in pr.centres if r.key in pr.reports]
+    rows.append([PROVINCE, *cells(pr.total.holds)])
     return Table("Từ xa theo trung tâm", f"Lấy số từ xa và lịch hẹn theo trung tâm – {pr.period.label()}",
                  cols, rows)
 
@@ -146,7 +161,9 @@ def tables(pr: ProvinceReport) -> list[Table]:
                                  pr.groups, GROUP_MEASURES, centre_column=pr.by == "officer",
                                  total=pr.total_row if pr.by == "service" else None))
     if pr.total.holds is not None:
-        sheets += [holds_by_service(pr), holds_by_centre(pr)]
+        sheets.append(holds_by_service(pr))
+    if holds_known(pr):
+        sheets.append(holds_by_centre(pr))
     return sheets
 
 
@@ -178,9 +195,15 @@ def format_text(pr: ProvinceReport) -> str:
                                                                  total)),
                   *(note if section == "satisfaction" else []), ""]
     if holds_used(pr):
-        lines += ["4b. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO LĨNH VỰC (toàn tỉnh)", HOLDS_NOTE,
-                  render_table(_short(holds_by_service(pr))), "",
-                  "4c. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO TRUNG TÂM (thứ tự xếp hạng)",
+        missing = holds_missing(pr)
+        lines += ["4b. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO LĨNH VỰC (toàn tỉnh)", HOLDS_NOTE]
+        if pr.total.holds is not None:
+            lines += [render_table(_short(holds_by_service(pr))), ""]
+        else:
+            lines += [f"Chưa có số liệu toàn tỉnh: {len(missing)} trung tâm chưa gửi số liệu lấy số từ xa và lịch "
+                      "hẹn (phần mềm chưa nâng cấp): " + ", ".join(missing) + ".", ""]
+        lines += ["4c. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO TRUNG TÂM (thứ tự xếp hạng)",
+                  *(["— = trung tâm chưa gửi số liệu này (phần mềm chưa nâng cấp)."] if missing else []),
                   render_table(_short(holds_by_centre(pr))), ""]
     if pr.by == "officer":
         lines += ["5. XẾP HẠNG CÁN BỘ THEO CHỈ SỐ HÀI LÒNG (mọi trung tâm)",
@@ -239,17 +262,19 @@ def csv_rows(pr: ProvinceReport) -> list[list]:
         add(r, "centre", MEASURES, r.label)
     for r in pr.groups:
         add(r, pr.by, GROUP_MEASURES, _label(r))
-    if pr.total.holds is not None:   # numbers from afar and bookings: the province, each centre, each service
-        def held(group_by: str, group: str, key: str, figures: dict[str, HoldFigures | None]):
-            for code, label, kind, get in HOLD_MEASURES:
-                for period, f in figures.items():
-                    rows.append(["remote", group_by, group, code, label.strip(), period, *spans[period],
-                                 out.csv_value(kind, get(f or HoldFigures())), out.CSV_UNITS[kind], key])
+    # numbers from afar and bookings: the province, each centre, each service (where the hub can say)
+    def held(group_by: str, group: str, key: str, figures: dict[str, HoldFigures]):
+        for code, label, kind, get in HOLD_MEASURES:
+            for period, f in figures.items():
+                rows.append(["remote", group_by, group, code, label.strip(), period, *spans[period],
+                             out.csv_value(kind, get(f)), out.CSV_UNITS[kind], key])
+    if pr.total.holds is not None:
         held("province", PROVINCE, "", {"current": pr.total.holds, "previous": pr.total.holds_previous})
-        for r in pr.centres:
-            rep = pr.reports.get(r.key)
-            if rep is not None:
-                held("centre", r.label, r.key, {"current": rep.holds, "previous": rep.holds_previous})
+    for r in pr.centres:
+        rep = pr.reports.get(r.key)
+        if rep is not None and rep.holds is not None:
+            held("centre", r.label, r.key, {"current": rep.holds, "previous": rep.holds_previous})
+    if pr.total.holds is not None:
         for code, label, f in pr.total.holds_by_service:
             held("service", label, code, {"current": f})
     return rows

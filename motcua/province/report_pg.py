@@ -54,6 +54,7 @@ class SharedRows:
         self.batches = {tz: list(ids) for tz, ids in batches.items()}   # time zone -> centre ids
         self.rows: dict[tuple, dict[str, list]] = {}
         self.columns: dict[str, set[str]] = {}    # the hub's tables' columns, asked once
+        self.without_bookings: set[str] | None = None   # centres that ship no bookings yet, asked once
         self.fetchers = fetchers
         self.planning = False
         self.pending: dict[tuple, Future] = {}
@@ -122,6 +123,7 @@ class PostgresSource:
                  shared: SharedRows | None = None):
         self.conn, self.tz, self.centres, self.shared = conn, tz, list(centres), shared
         self._columns: dict[str, set[str]] = shared.columns if shared is not None else {}
+        self._without_bookings: set[str] | None = None
 
     def columns(self, table: str) -> set[str]:
         """The columns the hub's table has (its schema grows with the centre's)."""
@@ -187,11 +189,29 @@ class PostgresSource:
             f"CASE WHEN state = 'done' THEN {finished_hour} END "
             "FROM tickets WHERE centre = ANY(%(centres)s) AND day BETWEEN %(from)s AND %(to)s")
 
+    def without_bookings(self) -> set[str]:
+        """The centres whose latest `site` record does not list the kind `booking`:
+        their code is older than issue 14's shipping (the centre's migration 10), so
+        the hub has none of their bookings nor their tickets' origins, whatever they
+        took. (A centre that never shipped has no record and took nothing here.)"""
+        cached = self.shared.without_bookings if self.shared is not None else self._without_bookings
+        if cached is None:
+            cached = {c for (c,) in self.conn.execute(
+                "SELECT centre FROM sites WHERE NOT coalesce(body->'kinds' ? 'booking', false)").fetchall()}
+            if self.shared is not None:
+                self.shared.without_bookings = cached
+            else:
+                self._without_bookings = cached
+        return cached
+
     def holds(self, period: Period) -> list[HoldCount] | None:
         """Numbers taken from afar (tickets by state) and bookings (by state) per
-        service, of the period's days (issue 14): the centre's query. None while the
-        hub's database has no bookings (before its migration 2)."""
+        service, of the period's days (issue 14): the centre's query. None when the
+        hub cannot say: its database has no bookings (before its migration 2), or a
+        centre of this source does not ship them yet (a zero would be untrue)."""
         if not self.columns("bookings") or "origin" not in self.columns("tickets"):
+            return None
+        if self.without_bookings() & set(self.centres):
             return None
         return self._rows("holds", period, None,
             "SELECT centre, service, 'remote', state, count(*) FROM tickets WHERE centre = ANY(%(centres)s) "

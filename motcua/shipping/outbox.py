@@ -197,8 +197,11 @@ SITE_META_KEY = "shipped_site"
 
 def site_body(site: Site) -> dict:
     """What the province knows of the centre: its name, time zone, services,
-    counters, priorities and rating levels (never a password, PIN or secret)."""
+    counters, priorities and rating levels (never a password, PIN or secret), and
+    the kinds of record it ships: a centre of before issue 14 ships no bookings, and
+    the province must not count it as taking none (docs/province.md)."""
     return {
+        "kinds": list(KINDS),
         "id": site.id, "name": site.name, "name_en": site.name_en, "timezone": site.timezone,
         "services": [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en, "start": s.start,
                       "end": s.end, "prefix": s.prefix} for s in site.services],

@@ -55,6 +55,7 @@ from motcua.province.ingest import parse_batch
 from motcua.province.store import HubStore
 from motcua.report_figures import Period, report_from
 from motcua.reports import build_report
+from motcua.shipping import outbox
 from motcua.shipping.shipper import CentreDatabase
 from support.broker import ROOT, write_site
 from support.centre_activity import Style, generate
@@ -689,6 +690,10 @@ def _centre_of_schema_9(site, path: Path) -> None:
             db.execute(f"PRAGMA application_id={CENTRE.application_id}")
     store = Store.__new__(Store)
     store.db, store._upsert_sql, store._since_checkpoint, store.path = db, {}, 0, path
+    # the site record as the code of then wrote it at start: without the kinds it ships
+    then = {k: v for k, v in outbox.site_body(site).items() if k != "kinds"}
+    with db.atomic():
+        db.execute("INSERT INTO outbox(kind, body) VALUES ('site', ?)", [json.dumps(then, ensure_ascii=False)])
     engine = Engine(site, store.load_state())
     t0 = datetime(2026, 11, 23, 8, 0, tzinfo=TZ)              # a Monday
 
@@ -720,6 +725,17 @@ def _centre_of_schema_9(site, path: Path) -> None:
     db.conn.close()
 
 
+def write_province_file(folder: Path, dsn: str, centres: list[tuple[str, str]]):
+    lines = ['[province]', 'id = "hue"', 'name = "Thành phố Huế"', 'timezone = "Asia/Ho_Chi_Minh"',
+             f'data_dir = "{folder}"', '', '[database]', f'dsn = "{dsn}"', '',
+             '[hub]', 'password = "test-hub-secret-1"', '', '[board]', 'password = "test-board-secret-1"', '']
+    for cid, name in centres:
+        lines += ['[[centres]]', f'id = "{cid}"', f'name = "{name}"', f'password = "pw-{cid}-secret"', '']
+    path = folder / "province.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return load_province(path)
+
+
 def _old_hub(dsn: str):
     """The province's database as the hub of before issue 14 made it and stored into
     it: migration 1 only, and its projections (every kind's upsert without the columns
@@ -735,7 +751,7 @@ def _old_hub(dsn: str):
     new = {"ticket": ("origin", "booking", "checked_in_at"), "counter": ("booking_run",)}
     old_kinds = {k: dc.replace(kind, fields={f: t for f, t in kind.fields.items() if f not in new.get(k, ())})
                  for k, kind in ingest.KINDS.items() if k != "booking"}
-    projections = [hub_store._upsert(old_kinds[k]) for k in ("event", "ticket", "counter", "rating")]
+    projections = [hub_store._upsert(old_kinds[k]) for k in ("event", "ticket", "counter", "rating", "site")]
 
     def store_old(payload: bytes) -> int:
         body = json.loads(payload)
@@ -764,7 +780,7 @@ def test_an_older_centre_and_an_older_hub_upgrade_and_agree(pg_database, tmp_pat
     its own file, numbers from afar and bookings included, and no phone is stored."""
     from motcua.province import store as hub_store
     from motcua.store import Store
-    site = load_site(write_site(tmp_path, 18830))
+    site = load_site(write_site(tmp_path, 18830, replace={'id = "hcc-demo"': 'id = "xa-cu"'}))
     path = site.database
     path.parent.mkdir(parents=True, exist_ok=True)
     _centre_of_schema_9(site, path)
@@ -796,6 +812,39 @@ def test_an_older_centre_and_an_older_hub_upgrade_and_agree(pg_database, tmp_pat
     hub.conn.commit()
     want = dict(sqlite3.connect(path).execute("SELECT id, origin FROM tickets WHERE origin IS NOT NULL"))
     assert got == want and set(want.values()) == {"remote", "booking"}
+    hub.conn.commit()
+
+    # Until the centre's new site record arrives the hub cannot know its bookings: no figure, not a zero
+    province = write_province_file(tmp_path, pg_database, [(site.id, "Xã Cũ")])
+    day = Period(date(2026, 11, 23), date(2026, 11, 23))
+    with report_pg.connect(pg_database) as rconn:
+        assert report_pg.PostgresSource(rconn, site.tz, [site.id]).holds(day) is None
+        pr = report_pg.build_province_report(rconn, province, day, "centre", datetime(2026, 11, 23, 16, 0, tzinfo=TZ))
+    assert pr.reports[site.id].holds is None and pr.total.holds is None
+    from motcua.province import report_output as pout
+    assert not pout.holds_known(pr) and "4b." not in pout.format_text(pr)
+    # beside an upgraded centre (its site record lists `booking`): its figures, the old one's —, no total
+    with psycopg.connect(pg_database) as w:
+        w.execute("INSERT INTO sites (centre, rec_seq, id, name, timezone, body) VALUES ('xa-moi', 1, 'xa-moi', "
+                  "'Xã Mới', 'Asia/Ho_Chi_Minh', %s)", [json.dumps({"kinds": ["booking"], "services": []})])
+        w.execute("INSERT INTO bookings (centre, rec_seq, id, day, service, time, ends, state) VALUES "
+                  "('xa-moi', 2, 1, '2026-11-23', 'HT', '08:00', '08:30', 'checked_in')")
+    two = write_province_file(tmp_path, pg_database, [(site.id, "Xã Cũ"), ("xa-moi", "Xã Mới")])
+    with report_pg.connect(pg_database) as rconn:
+        pr = report_pg.build_province_report(rconn, two, day, "centre", datetime(2026, 11, 23, 16, 0, tzinfo=TZ))
+    assert pr.total.holds is None and pr.reports["xa-moi"].holds.booking_checked_in == 1
+    text = pout.format_text(pr)
+    assert "Chưa có số liệu toàn tỉnh: 1 trung tâm chưa gửi" in text and "Xã Cũ." in text
+    lines = {l.split("  ")[0]: l for l in text.split("4c.")[1].splitlines()}
+    assert lines["Xã Cũ"].split()[2:] == ["—"] * 9 and lines["Toàn tỉnh"].split()[2:] == ["—"] * 9
+    assert lines["Xã Mới"].split()[2:] == ["0", "0", "0", "0", "1", "1", "0", "0", "0"]
+    rows = [r for r in pout.csv_rows(pr) if r[0] == "remote"]
+    assert {r[-1] for r in rows} == {"xa-moi"}
+    province = write_province_file(tmp_path, pg_database, [(site.id, "Xã Cũ")])
+
+    centre = Store(path)                                         # the centre starts: its site record of now
+    assert outbox.record_site(centre.db, site)
+    centre.close()
     head = db.head()
     while acked < head:                                          # the rest, bookings first, by the new hub
         last, payload = db.batch(site.id, acked + 1, head)
@@ -817,6 +866,8 @@ def test_an_older_centre_and_an_older_hub_upgrade_and_agree(pg_database, tmp_pat
     assert (h.remote, h.remote_checked_in, h.remote_lapsed, h.booked, h.booking_checked_in, h.booking_lapsed,
             h.booking_cancelled, h.booking_open) == (3, 2, 1, 4, 1, 1, 1, 1)
     assert want.queue.waited and want.queue.lapsed == 1
+    pr = report_pg.build_province_report(rconn, province, period, "centre", datetime(2026, 11, 23, 16, 0, tzinfo=TZ))
+    assert differences(pr.total.holds, want.holds) == [] and pr.reports[site.id].holds == want.holds
     text = json.dumps(rconn.execute("SELECT json_agg(r) FROM records r").fetchone()[0])
     rconn.close()
     assert "09120000" not in text and "912000" not in text
