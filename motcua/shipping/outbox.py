@@ -4,7 +4,7 @@
 Migration 8 (`create`) adds the table `outbox` (`seq INTEGER PRIMARY KEY
 AUTOINCREMENT`, `kind`, `body`) and a trigger on each shipped table that adds
 one row per record in the same transaction as the record, its body built by
-SQLite's json_object from the columns in SOURCES. A rolled-back transaction
+SQLite's json_object from the columns of its Source. A rolled-back transaction
 takes its rows and its seqs back, and SQLite has one writer at a time, so the
 seqs are 1, 2, 3… with no gap, in commit order. The rows already in the
 database when the migration runs are copied in first (the province gets the
@@ -29,7 +29,8 @@ one must decide, and drop and create that table's triggers again
 (`trigger_sql`), as migration 10 does.
 
 `record_site` is the one record the centre writes itself: the site's
-description (services, counters, rating levels), at start, when it changed.
+description (services, counters, rating levels, the kinds it ships), at
+start, when it changed.
 """
 from __future__ import annotations
 
