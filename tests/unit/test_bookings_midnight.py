@@ -6,7 +6,7 @@ yesterday's booking lapsing at the roll-over; the per-phone limit across the day
 change; and the same through the store, reloaded after midnight."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
