@@ -19,7 +19,10 @@ def cmd_web(site: Site | None, args) -> int:
                            "[web] device")
         app = province_web(args)
     else:
-        site = site or find_site(args.site)
+        try:
+            site = site or find_site(args.site)
+        except CliError as exc:
+            raise CliError(f"{exc}; or, at the province, --province province.toml") from None
         if args.broker_port:
             from dataclasses import replace
             site = replace(site, broker=replace(site.broker, port=args.broker_port))

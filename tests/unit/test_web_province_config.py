@@ -247,6 +247,15 @@ def test_web_takes_site_or_province_not_both(capsys, no_env):
     assert "has no [web] table: add one with device, password, base_url" in capsys.readouterr().err
 
 
+def test_web_without_a_site_file_names_the_province_too(capsys, no_env, tmp_path, monkeypatch):
+    from motcua.cli import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MOTCUA_SITE", raising=False)
+    assert main(["web"]) == 2
+    err = capsys.readouterr().err
+    assert "no site file: pass --site FILE" in err and "or, at the province, --province province.toml" in err
+
+
 def test_the_provincial_notifier_token_file_is_near_the_file_and_checked(tmp_path, no_env, capsys):
     token_file(tmp_path, 0o644, "province-gateway-token\n")
     web = WEB + 'notifier_url = "https://sms.example.vn/tinh"\nnotifier_token_file = "notifier.token"\n'
