@@ -565,14 +565,21 @@ class Engine:
                       label=svc.label(number), issued_at=at, **{"priority": None, **fields})
 
     # -- numbers from afar and bookings (issue 14) ----------------------------------
+    def offers(self, service: str) -> dict:
+        """What a service offers to phones: numbers from afar ("remote") and bookings
+        ("booking"), from the site file's [web]. In its retained state, so the web at the
+        province, which has no site file, offers what the centre does."""
+        web = self.site.web
+        if web is None:
+            return {"remote": False, "booking": False}
+        return {"remote": web.remote_tickets and (not web.remote_services or service in web.remote_services),
+                "booking": any(r.service == service for r in web.slots)}
+
     def web_for(self, service: str, what: str):
         """[web] and the service, when it offers `what` ("remote" numbers or "booking"s)."""
         web = self.site.web
         svc = self._service(service)
-        offered = web is not None and (
-            (web.remote_tickets and (not web.remote_services or svc.code in web.remote_services))
-            if what == "remote" else any(r.service == svc.code for r in web.slots))
-        if not offered:
+        if not self.offers(svc.code)[what]:
             kind = "numbers from afar" if what == "remote" else "bookings"
             vi = "lấy số từ xa" if what == "remote" else "đặt lịch hẹn"
             raise QueueError("not_offered", f"this centre offers no {kind} for service {svc.code} "

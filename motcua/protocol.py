@@ -441,6 +441,8 @@ def service_view(engine, code: str) -> dict:
         "next_tickets": [{"ticket": t.label, "priority": t.priority} for t in
                          (engine.state.tickets[tid] for _, tid in
                           engine.state.waiting_index().get(code, [])[:NEXT_TICKETS])],
+        # numbers from afar and bookings offered for it (the site file's [web])
+        "offers": engine.offers(code),
     }
 
 
