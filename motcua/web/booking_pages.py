@@ -86,6 +86,7 @@ WORDS = {
     "cancel_sure": ("Huỷ lịch hẹn này? Chỗ sẽ được nhường cho người khác.",
                     "Cancel this booking? The place goes to someone else."),
     "follow": ("Theo dõi số thứ tự", "Follow the number"),
+    "book_again": ("Đặt lịch khác", "Book another time"),
     "privacy": ("Trang này không hỏi tên bạn. Số điện thoại chỉ được giữ đến khi lịch hẹn kết thúc.",
                 "This page never asks your name. The phone number is kept only until the booking ends."),
 }

@@ -73,6 +73,7 @@ TEXTS = {
                        "The link is wrong or was changed. Please scan the QR code on your ticket again."),
     "unavailable": ("Hệ thống đang không trả lời. Vui lòng thử lại sau ít phút.",
                     "The system is not answering. Please try again in a few minutes."),
+    "home": ("Về trang chủ", "Home page"),
 }
 
 

@@ -99,9 +99,12 @@ def follow_to_the_end(d, counter, number: str, name: str):
     shot(d, f"{name}-ticket-called")
     counter.request("counter.start", counter=1)
     wait(d, lambda d: text(d, "headline") == "Đang được phục vụ tại quầy số 1", what="serving")
+    # "text me when my turn is near" is for a waiting ticket only
+    assert not [e for e in d.find_elements(By.ID, "remind") if e.is_displayed()]
     shot(d, f"{name}-ticket-serving")
     counter.request("counter.done", counter=1)
     wait(d, lambda d: text(d, "headline") == "Đã phục vụ xong. Cảm ơn bạn!", what="done")
+    wait(d, lambda d: d.find_element(By.ID, "home").is_displayed(), what="a way on from a finished ticket")
     shot(d, f"{name}-ticket-done")
 
 
@@ -201,6 +204,7 @@ def test_a_lapsed_booking_and_a_lapsed_number_from_afar(site, clock, centre, pho
         # the number's page, open on the phone, says so live, and its QR is gone
         wait(d, lambda d: text(d, "headline").startswith("Số này đã hết hạn"), what="lapsed, live")
         assert not d.find_element(By.ID, "qr").is_displayed()
+        assert d.find_element(By.ID, "home").is_displayed() and d.find_element(By.ID, "home").text == "Về trang chủ"
         shot(d, "lapse-take-live")
     seen = scan_at_kiosk(site, [{"name": "lapsed-booking", "text": booking_link, "ask": "late"},
                                 {"name": "lapsed-remote", "text": ticket_link},
@@ -219,11 +223,20 @@ def test_a_lapsed_booking_and_a_lapsed_number_from_afar(site, clock, centre, pho
     d.get(booking_page + "?lang=en")
     assert text(d, "headline") == "This booking lapsed: it was not checked in in time."
     shot(d, "lapse-booking-en")
+    # what the page asks (book again) is one tap away, in the page's language
+    again = d.find_element(By.ID, "again")
+    assert again.text == "Book another time"
+    again.click()
+    wait(d, lambda d: page_path(d, server) == "/dat-lich?dv=HT&lang=en", what="the booking form")
+    assert d.find_elements(By.CSS_SELECTOR, "#slots input")
     d.get(ticket_page)
     assert text(d, "headline") == ("Số này đã hết hạn vì chưa được xác nhận tại Trung tâm kịp giờ. "
                                    "Vui lòng lấy số mới.")
     assert not d.find_elements(By.ID, "qr")
     shot(d, "lapse-take")
+    d.find_element(By.ID, "home").click()
+    wait(d, lambda d: page_path(d, server) == "/", what="the home page")
+    assert d.find_element(By.LINK_TEXT, "Lấy số từ xa").is_displayed()
     d.get(ticket_page + "?lang=en")
     assert text(d, "headline").startswith("This number has lapsed")
     shot(d, "lapse-take-en")
