@@ -12,7 +12,10 @@ working days Monday to Friday, each centre with its own load (30 to 400
 tickets a working day, about 150 on average, as communes and wards differ),
 about 75 % of the served citizens rating, with the dossiers attached to the
 rated tickets, dossiers from August on (about a quarter as many as tickets,
-five steps each, some late, most late ones with an apology). The rows go in
+five steps each, some late, most late ones with an apology), numbers taken
+from afar (about 4 % of the tickets: most checked in, some lapsed) and
+bookings (about 5 % as many as tickets: most came, some lapsed or cancelled;
+issue 14). The rows go in
 with COPY straight into the projection tables, not through the hub: this
 measures the report, not the hub (bench_outbox.py and the hub's own tests do
 that). A table `bench_meta` keeps the parameters so a matching database is
@@ -107,14 +110,16 @@ def site_body(cid: str, name: str) -> dict:
             "counters": [{"number": k, "name": f"Quầy {k}", "services": [c for c, _, _ in SERVICES]}
                          for k in range(1, 7)],
             "priorities": [], "rating_levels": [{"code": c, "name_vi": n, "name_en": "", "weight": w}
-                                                for c, n, w in LEVELS]}
+                                                for c, n, w in LEVELS],
+            "kinds": ["counter", "ticket", "event", "rating", "dossier", "dossier_step", "apology",
+                      "ticket_dossier", "booking", "site"]}
 
 
 def fill(conn: psycopg.Connection, n_centres: int, seed: int) -> dict:
     """Every centre's rows, COPYed into the hub's projection tables."""
     rng = random.Random(seed)
     counts = dict.fromkeys(["tickets", "ratings", "dossiers", "dossier_steps", "dossier_apologies",
-                            "ticket_dossiers"], 0)
+                            "ticket_dossiers", "bookings"], 0)
     days = working_days(DATA_START, DATA_END)
     codes, names, weights = zip(*SERVICES)
     rec = 0
@@ -123,7 +128,7 @@ def fill(conn: psycopg.Connection, n_centres: int, seed: int) -> dict:
         good = rng.uniform(25, 80)                                         # how satisfied its citizens are
         late = rng.uniform(0.03, 0.3)
         officers = [f"cb{k:02d}" for k in range(1, 9)]
-        tickets, ratings, attached = [], [], []
+        tickets, ratings, attached, bookings = [], [], [], []
         dossiers, steps, apologies = [], [], []
         by_day: dict[date, list] = {}
         for day in working_days(DOSSIERS_FROM, DATA_END):
@@ -201,12 +206,35 @@ def fill(conn: psycopg.Connection, n_centres: int, seed: int) -> dict:
                                             lp.hour, None))
                     else:
                         row[15] = iso(called + timedelta(minutes=3))
+                # a number taken from afar (issue 14): taken on the phone before the citizen came and
+                # checked in (the wait counts from the check-in, `at`); a few never came and lapsed
+                if rng.random() < 0.04:
+                    taken = iso(at - timedelta(minutes=rng.uniform(5, 55)))
+                    row[9] = row[10] = taken
+                    if state == "expired" and rng.random() < 0.5:
+                        row[8], row[15] = "lapsed", None
+                        row += ["remote", None, None]
+                    else:
+                        row += ["remote", None, iso(at)]
+                else:
+                    row += [None, None, None]
                 tickets.append(row)
+            for b in range(int(load * 0.05 * rng.uniform(0.5, 1.5))):      # bookings for the day
+                r = rng.random()
+                state = "checked_in" if r < 0.75 else "lapsed" if r < 0.88 else "cancelled"
+                slot = datetime.combine(day, datetime.min.time(), TZ) + timedelta(minutes=450 + 30 * rng.randint(0, 15))
+                bookings.append((cid, rec, len(bookings) + 1, day.isoformat(), rng.choice(("HT", "CT")),
+                                 f"{slot.astimezone(TZ):%H:%M}", f"{(slot + timedelta(minutes=30)).astimezone(TZ):%H:%M}",
+                                 state, iso(slot - timedelta(days=rng.randint(0, 6), hours=3)), "web", None,
+                                 iso(slot) if state == "checked_in" else None, None))
         with conn.cursor() as cur:
             for table, cols, rows in (
                     ("tickets", "centre, rec_seq, id, day, service, number, label, priority, state, issued_at, "
                                 "order_at, device, called_at, first_called_at, started_at, finished_at, counter, "
-                                "officer, recalls, transfers, original_service", tickets),
+                                "officer, recalls, transfers, original_service, origin, booking, checked_in_at",
+                     tickets),
+                    ("bookings", "centre, rec_seq, id, day, service, time, ends, state, created_at, device, "
+                                 "ticket_id, checked_in_at, ended_at", bookings),
                     ("ratings", "centre, rec_seq, rating_id, pad, boot, seq, counter, prompt, status, ticket_id, "
                                 "ticket, officer, service, level, level_code, weight, pressed_at, received_at, "
                                 "day, hour, dossiers", ratings),
@@ -266,7 +294,7 @@ def main() -> int:
     args = p.parse_args()
     cluster = Cluster(args.cluster, args.port, fsync=False).start()
     dsn = cluster.create_database("bench")
-    wanted = {"centres": args.centres, "seed": args.seed, "version": 1}
+    wanted = {"centres": args.centres, "seed": args.seed, "version": 2}   # 2: numbers from afar, bookings
     with psycopg.connect(dsn) as conn:
         store.migrate(conn)
         conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (v jsonb)")
@@ -274,7 +302,7 @@ def main() -> int:
         meta = row[0] if row else None
         if args.rebuild or not meta or any(meta.get(k) != v for k, v in wanted.items()):
             for t in ("tickets", "ratings", "ticket_dossiers", "dossiers", "dossier_steps", "dossier_apologies",
-                      "counters", "sites", "bench_meta"):
+                      "counters", "sites", "bookings", "bench_meta"):
                 conn.execute(f"TRUNCATE {t}")
             conn.commit()
             t0 = time.perf_counter()
