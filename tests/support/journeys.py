@@ -37,11 +37,11 @@ class Clock:
 def today_at(tz, hhmm: str) -> datetime:
     """Today (the site's time zone, by the real clock) at `hhmm`. The web process
     knows no clock but the real one (a call reaches only today's tickets' pages), so
-    the centre's day must be the real day; the hour is the test's. Within five
+    the centre's day must be the real day; the hour is the test's. Within two
     minutes of midnight it waits for the new day, so a test never straddles two."""
     now = datetime.now(tz)
     midnight = datetime.combine(now.date() + timedelta(days=1), clock_time(0), tzinfo=tz)
-    if midnight - now < timedelta(minutes=5):
+    if midnight - now < timedelta(minutes=2):
         time.sleep((midnight - now).total_seconds() + 2)
         now = datetime.now(tz)
     return datetime.combine(now.date(), clock_time.fromisoformat(hhmm), tzinfo=tz)
