@@ -53,6 +53,7 @@ WORDS = {
     "choose": ("Chọn", "Choose"),
     "no_slot": ("Không còn giờ trống trong những ngày tới.", "No free time in the coming days."),
     "free": ("còn %d chỗ", "%d free"),
+    "closed_day": ("Trung tâm nghỉ (ngày lễ, Tết): không nhận lịch hẹn.", "The centre is closed (public holiday)."),
     "phone": ("Số điện thoại di động", "Mobile phone number"),
     "phone_why": ("Để gửi mã xác nhận. Số điện thoại được xoá khi số thứ tự hoặc lịch hẹn kết thúc.",
                   "To send a confirmation code. The number is erased when the ticket or booking ends."),
@@ -278,7 +279,8 @@ def routes(web: WebContext) -> list[Route]:
         feed, base = web.feeds[centre], web.base(centre)
         service = request.query_params.get("dv") or ""
         ctx = {"w": lambda k: w(k, lang), "services": [(c, service_name(centre, c, lang)) for c in offered],
-               "service": service if service in offered else "", "days": [], "day_text": lambda d: day_text(d, lang),
+               "service": service if service in offered else "", "days": [], "open_days": [],
+               "day_text": lambda d: day_text(d, lang),
                "action": f"{base}/dat-lich?dv={service}" + ("&lang=en" if lang == "en" else ""), "q": q(lang),
                "qa": "&lang=en" if lang == "en" else "", "picked": "", "centre": centre}
         form: dict = {}
@@ -288,7 +290,10 @@ def routes(web: WebContext) -> list[Route]:
         if ctx["service"]:
             try:
                 answer = await feed.ask("booking.slots", service=ctx["service"])
-                ctx["days"] = [d for d in answer["days"] if any(s["bookable"] for s in d["slots"])]
+                # a closed day is shown as closed: a citizen looking for Tết learns why there is nothing
+                ctx["open_days"] = [d for d in answer["days"]
+                                    if not d.get("closed") and any(s["bookable"] for s in d["slots"])]
+                ctx["days"] = [d for d in answer["days"] if d.get("closed") or d in ctx["open_days"]]
             except RequestRefused as exc:
                 return page(request, "book.html", **ctx, step="start", error=refusal(exc, lang))
             except CentreUnavailable:
@@ -388,21 +393,31 @@ def routes(web: WebContext) -> list[Route]:
             Route("/b/{token}/huy", booking_cancel, methods=["POST"])]
 
 
+def offered_by_state(web: WebContext, centre: str, what: str) -> list[str]:
+    """At the province (no site file): the services whose retained state offers `what`
+    ("remote", "booking"); a centre of before `offers` was in its state names none, so
+    every service is listed and the centre refuses in its own words (`not_offered`)."""
+    feed = web.feeds[centre]
+    return [c for c in feed.service_names
+            if (feed.services.get(c) or {}).get("offers", {what: True}).get(what, False)]
+
+
 def remote_services(web: WebContext, centre: str) -> list[str]:
     """The services offered from afar: the site file's [web] beside the centre; at the
-    province (which has no site file) every service the centre's state names, and
-    the centre refuses in its own words what it does not offer (`not_offered`)."""
+    province what the centre's service states say."""
     settings = web.settings.get(centre)
     if settings is None or not settings.remote_tickets:
         return []
+    if web.province is not None:
+        return offered_by_state(web, centre, "remote")
     return list(settings.remote_services) or list(web.feeds[centre].service_names)
 
 
 def booking_services(web: WebContext, centre: str) -> list[str]:
-    """The services with slots ([[web.slots]]); at the province every service, and
-    `booking.slots` says which have free ones."""
+    """The services with slots ([[web.slots]]); at the province what the centre's
+    service states say, and `booking.slots` says which have free ones."""
     if web.province is not None and centre in web.settings:
-        return list(web.feeds[centre].service_names)
+        return offered_by_state(web, centre, "booking")
     out: list[str] = []
     for rule in (web.settings[centre].slots if centre in web.settings else ()):
         if rule.service not in out:

@@ -296,6 +296,9 @@ def test_a_number_from_afar_and_a_booking_reach_the_right_centre(province):
     finally:
         stream.close()
 
+    # the province has no site file: it offers bookings for the services whose state says so
+    listed = re.findall(r'dat-lich\?dv=([A-Z]+)', web.get(f"/tt/{TWO}/dat-lich")[1])
+    assert sorted(listed) == ["CT", "HT"], "the sample site's [[web.slots]] are HT's and CT's only"
     status, html, _ = web.get(f"/tt/{TWO}/dat-lich?dv=HT")
     slots = re.findall(r'name="slot" value="([^"]+)"', html)
     assert status == 200 and slots, html[html.find("<main>"):][:600]

@@ -120,3 +120,45 @@ def test_the_centres_limit_per_phone_is_said_plainly(site, phone_web):
         assert prove(server, gateway, "/dat-lich?dv=CT", slot=slot, phone="0987 654 321")[2].startswith("/b/")
     status, html, path = prove(server, gateway, "/dat-lich?dv=CT", slot=same_day[2], phone="0987654321")
     assert path.startswith("/dat-lich") and "Mỗi số điện thoại chỉ được lấy 2 số mỗi ngày" in html
+
+
+def test_a_closed_day_is_shown_closed_and_offers_no_time(workdir):
+    """A holiday in [web] closed_days within the days shown: the booking page names
+    it closed, in words, and offers none of its times."""
+    from datetime import datetime, timedelta
+
+    from motcua.config import load_site
+    from motcua.service import CentreService
+    from support.broker import Broker, free_port, write_site
+    probe = load_site(write_site(workdir, free_port()))
+    today = datetime.now(probe.tz).date()
+    # a weekday (HT has slots Monday to Friday) after today, within the week shown
+    holiday = next(d for d in (today + timedelta(days=i) for i in range(2, 7)) if d.isoweekday() <= 5)
+    folder = workdir / "holiday"
+    folder.mkdir()
+    site = load_site(write_site(folder, free_port(),
+                                replace={"closed_days = [": f'closed_days = ["{holiday.isoformat()}",'}))
+    broker = Broker(site, folder / "broker").start()
+    centre = CentreService(site).start()
+    gateway = FakeGateway().start()
+    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}),
+                                notifier=WebhookNotifier(gateway.url, gateway.token, timeout_s=2))).start()
+    try:
+        server.wait_ready(site.id)
+        status, html, _ = server.get("/dat-lich?dv=HT")
+        assert status == 200
+        slots = re.findall(r'name="slot" value="([^"]+)"', html)
+        assert slots and not [s for s in slots if s.startswith(holiday.isoformat())]
+        text = re.sub(r"<[^>]+>", "", html)
+        assert f"{holiday:%d/%m/%Y}: Trung tâm nghỉ (ngày lễ, Tết): không nhận lịch hẹn." in text
+        # at its place among the days, not apart from them
+        at = html.find(f"{holiday:%d/%m/%Y}")
+        assert all(html.find(f'value="{s}"') < at for s in slots if s < holiday.isoformat())
+        assert all(html.find(f'value="{s}"') > at for s in slots if s > holiday.isoformat())
+        status, html, _ = server.get("/dat-lich?dv=HT&lang=en")
+        assert "The centre is closed (public holiday)." in html
+    finally:
+        server.stop()
+        gateway.stop()
+        centre.stop()
+        broker.stop()
