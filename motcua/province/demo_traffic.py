@@ -1,7 +1,8 @@
 """The simulated traffic of one demo centre (`motcua province demo` starts one per
 centre): citizens take numbers at the kiosk, officers sign in with their PIN and
-call, serve, attach dossiers and finish at their counters, citizens press the
-rating pad, and the one-stop software sends an apology for a late dossier. All
+call, serve, attach dossiers and finish at their counters, citizens take numbers
+from afar and book times on their phones and are checked in at the kiosk, citizens
+press the rating pad, and the one-stop software sends an apology for a late dossier. All
 of it as the devices do it, through the centre's broker (kiosk-1, counter-N,
 pad-N, the integration device); the profile says how busy
 (motcua.province.demo_plan).
@@ -84,6 +85,51 @@ class Traffic:
             if self.ask(kiosk, "ticket.issue", service=self.rng.choice(services), priority=priority):
                 with self._lock:
                     self.issued += 1
+
+    def phones(self) -> None:
+        """Citizens who take a number from afar or book a time before coming (the site
+        file's [web]): most come and are checked in at the second kiosk, some never
+        come (the number lapses), a few cancel their booking."""
+        web = self.site.web
+        device = next((d.id for d in self.site.devices if d.role == "web"), None)
+        kiosk_id = next((d.id for d in self.site.devices if d.role == "kiosk" and d.id != "kiosk-1"), None)
+        if web is None or device is None or kiosk_id is None:
+            return
+        served = {s for n in self.profile.counters for s in self.site.counter(n).services}
+        remote = sorted(served & set(web.remote_services or served)) if web.remote_tickets else []
+        booked = sorted(served & {r.service for r in web.slots})
+        phone, kiosk = self.client(device), self.client(kiosk_id)
+        while self.sleep(self.rng.expovariate(1 / (self.profile.arrival_s * 4))):
+            number = f"09{self.rng.randrange(10**8):08d}"   # a made-up mobile number, erased at the end
+            if remote and (not booked or self.rng.random() < 0.6):
+                t = self.ask(phone, "ticket.reserve", service=self.rng.choice(remote), phone=number)
+                if t is not None and self.rng.random() < 0.8:
+                    self._later(self.rng.uniform(10, 60), kiosk, "ticket.check_in", ticket=t["ticket"])
+            elif booked:
+                self._book(phone, kiosk, self.rng.choice(booked), number)
+
+    def _book(self, phone: DeviceClient, kiosk: DeviceClient, service: str, number: str) -> None:
+        """A slot of today that can be checked in now if there is one (the citizen comes),
+        else the next bookable one (checked in another day, or it lapses)."""
+        answer = self.ask(phone, "booking.slots", service=service)
+        if answer is None:
+            return
+        slots = [(d["day"], s) for d in answer["days"] for s in d["slots"] if s["bookable"]]
+        if not slots:
+            return
+        day, slot = slots[0]
+        b = self.ask(phone, "booking.create", service=service, day=day, time=slot["time"], phone=number)
+        if b is None:
+            return
+        if self.rng.random() < 0.1:
+            self._later(self.rng.uniform(5, 30), phone, "booking.cancel", booking=b["booking"])
+        elif datetime.fromisoformat(b["check_in_from"]) <= datetime.now(timezone.utc):
+            self._later(self.rng.uniform(10, 60), kiosk, "booking.check_in", booking=b["booking"])
+
+    def _later(self, delay: float, client: DeviceClient, op: str, **args) -> None:
+        timer = threading.Timer(delay, lambda: None if self.stop.is_set() else self.ask(client, op, **args))
+        timer.daemon = True
+        timer.start()
 
     def _on_hall(self, topic: str, data: dict) -> None:
         services = data.get("services")
@@ -195,7 +241,8 @@ class Traffic:
 
     def run(self) -> None:
         threads = [threading.Thread(target=self.kiosk, name="kiosk", daemon=True),
-                   threading.Thread(target=self.one_stop_software, name="one-stop", daemon=True)]
+                   threading.Thread(target=self.one_stop_software, name="one-stop", daemon=True),
+                   threading.Thread(target=self.phones, name="phones", daemon=True)]
         for i, n in enumerate(self.profile.counters):
             officer = OFFICERS[i % len(OFFICERS)][0]
             threads.append(threading.Thread(target=self.counter, args=(n, officer), name=f"counter-{n}",
