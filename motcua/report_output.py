@@ -216,6 +216,22 @@ def tables(report: Report) -> list[Table]:
     return out
 
 
+# The terminal's headings for them, short (the workbook and CSV keep the full labels);
+# the centre's and the province's terminals both use them.
+HOLDS_SHORT = {"remote": "Lấy từ xa", "remote_checked_in": "Đã XN", "remote_lapsed": "Quá giờ XN",
+               "remote_open": "Chưa XN", "booked": "Đặt hẹn", "booking_checked_in": "Đã đến",
+               "booking_lapsed": "Không đến", "booking_cancelled": "Đã huỷ", "booking_open": "Còn hẹn"}
+HOLDS_NOTE = ("XN = xác nhận tại Trung tâm (quét mã trên điện thoại); Quá giờ XN = quá giờ, không xác nhận; "
+              "Không đến = lịch hẹn quá giờ, không đến; Còn hẹn = lịch hẹn còn hiệu lực.")
+assert set(HOLDS_SHORT) == {code for code, *_ in HOLD_MEASURES}
+
+
+def holds_short(table: Table) -> Table:
+    """A table of numbers from afar and bookings with the terminal's short headings."""
+    return Table(table.name, table.title, [Column(HOLDS_SHORT.get(c.key, c.label), c.kind, c.key)
+                                           for c in table.columns], table.rows)
+
+
 def holds_table(report: Report) -> Table:
     """Numbers from afar and bookings per service (issue 14)."""
     cols = [Column("Lĩnh vực", TEXT, "service"),
@@ -356,7 +372,7 @@ def format_text(report: Report) -> str:
             if report.hours:
                 out += ["Số phiếu theo giờ trong ngày (giờ cấp phiếu)", render_table(hours), ""]
         if section == "Từ xa" and more and len(more[0].rows) > 1:
-            out += ["Lấy số từ xa và lịch hẹn theo lĩnh vực", render_table(more[0]), ""]
+            out += ["Lấy số từ xa và lịch hẹn theo lĩnh vực", HOLDS_NOTE, render_table(holds_short(more[0])), ""]
     if not report.has_dossier_tables:
         out += ["(Chưa có dữ liệu hồ sơ: nhập bằng `motcua dossiers import FILE`.)", ""]
     else:

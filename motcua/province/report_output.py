@@ -86,20 +86,6 @@ def terminal_table(rows: list[Row], spec, head: str, total: Row | None = None,
 # -- numbers taken from afar and bookings (issue 14) -------------------------------------------
 
 
-# The terminal's headings for them, short (the workbook has the centre report's full labels).
-HOLDS_SHORT = {"remote": "Lấy từ xa", "remote_checked_in": "Đã XN", "remote_lapsed": "Quá giờ XN",
-               "remote_open": "Chưa XN", "booked": "Đặt hẹn", "booking_checked_in": "Đã đến",
-               "booking_lapsed": "Không đến", "booking_cancelled": "Đã huỷ", "booking_open": "Còn hẹn"}
-HOLDS_NOTE = ("XN = xác nhận tại Trung tâm (quét mã trên điện thoại); Quá giờ XN = quá giờ, không xác nhận; "
-              "Không đến = lịch hẹn quá giờ, không đến; Còn hẹn = lịch hẹn còn hiệu lực.")
-assert set(HOLDS_SHORT) == {code for code, *_ in HOLD_MEASURES}
-
-
-def _short(table: Table) -> Table:
-    return Table(table.name, table.title, [Column(HOLDS_SHORT.get(c.key, c.label), c.kind, c.key)
-                                           for c in table.columns], table.rows)
-
-
 def _holds_reports(pr: ProvinceReport):
     return [pr.total] + [pr.reports[r.key] for r in pr.centres if r.key in pr.reports]
 
@@ -196,15 +182,15 @@ def format_text(pr: ProvinceReport) -> str:
                   *(note if section == "satisfaction" else []), ""]
     if holds_used(pr):
         missing = holds_missing(pr)
-        lines += ["4b. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO LĨNH VỰC (toàn tỉnh)", HOLDS_NOTE]
+        lines += ["4b. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO LĨNH VỰC (toàn tỉnh)", out.HOLDS_NOTE]
         if pr.total.holds is not None:
-            lines += [render_table(_short(holds_by_service(pr))), ""]
+            lines += [render_table(out.holds_short(holds_by_service(pr))), ""]
         else:
             lines += [f"Chưa có số liệu toàn tỉnh: {len(missing)} trung tâm chưa gửi số liệu lấy số từ xa và lịch "
                       "hẹn (phần mềm chưa nâng cấp): " + ", ".join(missing) + ".", ""]
         lines += ["4c. LẤY SỐ TỪ XA VÀ LỊCH HẸN THEO TRUNG TÂM (thứ tự xếp hạng)",
                   *(["— = trung tâm chưa gửi số liệu này (phần mềm chưa nâng cấp)."] if missing else []),
-                  render_table(_short(holds_by_centre(pr))), ""]
+                  render_table(out.holds_short(holds_by_centre(pr))), ""]
     if pr.by == "officer":
         lines += ["5. XẾP HẠNG CÁN BỘ THEO CHỈ SỐ HÀI LÒNG (mọi trung tâm)",
                   render_table(terminal_table(pr.groups, TERMINAL_GROUPS, "Cán bộ", centre_column=True)), ""]

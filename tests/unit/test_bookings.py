@@ -410,6 +410,9 @@ def test_the_report_counts_numbers_from_afar_and_bookings_per_service(site, tmp_
     assert sorted(report.queue.waits) == [pytest.approx(120, abs=0.01), pytest.approx(3600, abs=0.01)]
     text = out.format_text(report)
     assert "LẤY SỐ TỪ XA VÀ LỊCH HẸN" in text and "quá giờ, không đến" in text
+    # the table per service, with the terminal's short headings, fits a terminal
+    table = text[text.index("Lấy số từ xa và lịch hẹn theo lĩnh vực"):].split("\n\n")[0]
+    assert "Đã XN" in table and "Không đến" in table and max(map(out.display_width, table.splitlines()[2:])) <= 120
     rows = {r[3]: r for r in out.csv_rows(report) if r[0] == "remote" and r[1] == "" and r[5] == "current"}
     assert rows["booking_lapsed"][-2] == 1 and rows["remote_lapsed"][-2] == 1
     store.close()
