@@ -228,6 +228,9 @@ def routes(web: WebContext) -> list[Route]:
             return page(request, template, **ctx, step="start", error=w("expired", lang))
         del pending[ask_id]
         feed = web.feeds[p.centre]
+        # refused by the centre, the form comes back with the phone already proved and the choice made
+        ctx = {**ctx, "typed_phone": "0" + p.phone[2:],
+               "picked": p.service if p.kind == "reserve" else f"{p.day} {p.time}"}
         try:
             if p.kind == "reserve":
                 t = await feed.ask("ticket.reserve", service=p.service, phone=p.phone)
@@ -258,7 +261,7 @@ def routes(web: WebContext) -> list[Route]:
         if form.get("step") == "code":
             return await confirm(request, form, lang, "/lay-so", "take.html", ctx)
         service, phone = form.get("service", ""), normalize_phone(form.get("phone", ""))
-        ctx["picked"] = service
+        ctx["picked"], ctx["typed_phone"] = service, form.get("phone", "")[:20]   # kept on a refusal: typed once
         if service not in offered:
             return page(request, "take.html", **ctx, step="start", error=w("refused", lang))
         if phone is None:
@@ -304,7 +307,7 @@ def routes(web: WebContext) -> list[Route]:
         if request.method == "GET" or not ctx["service"]:
             return page(request, "book.html", **ctx, step="start")
         slot, phone = form.get("slot", ""), normalize_phone(form.get("phone", ""))
-        ctx["picked"] = slot
+        ctx["picked"], ctx["typed_phone"] = slot, form.get("phone", "")[:20]
         day, _, at = slot.partition(" ")
         if not any(d["day"] == day and any(s["time"] == at and s["bookable"] for s in d["slots"]) for d in ctx["days"]):
             return page(request, "book.html", **ctx, step="start", error=w("refused", lang))

@@ -120,6 +120,11 @@ def test_the_centres_limit_per_phone_is_said_plainly(site, phone_web):
         assert prove(server, gateway, "/dat-lich?dv=CT", slot=slot, phone="0987 654 321")[2].startswith("/b/")
     status, html, path = prove(server, gateway, "/dat-lich?dv=CT", slot=same_day[2], phone="0987654321")
     assert path.startswith("/dat-lich") and "Mỗi số điện thoại chỉ được lấy 2 số mỗi ngày" in html
+    # the form comes back as the citizen left it: the phone and the time chosen
+    assert 'value="0987654321"' in html and re.search(rf'value="{same_day[2]}" checked', html)
+    # a phone mistyped: said, and kept to be corrected rather than typed again
+    status, html, _ = server.post("/dat-lich?dv=CT", form(step="phone", slot=same_day[2], phone="0912 34"))
+    assert "Số điện thoại không đúng" in html and 'value="0912 34"' in html
 
 
 def test_a_closed_day_is_shown_closed_and_offers_no_time(workdir):
