@@ -65,6 +65,12 @@ def cmd_demo(site: Site, args) -> int:
     procs.append(subprocess.Popen(cmd + ["centre"], env=env))
     screen = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     apps = []
+    web = None
+    if site.devices_of("web") and site.web is not None and not args.no_web:
+        # the citizen's phone pages, the one-time codes printed here instead of texted
+        apps.append(subprocess.Popen(cmd + ["web", "--http-port", str(args.web_port), "--demo-messages"], env=env))
+        web = f"http://127.0.0.1:{args.web_port}/"
+        print(f"motcua demo: the phone's pages on {web} (one-time codes are printed here)")
     if site.devices_of("pad"):  # a simulated pad and its bridge at every counter that has a pad
         apps.append(subprocess.Popen(cmd + ["pad-sim", "--all", "--bridge"], env=env))
     if screen and not args.no_screens:
@@ -88,6 +94,7 @@ def cmd_demo(site: Site, args) -> int:
           f"  motcua --site {site.path} counter 1 sign_in nguyenvana    (the demo's PIN: {DEMO_PIN})\n"
           f"  motcua --site {site.path} counter 1 next\n"
           f"  motcua --site {site.path} status\n"
+          + (f"Phone pages (take a number from afar, book a time, follow a ticket): {web}\n" if web else "")
           + ("Rating pads: type `1 2` and Enter here to press button 2 on counter 1's pad.\n"
              if site.devices_of("pad") else "") +
           "Ctrl-C stops everything.")
@@ -120,5 +127,8 @@ def add_commands(sub) -> None:
     d = sub.add_parser("demo", help="broker, centre, a kiosk, a hall board and a counter terminal with "
                        "the sample site",
                        example=["motcua demo", "motcua --broker-port 18830 demo --no-screens"])
-    d.add_argument("--no-screens", action="store_true", help="only the broker and the centre")
+    d.add_argument("--no-screens", action="store_true", help="no kiosk, hall board or counter window")
+    d.add_argument("--web-port", type=int, default=8080, metavar="N",
+                   help="the port of the phone's pages, motcua web (default 8080)")
+    d.add_argument("--no-web", action="store_true", help="without the phone's pages (motcua web)")
     d.set_defaults(fn=cmd_demo)

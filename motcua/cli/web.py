@@ -17,6 +17,8 @@ def cmd_web(site: Site | None, args) -> int:
         if args.device:
             raise CliError("--device is for --site: at the province the web logs in as the provincial file's "
                            "[web] device")
+        if args.demo_messages:
+            raise CliError("--demo-messages is for the demo of one centre (--site), never for a province's phones")
         app = province_web(args)
     else:
         try:
@@ -41,6 +43,9 @@ def centre_web(site: Site, args):
         notifier = site_notifier(site)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.demo_messages:
+        from motcua.web.notify import TerminalNotifier
+        notifier = TerminalNotifier()
     return site_app(site, device, read_token, notifier=notifier)
 
 
@@ -78,5 +83,8 @@ def add_commands(sub) -> None:
                    "with role = \"web\"); not with --province")
     p.add_argument("--province", metavar="FILE", help="serve every centre of this provincial file's [web], on the "
                    "provincial broker, instead of one centre (not with --site)")
+    p.add_argument("--demo-messages", action="store_true", help="the demo only: print the text messages (one-time "
+                   "codes included) on this terminal instead of sending them through a gateway, so numbers from "
+                   "afar and bookings can be tried; whoever reads the terminal can prove any phone")
     # The site file is read here, not before: with --province there is none.
     p.set_defaults(fn=cmd_web, site_free=True)

@@ -5,7 +5,8 @@ providers, Zalo ZNS) reached by an HTTP API with templates approved in
 advance. `Notifier` is what the pages use; `WebhookNotifier` posts one JSON
 message to a configured URL with a bearer token (the shape such gateways, or
 a small relay in front of them, take); `LogNotifier` only logs (a centre
-without a gateway, and development). A failure is logged and answered False,
+without a gateway, and development); `TerminalNotifier` prints, codes included (the
+demo only). A failure is logged and answered False,
 never raised into a page: the citizen is told the message could not be sent.
 
 The webhook's request, POST <url>, `Authorization: Bearer <token>`:
@@ -72,6 +73,22 @@ class LogNotifier:
     def send(self, message: Message) -> bool:
         self.sent.append(message)
         log.info("message %s (%s) to %s", message.id, message.template, mask_phone(message.phone))
+        return True
+
+
+class TerminalNotifier:
+    """The demo's (`motcua demo`, `motcua web --demo-messages`): prints each message,
+    its one-time code included, on the terminal instead of sending it, so the pages can
+    be tried without a gateway. Never for a real centre: whoever reads the terminal or
+    its log can prove any phone."""
+
+    def __init__(self, out=None):
+        import sys
+        self.out = out or sys.stdout
+
+    def send(self, message: Message) -> bool:
+        print(f"[motcua web, demo] tin nhắn tới {mask_phone(message.phone)}: {message.text}", file=self.out,
+              flush=True)
         return True
 
 

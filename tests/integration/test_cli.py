@@ -84,8 +84,11 @@ def test_no_broker_is_said_plainly(site, motcua):
 
 
 def test_demo_starts_broker_and_centre_and_stops_them(workdir, motcua):
+    import re
     import signal
     import time
+    import urllib.parse
+    import urllib.request
 
     from support.broker import free_port, wait_port, write_site
     from motcua.config import load_site
@@ -98,7 +101,9 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir, motcua):
     screen = f":{free_port() % 5000 + 100}"  # a display number nobody else uses
     xvfb = subprocess.Popen(["Xvfb", screen, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
     env = {**os.environ, "DISPLAY": screen}
-    proc = subprocess.Popen([sys.executable, "-m", "motcua", "--site", str(site.path), "--broker-port", str(port), "demo"],
+    web_port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "motcua", "--site", str(site.path), "--broker-port", str(port), "demo",
+                             "--web-port", str(web_port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
     try:
         wait_port(port)
@@ -119,6 +124,15 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir, motcua):
         terminal = subprocess.run(["pgrep", "-f", "--", f"--site {site.path} .*counter-app 1"],
                                   capture_output=True, text=True)
         assert terminal.stdout.strip(), "the demo's counter terminal is not running"
+        # the phone's pages, the one-time code printed on the demo's terminal instead of texted
+        wait_port(web_port, timeout=20)
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/lay-so") as page:
+            html = page.read().decode()
+        assert "Lấy số từ xa" in html and 'name="phone"' in html
+        form = urllib.parse.urlencode({"step": "phone", "service": "HT", "phone": "0912 345 678"}).encode()
+        with urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{web_port}/lay-so", data=form, headers={"Origin": f"http://127.0.0.1:{web_port}"})) as page:
+            assert "Đã gửi mã xác nhận đến" in page.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
@@ -127,6 +141,8 @@ def test_demo_starts_broker_and_centre_and_stops_them(workdir, motcua):
     assert proc.returncode == 0
     assert "centre running" in out and "kiosk kiosk-1 on screen" in out
     assert "counter terminal of counter 1 on screen" in out
+    assert f"the phone's pages on http://127.0.0.1:{web_port}/" in out
+    assert re.search(r"\[motcua web, demo\] tin nhắn tới 8491\*\*\*\*678: Ma xac nhan cua ban la \d{6}\.", out), out[-2000:]
     import socket
     with socket.socket() as s:  # the broker is gone with the demo
         assert s.connect_ex(("127.0.0.1", port)) != 0
