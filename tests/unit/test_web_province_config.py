@@ -243,6 +243,8 @@ def test_web_takes_site_or_province_not_both(capsys, no_env):
     assert "give --site (one centre, on its own broker) or --province" in capsys.readouterr().err
     assert main(["web", "--province", str(PROVINCE_SAMPLE), "--device", "web"]) == 2
     assert "--device is for --site" in capsys.readouterr().err
+    assert main(["web", "--province", str(PROVINCE_SAMPLE), "--demo-messages"]) == 2
+    assert "--demo-messages is for the demo of one centre" in capsys.readouterr().err
     assert main(["web", "--province", str(PROVINCE_SAMPLE)]) == 2     # the sample's [web] is commented out
     assert "has no [web] table: add one with device, password, base_url" in capsys.readouterr().err
 
