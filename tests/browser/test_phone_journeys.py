@@ -19,10 +19,9 @@ from selenium.webdriver.common.by import By
 from motcua.config import load_site
 from motcua.service import CentreService
 from support.broker import free_port, write_site
-from support.browser import PHONE, shot
-from support.journeys import (Clock, ask_code, confirm_code, error_text, every_day, last_code, page_path, panel,
-                              phone_server, qr_on_screen, report_holds, rows, scan_at_kiosk, text, today_at, wait,
-                              written)
+from support.browser import PHONE, panel, phone_server, shot, text, wait
+from support.journeys import (Clock, ask_code, confirm_code, error_text, every_day, last_code, page_path,
+                              qr_on_screen, report_holds, rows, scan_at_kiosk, today_at, written)
 from support.officers import register, sign_in
 
 pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (apt-get install xvfb)")

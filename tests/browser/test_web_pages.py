@@ -6,12 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from motcua.web_tokens import make_token
-from support.browser import PHONE, shot
+from support.browser import PHONE, decode_qr, panel, phone_server, shot, submit, text, wait
 from support.officers import register, sign_in
 from support.web import ticket_path, web_secret
 
@@ -22,22 +20,6 @@ def desk(site, centre, connect):
     counter = connect("counter-1")
     sign_in(counter, 1, "nguyenvana")
     return connect("kiosk-1"), counter
-
-
-def text(driver, element_id: str) -> str:
-    return driver.find_element(By.ID, element_id).text
-
-
-def wait(driver, predicate, timeout: float = 5.0, what: str = ""):
-    # a page that reloads itself (no JavaScript) replaces its elements under the test's feet
-    return WebDriverWait(driver, timeout, poll_frequency=0.05,
-                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
-        lambda d: predicate(d), message=what)
-
-
-def panel(driver) -> str:
-    """The call's panel as one line (it shows the number and the counter on lines of their own)."""
-    return " ".join(text(driver, "ptext").split())
 
 
 def png_size(path) -> tuple[int, int]:
@@ -234,33 +216,8 @@ def test_asking_for_a_text_when_the_turn_is_near(site, broker, centre, desk, chr
         gateway.stop()
 
 
-def _phone_server(site):
-    from motcua.web import site_app
-    from motcua.web.links import token_reader
-    from motcua.web.notify import WebhookNotifier
-    from support.fake_gateway import FakeGateway
-    from support.web import WebServer, web_device
-    gateway = FakeGateway().start()
-    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}),
-                                notifier=WebhookNotifier(gateway.url, gateway.token, timeout_s=2))).start()
-    server.wait_ready(site.id)
-    return server, gateway
-
-
-def decode_qr(png) -> list[str]:
-    import zxingcpp
-    from PIL import Image
-    return [r.text for r in zxingcpp.read_barcodes(Image.open(png))]
-
-
-def submit(d, what: str):
-    before = d.find_element(By.TAG_NAME, "html")
-    d.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    wait(d, lambda d: before.id != d.find_element(By.TAG_NAME, "html").id, timeout=15, what=what)
-
-
 def test_a_number_from_afar_shows_the_qr_the_kiosk_reads(site, broker, centre, chromium, connect):
-    server, gateway = _phone_server(site)
+    server, gateway = phone_server(site)
     try:
         d = chromium()
         d.get(server.url + "/")
@@ -287,7 +244,7 @@ def test_a_number_from_afar_shows_the_qr_the_kiosk_reads(site, broker, centre, c
 
 
 def test_booking_a_time_on_the_phone(site, broker, centre, chromium):
-    server, gateway = _phone_server(site)
+    server, gateway = phone_server(site)
     try:
         d = chromium()
         d.get(server.url + "/dat-lich")

@@ -46,3 +46,55 @@ def shot(driver, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+# -- reading and driving the phone's pages ------------------------------------------------------
+
+def text(driver, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+    return driver.find_element(By.ID, element_id).text
+
+
+def wait(driver, predicate, timeout: float = 10.0, what: str = ""):
+    """Poll `predicate` until true. A page that reloads itself (no JavaScript: its meta
+    refresh) replaces its document under the test's feet: a stale or missing element,
+    or chromedriver's "unhandled inspector error" while the old document goes, is one
+    more poll; a real failure ends as the timeout naming `what`."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: predicate(d), message=what)
+
+
+def panel(driver) -> str:
+    """The call's panel as one line (it shows the number and the counter on lines of their own)."""
+    return " ".join(text(driver, "ptext").split())
+
+
+def submit(driver, what: str, button: str = "main button[type=submit]"):
+    """Press the form's button and wait for the next page (a round trip to the centre)."""
+    from selenium.webdriver.common.by import By
+    before = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, button).click()
+    wait(driver, lambda d: before.id != d.find_element(By.TAG_NAME, "html").id, timeout=15, what=what)
+
+
+def phone_server(site):
+    """`motcua web` for the site with the fake SMS gateway: (server, gateway)."""
+    from motcua.web import site_app
+    from motcua.web.links import token_reader
+    from motcua.web.notify import WebhookNotifier
+    from support.fake_gateway import FakeGateway
+    from support.web import WebServer, web_device, web_secret
+    gateway = FakeGateway().start()
+    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}),
+                                notifier=WebhookNotifier(gateway.url, gateway.token, timeout_s=2))).start()
+    server.wait_ready(site.id)
+    return server, gateway
+
+
+def decode_qr(png) -> list[str]:
+    """The QR codes read off a screenshot (zxing-cpp), as a scanner reads a phone's screen."""
+    import zxingcpp
+    from PIL import Image
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(png))]

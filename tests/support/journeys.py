@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+
+from support.browser import submit, wait
 
 
 class Clock:
@@ -53,42 +53,7 @@ def every_day(slots_rule_days: str = "days = [1, 2, 3, 4, 5]") -> dict:
     return {slots_rule_days: "days = [1, 2, 3, 4, 5, 6, 7]"}
 
 
-def phone_server(site):
-    """`motcua web` for the site with the fake SMS gateway: (server, gateway)."""
-    from motcua.web import site_app
-    from motcua.web.links import token_reader
-    from motcua.web.notify import WebhookNotifier
-    from support.fake_gateway import FakeGateway
-    from support.web import WebServer, web_device, web_secret
-    gateway = FakeGateway().start()
-    server = WebServer(site_app(site, web_device(site), token_reader({site.id: web_secret(site)}),
-                                notifier=WebhookNotifier(gateway.url, gateway.token, timeout_s=2))).start()
-    server.wait_ready(site.id)
-    return server, gateway
-
-
 # -- the phone's side (chromium) ----------------------------------------------------------------
-
-def text(driver, element_id: str) -> str:
-    return driver.find_element(By.ID, element_id).text
-
-
-def wait(driver, predicate, timeout: float = 10.0, what: str = ""):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05,
-                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
-        lambda d: predicate(d), message=what)
-
-
-def panel(driver) -> str:
-    return " ".join(text(driver, "ptext").split())
-
-
-def submit(driver, what: str, button: str = "main button[type=submit]"):
-    """Press the form's button and wait for the next page."""
-    before = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, button).click()
-    wait(driver, lambda d: before.id != d.find_element(By.TAG_NAME, "html").id, timeout=15, what=what)
-
 
 def error_text(driver) -> str:
     found = driver.find_elements(By.ID, "error")
@@ -120,16 +85,10 @@ def confirm_code(driver, code: str):
     submit(driver, "the page after the code")
 
 
-def decode_qr(png) -> list[str]:
-    import zxingcpp
-    from PIL import Image
-    return [r.text for r in zxingcpp.read_barcodes(Image.open(png))]
-
-
 def qr_on_screen(driver, name: str) -> str:
     """Scroll the page's QR into view, take the screenshot and read the QR off it, as
     the kiosk's scanner reads the phone's screen."""
-    from support.browser import shot
+    from support.browser import decode_qr, shot
     driver.execute_script("document.getElementById('qr').scrollIntoView({block: 'center'})")
     found = decode_qr(shot(driver, name))
     assert len(found) == 1, f"{name}: {len(found)} QR codes read off the screen"
