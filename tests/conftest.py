@@ -6,9 +6,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from motcua.cli import main as cli_main
 from motcua.config import load_site
 from motcua.mqtt import DeviceClient
 from motcua.service import CentreService
@@ -113,3 +115,14 @@ def chromium(workdir):
     yield _start
     for d in drivers:
         d.quit()
+
+
+@pytest.fixture
+def motcua(capsys):
+    """`motcua --site SITE ARGS...` in this process: its return code, stdout and stderr."""
+    def run(site, *args):
+        capsys.readouterr()
+        code = cli_main(["--site", str(site.path), *args])
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+    return run

@@ -20,7 +20,8 @@ from motcua.config import load_site
 from motcua.service import CentreService
 from support.broker import free_port, write_site
 from support.browser import PHONE, panel, phone_server, shot, text, wait
-from support.journeys import (Clock, ask_code, confirm_code, error_text, every_day, last_code, page_path,
+from support.clock import Clock
+from support.journeys import (ask_code, confirm_code, error_text, every_day, last_code, page_path,
                               qr_on_screen, report_holds, rows, scan_at_kiosk, today_at, written)
 from support.officers import register, sign_in
 

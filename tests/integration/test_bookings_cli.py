@@ -8,32 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import date, datetime
-from types import SimpleNamespace
 
 import pytest
 
 from motcua import bookings as bk
-from motcua.cli import main
 from motcua.config import load_site
 from motcua.mqtt import RequestRefused
 from motcua.service import CentreService
 from motcua.store import Store
 from support.broker import write_site
+from support.clock import Clock
 
 PHONES = ("0912345678", "0355000111", "0987654321")
-
-
-@pytest.fixture
-def motcua(capsys):
-    """`motcua --site SITE ARGS...` in this process: its return code, stdout and stderr."""
-    def run(site, *args):
-        capsys.readouterr()
-        code = main(["--site", str(site.path), *args])
-        out = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
-    return run
 
 
 def next_bookable_day(site) -> date:
@@ -166,18 +153,6 @@ def test_a_day_closed_after_it_was_booked(site, broker, centre, connect, motcua,
 
 
 # -- across local midnight, through the broker ----------------------------------------------------
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now, self.lock = start, threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self.lock:
-            return self.now
-
-    def set(self, when: datetime) -> None:
-        with self.lock:
-            self.now = when
 
 
 def hanoi(day: str, hhmm: str) -> datetime:

@@ -6,10 +6,9 @@ its WAL and the centre's log once its number or booking has ended."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -19,22 +18,7 @@ from motcua.mqtt import RequestRefused
 from motcua.service import CentreService
 from motcua.store import Store
 from support.officers import register, sign_in
-
-
-class Clock:
-    """The centre's clock, moved by the test (the centre ticks every half second)."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-        self.lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self.lock:
-            return self.now
-
-    def move(self, **delta) -> None:
-        with self.lock:
-            self.now += timedelta(**delta)
+from support.clock import Clock
 
 
 @pytest.fixture

@@ -8,23 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from motcua.cli import main
 from support.broker import ROOT
-
-
-@pytest.fixture
-def motcua(capsys):
-    """`motcua --site SITE ARGS...` in this process: its return code, stdout and stderr."""
-    def run(site, *args):
-        capsys.readouterr()
-        code = main(["--site", str(site.path), *args])
-        out = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
-    return run
 
 
 def test_ticket_counter_and_status_commands(site, centre, motcua, monkeypatch):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -15,23 +14,6 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 
 from support.browser import submit, wait
-
-
-class Clock:
-    """The centre's clock, set and moved by the test (the centre ticks every half
-    second and lapses what is late by it)."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-        self.lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self.lock:
-            return self.now
-
-    def move(self, **delta) -> None:
-        with self.lock:
-            self.now += timedelta(**delta)
 
 
 def today_at(tz, hhmm: str) -> datetime:
