@@ -16,9 +16,9 @@ from motcua import bookings as bk
 from motcua import web_tokens
 from motcua.mqtt import RequestRefused
 from motcua.service import CentreService
-from motcua.store import Store
 from support.officers import register, sign_in
 from support.clock import Clock
+from support.centre_db import rows
 
 
 @pytest.fixture
@@ -49,14 +49,6 @@ def wait_until(pred, timeout: float = 5.0):
             return value
         time.sleep(0.05)
     raise AssertionError("the condition did not come true in time")
-
-
-def rows(site, sql: str, args=()) -> list[tuple]:
-    store = Store(site.database)
-    try:
-        return store.db.execute(sql, list(args)).fetchall()
-    finally:
-        store.close()
 
 
 def test_a_burst_for_one_slot_books_exactly_its_capacity_and_nothing_half(site, centre, connect):

@@ -679,15 +679,9 @@ def _centre_of_schema_9(site, path: Path) -> None:
     of walk-ins, numbers from afar (checked in, lapsed), bookings (checked in,
     lapsed, cancelled, booked ahead), calls."""
     from motcua.engine import Engine
-    from motcua.migrations import CENTRE, MIGRATIONS
     from motcua.store import Store
-    import sqlite_utils
-    db = sqlite_utils.Database(sqlite3.connect(str(path)))
-    for v in range(1, 10):
-        with db.atomic():
-            MIGRATIONS[v](db)
-            db.execute(f"PRAGMA user_version={v}")
-            db.execute(f"PRAGMA application_id={CENTRE.application_id}")
+    from support.centre_db import database_at_version
+    db = database_at_version(path, 9)
     store = Store.__new__(Store)
     store.db, store._upsert_sql, store._since_checkpoint, store.path = db, {}, 0, path
     # the site record as the code of then wrote it at start: without the kinds it ships

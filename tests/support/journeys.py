@@ -14,6 +14,7 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 
 from support.browser import submit, wait
+from support.centre_db import rows
 
 
 def today_at(tz, hhmm: str) -> datetime:
@@ -82,14 +83,6 @@ def page_path(driver, server) -> str:
 
 
 # -- the centre's database ----------------------------------------------------------------------
-
-def rows(site, sql: str, args=()) -> list[tuple]:
-    from motcua.store import Store
-    store = Store(site.database)
-    try:
-        return store.db.execute(sql, list(args)).fetchall()
-    finally:
-        store.close()
 
 
 def written(site) -> dict:

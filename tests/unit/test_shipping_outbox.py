@@ -17,10 +17,11 @@ from motcua import officers as of
 from motcua.config import load_site
 from motcua.dossiers import DossierStore
 from motcua.engine import Changes, Engine, QueueState
-from motcua.migrations import CENTRE, MIGRATIONS, migrate
+from motcua.migrations import CENTRE
 from motcua.shipping import outbox
 from motcua.store import Store
 from support.broker import EXAMPLE, ROOT
+from support.centre_db import database_at_version
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 DOSSIERS = ROOT / "examples" / "dossiers.json"
@@ -192,20 +193,9 @@ def test_every_column_of_a_shipped_table_is_shipped_or_left_out_on_purpose(tmp_p
     store.close()
 
 
-def _version_7(path) -> sqlite_utils.Database:
-    """A database as motcua made it before the outbox (migrations 1 to 7)."""
-    db = sqlite_utils.Database(sqlite3.connect(str(path)))
-    for v in range(1, 8):
-        with db.atomic():
-            MIGRATIONS[v](db)
-            db.execute(f"PRAGMA user_version={v}")
-            db.execute(f"PRAGMA application_id={CENTRE.application_id}")
-    return db
-
-
 def test_migrating_an_older_database_copies_its_history_into_the_outbox(site, tmp_path):
     path = tmp_path / "centre.db"
-    db = _version_7(path)
+    db = database_at_version(path, 7)
     # its rows, written by the code of then (no triggers)
     old = Store.__new__(Store)
     old.db, old._upsert_sql, old._since_checkpoint, old.path = db, {}, 0, path
@@ -330,24 +320,13 @@ def test_bookings_and_the_new_ticket_columns_are_shipped_never_a_phone(site, tmp
     store.close()
 
 
-def _version_9(path) -> sqlite_utils.Database:
-    """A database as motcua made it before migration 10: the outbox of migration 8."""
-    db = sqlite_utils.Database(sqlite3.connect(str(path)))
-    for v in range(1, 10):
-        with db.atomic():
-            MIGRATIONS[v](db)
-            db.execute(f"PRAGMA user_version={v}")
-            db.execute(f"PRAGMA application_id={CENTRE.application_id}")
-    return db
-
-
 def test_migration_10_ships_the_bookings_and_origins_written_before_it_once(site, tmp_path):
     """A centre that took numbers from afar and bookings under schema 9 (nothing of
     them shipped but their events): migration 10 copies in every booking, every
     counter and the tickets that came from afar or from a booking, never a walk-in's
     again and never a phone; then the new triggers ship what follows."""
     path = tmp_path / "centre.db"
-    _version_9(path).conn.close()
+    database_at_version(path, 9).conn.close()
     old = Store.__new__(Store)                      # the code of then: the store writing into version 9
     old.db, old._upsert_sql, old._since_checkpoint, old.path = sqlite_utils.Database(path), {}, 0, path
     a_morning_from_afar(site, old)
