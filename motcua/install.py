@@ -12,6 +12,7 @@ says how it fits together.
 | kiosk, display | a `kiosk` user logged in by LightDM into a session of our own (no blanking, no cursor) that starts a systemd *user* unit running the app full screen, restarted always |
 | counter | a systemd user unit for the officer's terminal, started by an XDG autostart entry when the officer logs in to the desktop |
 | shipper | `motcua-ship.service`: `motcua ship`, the centre's records and live tile to the province (docs/province.md), restarted always |
+| web | `motcua-web.service`: `motcua web`, the citizen's phone pages behind the centre's HTTPS proxy (docs/web.md), its gateway's token from an EnvironmentFile, open files for thousands of phones, restarted always |
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 __all__ = ["ROLES", "File", "Target", "files", "next_steps", "quote"]
 
-ROLES = ("centre", "broker", "backup", "pad", "kiosk", "display", "counter", "shipper")
+ROLES = ("centre", "broker", "backup", "pad", "kiosk", "display", "counter", "shipper", "web")
 SYSTEM = "/etc/systemd/system"
 USER_UNITS = "/etc/systemd/user"
 DEFAULT_DATA_DIR = "/var/lib/motcua"
@@ -363,10 +364,47 @@ X-GNOME-Autostart-enabled=true
             File("/etc/xdg/autostart/motcua-counter.desktop", desktop)]
 
 
+WEB_ENV = "/etc/motcua/web.env"
+
+
+def web(t: Target, http_port: int = 8080) -> list[File]:
+    text = f"""{_header("The citizen's phone pages (docs/web.md): tickets followed live, numbers from afar, "
+                        "bookings, procedures and dossiers, behind the centre's HTTPS proxy.")}
+[Unit]
+Description=motcua web (the citizen's phone)
+After=network-online.target motcua-broker.service mosquitto.service motcua-centre.service
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+# Plain HTTP on this machine only: nginx or Caddy serves it to the internet as [web] base_url.
+ExecStart={_command(t, "web", "--host", "127.0.0.1", "--http-port", str(http_port))}
+# The SMS / Zalo gateway's token (MOTCUA_WEB_NOTIFIER_TOKEN=…, and _URL if not in the site
+# file), readable by root only: never in the site file, which every device of the centre
+# reads. Optional: without it the pages offer no text message, numbers from afar or bookings.
+EnvironmentFile=-{WEB_ENV}
+# Every phone following its ticket holds a connection: 5,000 phones, 5,000 descriptors.
+LimitNOFILE=65536
+Restart=always
+RestartSec=3
+TimeoutStopSec=10
+User={t.user}
+Group={t.user}
+Environment=PYTHONUNBUFFERED=1
+SyslogIdentifier=motcua-web
+{_hardening(t)}
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return [File(f"{SYSTEM}/motcua-web.service", text)]
+
+
 def files(role: str, t: Target, **options) -> list[File]:
     """Every file of a role, with the options of that role (see each function)."""
     makers = {"centre": centre, "broker": broker, "backup": backup, "pad": pad, "kiosk": kiosk,
-              "display": display, "counter": counter, "shipper": shipper}
+              "display": display, "counter": counter, "shipper": shipper, "web": web}
     if role not in makers:
         raise ValueError(f"no role {role!r}: one of {', '.join(ROLES)}")
     return makers[role](t, **{k: v for k, v in options.items() if v is not None})
@@ -378,8 +416,11 @@ def next_steps(role: str, written: list[File], t: Target) -> list[str]:
     if role == "backup":
         units = [u for u in units if u.endswith(".timer")]
     steps = []
-    if role in ("centre", "broker", "backup", "pad", "shipper"):
+    if role in ("centre", "broker", "backup", "pad", "shipper", "web"):
         steps.append(f"id {t.user} || adduser --system --group --home {DEFAULT_DATA_DIR} --no-create-home {t.user}")
+        if role == "web":
+            steps.append(f"install -m 0600 /dev/null {WEB_ENV}   # then MOTCUA_WEB_NOTIFIER_TOKEN=… in it, "
+                         "if the site file's [web] names a gateway")
         if role == "broker":
             steps.append("systemctl disable --now mosquitto.service   # ours takes its place")
         if role == "pad":

@@ -33,7 +33,7 @@ def cmd_install(site: Site, args) -> int:
     t = Target(exe=_exe(args.exe), site_file=str(Path(site.path).absolute()), data_dir=str(site.data_dir),
                user=args.user, screen_user=getattr(args, "screen_user", "kiosk"))
     options = {k: getattr(args, k, None) for k in ("watchdog_s", "keep", "when", "dest_dir", "counter",
-                                                   "serial", "device", "board", "officer", "number")}
+                                                   "serial", "device", "board", "officer", "number", "http_port")}
     options["dest"] = options.pop("dest_dir")
     if args.role == "display":
         if args.board == "counter" and args.counter is None:
@@ -99,6 +99,10 @@ def add_commands(sub) -> None:
          "motcua --site /etc/motcua/site.toml install broker")
     role("shipper", "shipping to the province (`motcua ship`: the records and the live tile), restarted always",
          "motcua --site /etc/motcua/site.toml install shipper")
+    w = role("web", "the citizen's phone pages (`motcua web`) behind the centre's HTTPS proxy, restarted always",
+             "motcua --site /etc/motcua/site.toml install web --http-port 8080")
+    w.add_argument("--http-port", type=int, default=8080, metavar="N",
+                   help="the port it listens on, on 127.0.0.1, for the proxy (default 8080)")
     b = role("backup", "a daily backup of the centre database (a service and its timer)",
              "motcua --site /etc/motcua/site.toml install backup --keep 30")
     b.add_argument("--keep", type=int, default=14, metavar="N", help="backups kept (default 14)")

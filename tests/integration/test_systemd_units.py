@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not 
 EXE = Path(sys.executable).parent / "motcua"
 ROLES = [["centre"], ["broker"], ["backup", "--keep", "30", "--when", "Mon..Sat 19:00"],
          ["pad", "--counter", "1", "--serial", "/dev/ttyUSB0"], ["kiosk"], ["display", "hall"],
-         ["display", "counter", "3"], ["counter", "2", "--officer", "nguyenvana"], ["shipper"]]
+         ["display", "counter", "3"], ["counter", "2", "--officer", "nguyenvana"], ["shipper"], ["web"]]
 
 
 def verify(folder: Path, names: list[str]) -> subprocess.CompletedProcess:
