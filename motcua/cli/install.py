@@ -47,6 +47,11 @@ def cmd_install(site: Site, args) -> int:
         out = files(args.role, t, **{k: v for k, v in options.items() if v is not None})
     except (ValueError, TypeError) as exc:
         raise CliError(str(exc)) from None
+    return write_units(out, args, lambda: next_steps(args.role, out, t))
+
+
+def write_units(out, args, steps) -> int:
+    """Print the files (--print), or write them under / (or --dest) and say what to run next."""
     if args.print:
         for f in out:
             print(f"# ---- {f.path} (mode {f.mode:o})")
@@ -63,7 +68,7 @@ def cmd_install(site: Site, args) -> int:
             raise CliError(f"cannot write {path}: run it as root (sudo), or --print, or --dest DIR") from None
         print(f"wrote {path}")
     print("\nthen, as root:")
-    for step in next_steps(args.role, out, t):
+    for step in steps():
         print(f"  {step}")
     return 0
 

@@ -102,6 +102,44 @@ def _broker_actions(actions) -> None:
         a.set_defaults(fn=_run("broker", "cmd_broker"))
 
 
+def cmd_province_install(site, args) -> int:
+    from ..install import Target
+    from ..province.install import files, next_steps
+    from .install import _exe, write_units
+    province = find_province(args.province)
+    t = Target(exe=_exe(args.exe), site_file=str(Path(province.path).absolute()),
+               data_dir=str(Path(province.data_dir).absolute()), user=args.user)
+    out = files(args.role, t, workers=getattr(args, "workers", None), http_port=getattr(args, "http_port", None))
+    return write_units(out, args, lambda: next_steps(args.role, out, t))
+
+
+@registers
+def _install_actions(actions) -> None:
+    i = actions.add_parser("install", help="write the systemd units of the province's server (hub, broker, web)",
+                           description="Write what brings the province's server back after a reboot: a systemd "
+                           "unit per role, restarted always, hardened like the centre's (docs/province.md, "
+                           "\"Installing\").",
+                           example=["motcua province install hub --province /etc/motcua/province.toml",
+                                    "motcua province install broker --province /etc/motcua/province.toml --print"])
+    roles = i.add_subparsers(dest="role", required=True, metavar="ROLE", title="roles")
+    for name, what in (("hub", "the hub: shipped records into PostgreSQL (Type=notify)"),
+                       ("broker", "the provincial Mosquitto, in place of Debian's mosquitto.service"),
+                       ("web", "the phones' pages of every bridged centre (motcua web --province)")):
+        r = roles.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".",
+                             example=f"motcua province install {name} --province /etc/motcua/province.toml")
+        add_province_option(r)
+        r.add_argument("--print", action="store_true", help="print the files instead of writing them")
+        r.add_argument("--dest", metavar="DIR", help="write under DIR instead of / (DIR/etc/systemd/…)")
+        r.add_argument("--exe", metavar="PATH", help="the installed motcua program (default: the one running)")
+        r.add_argument("--user", default="motcua", help="the system user of the services (default motcua)")
+        if name == "hub":
+            r.add_argument("--workers", type=int, default=2, metavar="N", help="the hub's workers (default 2)")
+        if name == "web":
+            r.add_argument("--http-port", type=int, default=8080, metavar="N",
+                           help="the port it listens on, on 127.0.0.1, for the proxy (default 8080)")
+        r.set_defaults(fn=cmd_province_install)
+
+
 @registers
 def _hub_actions(actions) -> None:
     h = actions.add_parser("hub", help="store every centre's shipped records in the province's PostgreSQL",

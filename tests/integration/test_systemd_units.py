@@ -39,6 +39,17 @@ def test_units_pass_systemd_analyze_verify(role, site, workdir, capsys):
         assert r.returncode == 0 and not r.stderr.strip(), (names, r.stdout, r.stderr)
 
 
+@pytest.mark.parametrize("role", ["hub", "broker", "web"])
+def test_the_provinces_units_pass_systemd_analyze_verify(role, workdir, capsys):
+    root = workdir / "root"
+    assert main(["province", "install", role, "--province", str(ROOT / "examples" / "province.toml"),
+                 "--dest", str(root), "--exe", str(EXE)]) == 0
+    capsys.readouterr()
+    [path] = [p for p in root.rglob("*.service")]
+    r = verify(path.parent, [path.name])
+    assert r.returncode == 0 and not r.stderr.strip(), (path.name, r.stdout, r.stderr)
+
+
 def test_verify_does_catch_a_bad_unit(workdir):
     """The check means something: a missing program and a bad setting are refused."""
     bad = workdir / "motcua-bad.service"
