@@ -159,7 +159,10 @@ async def ticket_page(request: Request) -> Response:
     view = feed.view(f, lang)
     token = request.path_params["token"]
     offer = None
-    if web_ctx(request).reminders is not None and f.state == "waiting" and (ref.day, ref.label) not in feed.reminders:
+    # offered to a waiting ticket; rendered hidden for a number from afar not yet checked in,
+    # so the page shows it the moment the kiosk checks it in (the page's script)
+    if web_ctx(request).reminders is not None and f.state in ("waiting", "reserved") \
+            and (ref.day, ref.label) not in feed.reminders:
         from .reminders import NEAR, w
         offer = {"action": f"/t/{token}/nhac" + ("?lang=en" if lang == "en" else ""), "near": NEAR,
                  "w": lambda k: w(k, lang)}

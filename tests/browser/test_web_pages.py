@@ -234,9 +234,12 @@ def test_a_number_from_afar_shows_the_qr_the_kiosk_reads(site, broker, centre, c
         png = shot(d, "take-ticket-qr")
         link = site.web.base_url + d.current_url.split(server.url, 1)[1].split("?")[0]
         assert decode_qr(png) == [link], "the QR on the phone is the ticket's signed link"
+        assert not d.find_element(By.ID, "remind").is_displayed(), "no text message before it is in the queue"
         kiosk = connect("kiosk-1")
         assert kiosk.request("ticket.check_in", token=link)["checked_in"]
         wait(d, lambda d: text(d, "headline").startswith("Bạn là người tiếp theo"), what="checked in, live")
+        # in the queue now: the offer of a text message appears without a reload
+        wait(d, lambda d: d.find_element(By.ID, "remind").is_displayed(), what="the offer of a text message")
         shot(d, "take-checked-in")
     finally:
         server.stop()
