@@ -197,6 +197,9 @@ CENTRE = Schema("the centre's database", 0x4D435543, (   # "MCUC"
     Step(10, "numbers from afar and bookings shipped to the province: the tickets' and counters' outbox "
              "triggers with the columns of 9, the bookings' (never a phone), their rows copied in once",
          outbox.add_bookings),
+    Step(11, "a private pause's reason never shipped: the counters' and events' outbox triggers ship "
+             "pause_reason and counter_paused's data.reason only when public, the outbox scrubbed of them",
+         outbox.private_pauses),
 ))
 
 # A kiosk's own copy of the catalogue (motcua.kiosk.catalogue_sync): nothing else.

@@ -17,13 +17,20 @@ counters' triggers again and adding the bookings' (SOURCES); the rows whose
 shipped form it changed are copied in once (every counter, every booking, the
 tickets with any of the new columns set). Migration 8 keeps the sources of
 its day (SOURCES_8): a step never changes once shipped, and a database older
-than 9 has no bookings to ship when 8 runs.
+than 9 has no bookings to ship when 8 runs; migration 10 keeps its own
+(SOURCES_10).
+
+Migration 11 (`private_pauses`, issue 13): an officer's pause reason is the
+officer's unless made public (`pause_public`); 8 and 10 shipped it anyway. The
+counters' and events' triggers are made again with `Source.shipped_as` (the
+counter's `pause_reason`, the `counter_paused` event's `data.reason`: null
+unless public), and the records still in the outbox are scrubbed of it.
 
 Never shipped: a citizen's name or ID number (`dossiers.applicant_name`; the
 ID is never stored at all), the documents handed in, the free text of dossier
 steps and apologies, the phones of numbers from afar and bookings (`phones`),
 the officers' register (PIN hashes), the requests' replies, the pads'
-prompts. `tests/unit/test_shipping_outbox.py` fails when a table gains a
+prompts, the reason of a pause not made public. `tests/unit/test_shipping_outbox.py` fails when a table gains a
 column that SOURCES neither ships nor leaves out: a later migration that adds
 one must decide, and drop and create that table's triggers again
 (`trigger_sql`), as migration 10 does.
@@ -35,7 +42,7 @@ start, when it changed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlite_utils
 
@@ -53,6 +60,9 @@ class Source:
     parsed: tuple[str, ...] = ()          # stored JSON text, shipped as JSON
     left_out: tuple[str, ...] = ()        # never shipped: why in the comment beside
     order: str = "rowid"                  # the copy of existing rows, in this order
+    # column -> the SQL that ships it in place of the column itself, `{row}` standing
+    # for "NEW." in a trigger and "" in the copy-in (both use body_sql: one truth)
+    shipped_as: tuple[tuple[str, str], ...] = ()
 
 
 TICKET_COLUMNS = ("id", "day", "service", "number", "label", "priority", "state", "issued_at", "order_at",
@@ -108,16 +118,34 @@ SOURCES_8: tuple[Source, ...] = (
     *_OTHERS_8,
 )
 
-# What is shipped now (migration 10 and after).
-SOURCES: tuple[Source, ...] = (
+# Numbers from afar and bookings (issue 14): a booking's row, each insert and
+# update (booked, checked in, cancelled, lapsed); its phone is never in it.
+_BOOKINGS = Source("booking", "bookings", BOOKING_COLUMNS, on=("INSERT", "UPDATE"), order="id")
+
+# What migration 10 shipped, as it was then (its step must not change either).
+SOURCES_10: tuple[Source, ...] = (
     Source("counter", "counters", COUNTER_COLUMNS + ADDED_9["counters"], on=("INSERT", "UPDATE"),
            order="number"),
     Source("ticket", "tickets", TICKET_COLUMNS + ADDED_9["tickets"], on=("INSERT", "UPDATE"), order="id"),
     *_OTHERS_8,
-    # Numbers from afar and bookings (issue 14): a booking's row, each insert and
-    # update (booked, checked in, cancelled, lapsed); its phone is never in it.
-    Source("booking", "bookings", BOOKING_COLUMNS, on=("INSERT", "UPDATE"), order="id"),
+    _BOOKINGS,
 )
+
+# An officer's pause reason is shown to the hall only when the officer made it
+# public (counter.pause with `public`); a private one ("đi khám bệnh") is the
+# officer's and never leaves the centre: the counter's pause_reason and the
+# counter_paused event's data.reason are shipped as null unless public
+# (migration 11; 8 and 10 shipped them whatever pause_public said).
+PRIVATE_PAUSE_REASON = "CASE WHEN coalesce({row}pause_public, 0) THEN {row}pause_reason END"
+PRIVATE_PAUSE_DATA = ("CASE WHEN NOT json_valid({row}data) THEN {row}data "
+                      "WHEN {row}type = 'counter_paused' AND NOT coalesce(json_extract({row}data, '$.public'), 0) "
+                      "THEN json_set({row}data, '$.reason', NULL) ELSE json({row}data) END")
+
+# What is shipped now (migration 11 and after).
+SOURCES: tuple[Source, ...] = tuple(
+    replace(s, shipped_as=(("pause_reason", PRIVATE_PAUSE_REASON),)) if s.table == "counters" else
+    replace(s, shipped_as=(("data", PRIVATE_PAUSE_DATA),)) if s.table == "events" else s
+    for s in SOURCES_10)
 
 # Never shipped, whole tables (docs/province.md): the officers' PIN hashes, the
 # replies kept for repeated requests, the pads' prompts, numbering, the catalogue,
@@ -129,6 +157,9 @@ KINDS = tuple(s.kind for s in SOURCES) + ("site",)
 
 
 def _value(source: Source, column: str, row: str) -> str:
+    expression = dict(source.shipped_as).get(column)
+    if expression is not None:
+        return expression.format(row=f"{row}." if row else "")
     ref = f"{row}.{column}" if row else column
     if column in source.parsed:
         # json() embeds it as JSON; anything not JSON goes as text (a bad row must never
@@ -179,7 +210,7 @@ def add_bookings(db: sqlite_utils.Database) -> None:
     copied in once: every counter (a handful of rows), the tickets with any of the
     new columns set (a walk-in's are all empty: its record already says so), and
     every booking. The phones are never read."""
-    source = {s.table: s for s in SOURCES}
+    source = {s.table: s for s in SOURCES_10}
     for table in ("counters", "tickets"):
         for on in source[table].on:
             db.execute(f"DROP TRIGGER IF EXISTS {trigger_name(source[table], on)}")
@@ -189,6 +220,27 @@ def add_bookings(db: sqlite_utils.Database) -> None:
     for s in (source["counters"], source["tickets"], source["bookings"]):
         for on in s.on:
             db.execute(trigger_sql(s, on))
+
+
+def private_pauses(db: sqlite_utils.Database) -> None:
+    """Migration 11 (issue 13): the counters' and events' triggers made again so that
+    a private pause's reason is shipped as null (SOURCES), and the records of such
+    pauses still in the outbox scrubbed of it: a counter record whose pause_public
+    is not true, a counter_paused event whose data.public is not true. Their seqs
+    stay: the records shipped already cannot be called back (the hub's migration 3
+    scrubs what it holds)."""
+    source = {s.table: s for s in SOURCES}
+    for table in ("counters", "events"):
+        for on in source[table].on:
+            db.execute(f"DROP TRIGGER IF EXISTS {trigger_name(source[table], on)}")
+            db.execute(trigger_sql(source[table], on))
+    db.execute("UPDATE outbox SET body = json_set(body, '$.pause_reason', NULL) WHERE kind = 'counter' "
+               "AND json_extract(body, '$.pause_reason') IS NOT NULL "
+               "AND NOT coalesce(json_extract(body, '$.pause_public'), 0)")
+    db.execute("UPDATE outbox SET body = json_set(body, '$.data.reason', NULL) WHERE kind = 'event' "
+               "AND json_extract(body, '$.type') = 'counter_paused' "
+               "AND json_type(body, '$.data') = 'object' AND json_extract(body, '$.data.reason') IS NOT NULL "
+               "AND NOT coalesce(json_extract(body, '$.data.public'), 0)")
 
 
 # -- the site's description ------------------------------------------------------------

@@ -339,7 +339,7 @@ def test_migration_10_ships_the_bookings_and_origins_written_before_it_once(site
     old.db.conn.close()
 
     store = Store(path)                               # opens and migrates it
-    assert store.version == CENTRE.version == 10
+    assert store.version == CENTRE.version
     rows = outbox_rows(store.db)
     assert rows[:len(before)] == before and [s for s, _, _ in rows] == list(range(1, len(rows) + 1))
     copied = rows[len(before):]
@@ -362,5 +362,89 @@ def test_migration_10_ships_the_bookings_and_origins_written_before_it_once(site
     assert_no_phone(new)
     again = Store(path)                               # opening again copies nothing
     assert len(outbox_rows(again.db)) == len(rows) + 2
+    again.close()
+    store.close()
+
+
+# -- a private pause's reason (issue 13) ---------------------------------------------------
+
+PRIVATE, PUBLIC = "Đi khám bệnh", "Họp giao ban"
+
+
+def two_pauses(site, store: Store, now=NOW) -> None:
+    """Counter 1 paused for the officer's own reason (not shown to the hall),
+    counter 2 for a public one."""
+    engine = Engine(site, store.load_state())
+    store.commit(*engine.sign_in(1, "nguyenvana", now))
+    store.commit(*engine.sign_in(2, "tranthib", now))
+    store.commit(*engine.pause(1, PRIVATE, now + timedelta(minutes=1)))
+    store.commit(*engine.pause(2, PUBLIC, now + timedelta(minutes=2), public=True))
+
+
+def pauses_shipped(rows) -> dict[int, tuple]:
+    """Per counter: the reason of its latest counter record and of its latest
+    counter_paused event."""
+    counters = latest(rows, "counter", "number")
+    events = {b["counter"]: b["data"] for _, k, b in rows if k == "event" and b["type"] == "counter_paused"}
+    return {n: (counters[n]["pause_reason"], events[n]["reason"]) for n in events}
+
+
+def test_a_private_pause_ships_no_reason_a_public_one_does(site, tmp_path):
+    store = Store(tmp_path / "centre.db")
+    two_pauses(site, store)
+    rows = outbox_rows(store.db)
+    assert pauses_shipped(rows) == {1: (None, None), 2: (PUBLIC, PUBLIC)}
+    assert PRIVATE not in "\n".join(body for (body,) in store.db.execute("SELECT body FROM outbox"))
+    # the centre itself keeps it (the officer's own screen, the centre's report)
+    assert store.db.execute("SELECT pause_reason, pause_public FROM counters WHERE number = 1").fetchone() \
+        == (PRIVATE, 0)
+    assert latest(rows, "counter", "number")[1]["pause_public"] == 0
+    store.close()
+
+
+def old_store(path, version: int) -> Store:
+    """The store of the code of then, writing into a file at `version` (only the
+    columns its tables had)."""
+    db = database_at_version(path, version)
+    old = Store.__new__(Store)
+    old.db, old._upsert_sql, old._since_checkpoint, old.path = db, {}, 0, path
+    columns = {t: set(db[t].columns_dict) for t in db.table_names()}
+    old._upsert = lambda table, rows, pk: Store._upsert(
+        old, table, [{k: v for k, v in r.items() if k in columns[table]} for r in rows], pk)
+    if version < 9:
+        old.load_state = lambda window=20: QueueState()      # (no bookings to load then)
+    return old
+
+
+@pytest.mark.parametrize("version", [7, 9, 10])
+def test_migration_11_scrubs_the_private_reasons_still_in_the_outbox(site, tmp_path, version):
+    """Migrations 8 and 10 shipped a counter's pause_reason whatever pause_public
+    said: a centre upgraded from 10, 9 (through 10's copy of every counter) or 7
+    (through 8's copy of its history) keeps no private reason in its outbox, and
+    its new pauses follow the new triggers."""
+    path = tmp_path / "centre.db"
+    old = old_store(path, version)
+    two_pauses(site, old)
+    text = json.dumps([b for _, _, b in outbox_rows(old.db)] if version >= 8 else [], ensure_ascii=False)
+    if version >= 8:
+        assert PRIVATE in text          # what the code of then put in the outbox
+    old.db.conn.close()
+
+    store = Store(path)                 # opens and migrates it
+    assert store.version == CENTRE.version == 11
+    rows = outbox_rows(store.db)
+    assert [s for s, _, _ in rows] == list(range(1, len(rows) + 1))
+    assert PRIVATE not in json.dumps([b for _, _, b in rows], ensure_ascii=False)
+    assert pauses_shipped(rows) == {1: (None, None), 2: (PUBLIC, PUBLIC)}
+    assert all(b["pause_reason"] in (None, PUBLIC) for _, k, b in rows if k == "counter")
+    # new pauses, by the triggers of 11
+    engine = Engine(site, store.load_state())
+    store.commit(*engine.resume(1, NOW + timedelta(minutes=10)))
+    store.commit(*engine.pause(1, "Việc riêng", NOW + timedelta(minutes=11)))
+    new = outbox_rows(store.db)[len(rows):]
+    assert "Việc riêng" not in json.dumps([b for _, _, b in new], ensure_ascii=False)
+    assert pauses_shipped(new) == {1: (None, None)}
+    again = Store(path)                 # opening again changes nothing
+    assert outbox_rows(again.db) == outbox_rows(store.db)
     again.close()
     store.close()
