@@ -8,6 +8,10 @@ no broker and no database (docs/province.md, "A batch" and "The hub").
   (`BatchRefused`, saying why); the hub logs it and never acknowledges it.
 - `CITIZEN_KEYS` a body must not carry (the centre leaves them out; the hub
   drops them if one ever comes, and says so).
+- A private pause's reason (`scrub_private_pause`): a centre of before its
+  migration 11 ships a counter's `pause_reason` and the `counter_paused`
+  event's `data.reason` even when the officer did not make the pause public;
+  the hub stores them as null (the store does the same in SQL).
 - `advance(acked, stored)`: the new acknowledgement, the end of the run of
   stored sequence numbers that follows `acked` with no gap.
 
@@ -212,6 +216,24 @@ def parse_batch(topic: str, payload: bytes | str) -> Batch:
 def clean_body(body: dict) -> dict:
     """The body without CITIZEN_KEYS (the store does the same in SQL)."""
     return {k: v for k, v in body.items() if k not in CITIZEN_KEYS}
+
+
+def is_public(value) -> bool:
+    """A pause's `pause_public` / `public` as a centre ships it (1 or true)."""
+    return value is True or (type(value) in (int, float) and value != 0)
+
+
+def scrub_private_pause(kind: str, body: dict) -> dict:
+    """The body with a private pause's reason set to null: a counter's pause_reason
+    unless pause_public, a counter_paused event's data.reason unless data.public
+    (the store does the same in SQL: store.scrub_private_pause_sql)."""
+    if kind == "counter" and body.get("pause_reason") is not None and not is_public(body.get("pause_public")):
+        return {**body, "pause_reason": None}
+    data = body.get("data")
+    if (kind == "event" and body.get("type") == "counter_paused" and type(data) is dict
+            and data.get("reason") is not None and not is_public(data.get("public"))):
+        return {**body, "data": {**data, "reason": None}}
+    return body
 
 
 def advance(acked: int, stored: Iterable[int]) -> int:

@@ -159,12 +159,48 @@ UPDATE counters c SET booking_run = (r.body->>'booking_run')::integer
 FROM records r WHERE r.centre = c.centre AND r.seq = c.rec_seq AND r.body ? 'booking_run';
 """
 
+
+
+def _public(value: str) -> str:
+    """SQL: a pause's pause_public / public (jsonb) is true (1 or true; null is not)."""
+    return (f"coalesce({value} = 'true'::jsonb OR (jsonb_typeof({value}) = 'number' "
+            f"AND {value} <> '0'::jsonb), false)")
+
+
+def scrub_private_pause_sql(body: str, kind: str) -> str:
+    """SQL: the record's body (jsonb) with a private pause's reason set to null, as
+    ingest.scrub_private_pause: a counter's pause_reason unless pause_public, a
+    counter_paused event's data.reason unless data.public. A centre shipped them
+    before its migration 11 (issue 13): the officer's reason is the officer's."""
+    pause_public, public = f"({body}->'pause_public')", f"({body}->'data'->'public')"
+    return (f"CASE WHEN {kind} = 'counter' AND {body}->>'pause_reason' IS NOT NULL "
+            f"AND NOT {_public(pause_public)} THEN jsonb_set({body}, '{{pause_reason}}', 'null') "
+            f"WHEN {kind} = 'event' AND {body}->>'type' = 'counter_paused' "
+            f"AND jsonb_typeof({body}->'data') = 'object' AND {body}->'data'->>'reason' IS NOT NULL "
+            f"AND NOT {_public(public)} THEN jsonb_set({body}, '{{data,reason}}', 'null') ELSE {body} END")
+
+
+# Issue 13: a private pause's reason, shipped by centres before their migration 11,
+# scrubbed from what the hub holds: the records and the projections (counters,
+# events). Public pauses keep theirs: the hall shows them anyway.
+_PRIVATE_PAUSES = f"""
+UPDATE records SET body = {scrub_private_pause_sql('body', 'kind')}
+WHERE (kind = 'counter' AND body->>'pause_reason' IS NOT NULL)
+   OR (kind = 'event' AND body->>'type' = 'counter_paused');
+UPDATE counters SET pause_reason = NULL WHERE pause_reason IS NOT NULL AND coalesce(pause_public, 0) = 0;
+UPDATE events SET data = jsonb_set(data, '{{reason}}', 'null')
+WHERE type = 'counter_paused' AND jsonb_typeof(data) = 'object' AND data->>'reason' IS NOT NULL
+  AND NOT {_public("(data->'public')")};
+"""
+
 STEPS: tuple[Step, ...] = (
     Step(1, "records, centres (acknowledgements, link) and the projections: events, tickets, "
             "counters, ratings, ticket_dossiers, dossiers, dossier_steps, dossier_apologies, sites",
          _TABLES),
     Step(2, "numbers from afar and bookings: tickets.origin, booking, checked_in_at, counters.booking_run "
             "(filled from the records), bookings", _BOOKINGS),
+    Step(3, "a private pause's reason scrubbed: counters' pause_reason and counter_paused events' "
+            "data.reason unless public, in records and in the projections", _PRIVATE_PAUSES),
 )
 VERSION = len(STEPS)
 assert [s.version for s in STEPS] == list(range(1, VERSION + 1)), "steps are numbered 1, 2, 3 …"
@@ -227,7 +263,7 @@ def migrate(conn: psycopg.Connection) -> int:
 NEW_RECORDS = ("CREATE TEMP TABLE IF NOT EXISTS new_records (centre text, seq bigint, kind text, body jsonb) "
                "ON COMMIT DELETE ROWS")
 
-INSERT_RECORDS = """
+INSERT_RECORDS = f"""
 WITH incoming AS (
   SELECT DISTINCT ON (b.p->>'centre', (r->>'seq')::bigint)
          b.p->>'centre' AS centre, (r->>'seq')::bigint AS seq, r->>'kind' AS kind,
@@ -236,7 +272,7 @@ WITH incoming AS (
   ORDER BY 1, 2),
 new AS (
   INSERT INTO records (centre, seq, kind, body)
-  SELECT centre, seq, kind, body FROM incoming ORDER BY centre, seq
+  SELECT centre, seq, kind, {scrub_private_pause_sql('body', 'kind')} FROM incoming ORDER BY centre, seq
   ON CONFLICT (centre, seq) DO NOTHING
   RETURNING centre, seq, kind, body),
 kept AS (INSERT INTO new_records SELECT * FROM new)

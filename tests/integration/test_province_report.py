@@ -801,7 +801,7 @@ def test_an_older_centre_and_an_older_hub_upgrade_and_agree(pg_database, tmp_pat
     conn.close()
 
     hub = hub_store.HubStore(pg_database).open()                 # the hub upgrades: its migration 2
-    assert hub_store.version(hub.conn) == hub_store.VERSION == 2
+    assert hub_store.version(hub.conn) == hub_store.VERSION >= 2
     got = dict(hub.conn.execute("SELECT id, origin FROM tickets WHERE origin IS NOT NULL").fetchall())
     hub.conn.commit()
     want = dict(sqlite3.connect(path).execute("SELECT id, origin FROM tickets WHERE origin IS NOT NULL"))
