@@ -23,6 +23,10 @@ Tables (migration 1):
   queries keep their shape. A row is replaced only by a record with a higher
   sequence number: each row holds the latest version of its key.
 
+Never a private pause's reason (migration 3, issue 13): a counter's
+`pause_reason` unless `pause_public`, a `counter_paused` event's `data.reason`
+unless `data.public`, are stored as null in `records` and the projections.
+
 Migrations: numbered steps in one list, the version in `hub_schema`; each step
 runs in its own transaction under an advisory lock, so two hubs starting at
 once migrate once. A database newer than the code is refused.
