@@ -231,8 +231,9 @@ def full_flow(d):
         yield from _shot(d, "11-paused")
 
         # F9: resume
+        yield from d.until(lambda: app.root.current == "main" and app.enabled.get("resume"), what="resume offered")
         d.key(F["resume"])
-        yield from d.until(lambda: app.state == "open", what="open again")
+        yield from d.until(lambda: app.state == "open", timeout=20, what="open again")
         yield from d.until(lambda: obs.counter.get("state") == "open", what="the centre's resume")
 
         # F8 again with a typed, private reason
@@ -244,8 +245,9 @@ def full_flow(d):
         yield from d.until(lambda: app.state == "paused", what="paused (private)")
         yield from d.until(lambda: obs.counter.get("state") == "paused", what="the centre's private pause")
         d.check("private_pause", {"centre_reason": obs.counter.get("pause_reason"), "pause_text": app.pause_text})
+        yield from d.until(lambda: app.root.current == "main" and app.enabled.get("resume"), what="resume offered")
         d.key(F["resume"])
-        yield from d.until(lambda: app.state == "open", what="open again")
+        yield from d.until(lambda: app.state == "open", timeout=20, what="open again")
 
         # F10: close, confirmed with Enter
         d.key(F["close"])
