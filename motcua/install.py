@@ -367,22 +367,23 @@ X-GNOME-Autostart-enabled=true
 WEB_ENV = "/etc/motcua/web.env"
 
 
-def web(t: Target, http_port: int = 8080) -> list[File]:
-    text = f"""{_header("The citizen's phone pages (docs/web.md): tickets followed live, numbers from afar, "
-                        "bookings, procedures and dossiers, behind the centre's HTTPS proxy.")}
+def web_unit(t: Target, name: str, exec_start: str, where: str, after: str) -> File:
+    """`motcua web`'s unit, beside a centre (`web`) or at the province
+    (motcua.province.install): the same service but for its command and neighbours."""
+    text = f"""{_header(f"The citizen's phone pages (docs/web.md) {where}, behind an HTTPS proxy.")}
 [Unit]
-Description=motcua web (the citizen's phone)
-After=network-online.target motcua-broker.service mosquitto.service motcua-centre.service
+Description=motcua web (the citizen's phone) {where}
+After=network-online.target {after}
 Wants=network-online.target
 StartLimitIntervalSec=0
 
 [Service]
 Type=simple
 # Plain HTTP on this machine only: nginx or Caddy serves it to the internet as [web] base_url.
-ExecStart={_command(t, "web", "--host", "127.0.0.1", "--http-port", str(http_port))}
+ExecStart={exec_start}
 # The SMS / Zalo gateway's token (MOTCUA_WEB_NOTIFIER_TOKEN=…, and _URL if not in the site
-# file), readable by root only: never in the site file, which every device of the centre
-# reads. Optional: without it the pages offer no text message, numbers from afar or bookings.
+# or provincial file), readable by root only: never in those files, which other services
+# read. Optional: without it the pages offer no text message, numbers from afar or bookings.
 EnvironmentFile=-{WEB_ENV}
 # Every phone following its ticket holds a connection: 5,000 phones, 5,000 descriptors.
 LimitNOFILE=65536
@@ -392,13 +393,18 @@ TimeoutStopSec=10
 User={t.user}
 Group={t.user}
 Environment=PYTHONUNBUFFERED=1
-SyslogIdentifier=motcua-web
+SyslogIdentifier={name}
 {_hardening(t)}
 
 [Install]
 WantedBy=multi-user.target
 """
-    return [File(f"{SYSTEM}/motcua-web.service", text)]
+    return File(f"{SYSTEM}/{name}.service", text)
+
+
+def web(t: Target, http_port: int = 8080) -> list[File]:
+    return [web_unit(t, "motcua-web", _command(t, "web", "--host", "127.0.0.1", "--http-port", str(http_port)),
+                     "beside the centre", "motcua-broker.service mosquitto.service motcua-centre.service")]
 
 
 def files(role: str, t: Target, **options) -> list[File]:

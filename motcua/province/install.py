@@ -11,7 +11,7 @@ text; the command line writes or prints it; docs/province.md says how it fits.
 """
 from __future__ import annotations
 
-from ..install import SYSTEM, WEB_ENV, File, Target, _hardening, _header, quote
+from ..install import SYSTEM, WEB_ENV, File, Target, _hardening, _header, quote, web_unit
 
 ROLES = ("hub", "broker", "web")
 
@@ -85,33 +85,9 @@ WantedBy=multi-user.target
 
 
 def web(t: Target, http_port: int = 8080) -> list[File]:
-    text = f"""{_header("The citizen's phone pages for every bridged centre of the province (docs/web.md, "
-                        "'At the province'), behind the province's HTTPS proxy.")}
-[Unit]
-Description=motcua web at the province (the citizen's phone)
-After=network-online.target motcua-province-broker.service
-Wants=network-online.target
-StartLimitIntervalSec=0
-
-[Service]
-Type=simple
-ExecStart={_command(t, "web", "--host", "127.0.0.1", "--http-port", str(http_port))}
-# The gateway's token (MOTCUA_WEB_NOTIFIER_TOKEN=…), readable by root only; optional.
-EnvironmentFile=-{WEB_ENV}
-LimitNOFILE=65536
-Restart=always
-RestartSec=3
-TimeoutStopSec=10
-User={t.user}
-Group={t.user}
-Environment=PYTHONUNBUFFERED=1
-SyslogIdentifier=motcua-province-web
-{_hardening(t)}
-
-[Install]
-WantedBy=multi-user.target
-"""
-    return [File(f"{SYSTEM}/motcua-province-web.service", text)]
+    return [web_unit(t, "motcua-province-web", _command(t, "web", "--host", "127.0.0.1", "--http-port",
+                                                        str(http_port)),
+                     "at the province", "motcua-province-broker.service")]
 
 
 def files(role: str, t: Target, **options) -> list[File]:

@@ -3,25 +3,17 @@
 `systemd-analyze verify` on them."""
 from __future__ import annotations
 
-import configparser
-
 import pytest
 
 from motcua.cli import main
 from motcua.install import Target
 from motcua.province.install import files, next_steps
 from support.broker import ROOT
+from support.units import unit
 
 T = Target(exe="/opt/motcua/venv/bin/motcua", site_file="/etc/motcua/province.toml",
            data_dir="/var/lib/motcua-province")
 SAMPLE = ROOT / "examples" / "province.toml"
-
-
-def unit(text: str) -> configparser.ConfigParser:
-    c = configparser.ConfigParser(strict=False, interpolation=None, comment_prefixes=("#",))
-    c.optionxform = str
-    c.read_string(text)
-    return c
 
 
 @pytest.mark.parametrize("role, options, name, command, kind", [

@@ -3,7 +3,6 @@
 no root (tests/integration/test_systemd_units.py runs `systemd-analyze verify`)."""
 from __future__ import annotations
 
-import configparser
 import os
 import stat
 
@@ -12,18 +11,11 @@ import pytest
 from motcua.cli import main
 from motcua.install import ROLES, Target, files, quote
 from support.broker import ROOT
+from support.units import T, unit
 
 EXAMPLE_SITE = str(ROOT / "examples" / "site.toml")
-T = Target(exe="/opt/motcua/venv/bin/motcua", site_file="/etc/motcua/site.toml", data_dir="/var/lib/motcua")
 OPTIONS = {"pad": {"counter": 2, "serial": "/dev/serial/by-id/usb-pad"}, "counter": {"number": 4},
            "display": {"board": "counter", "counter": 3}}
-
-
-def unit(text: str) -> configparser.ConfigParser:
-    c = configparser.ConfigParser(strict=False, interpolation=None, comment_prefixes=("#",))
-    c.optionxform = str
-    c.read_string(text)
-    return c
 
 
 def by_name(role, **kw):

@@ -2,20 +2,10 @@
 tests/integration/test_systemd_units.py runs `systemd-analyze verify` on it."""
 from __future__ import annotations
 
-import configparser
-
 from motcua.cli import main
-from motcua.install import WEB_ENV, Target, files, next_steps
+from motcua.install import WEB_ENV, files, next_steps
 from support.broker import ROOT
-
-T = Target(exe="/opt/motcua/venv/bin/motcua", site_file="/etc/motcua/site.toml", data_dir="/var/lib/motcua")
-
-
-def unit(text: str) -> configparser.ConfigParser:
-    c = configparser.ConfigParser(strict=False, interpolation=None, comment_prefixes=("#",))
-    c.optionxform = str
-    c.read_string(text)
-    return c
+from support.units import T, unit
 
 
 def test_the_web_listens_for_the_proxy_only_with_its_token_apart_and_room_for_phones():
