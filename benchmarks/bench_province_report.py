@@ -46,9 +46,11 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import psycopg  # noqa: E402
 from measure import python_speed_s  # noqa: E402
+from support.centre_activity import add_working_days, working_days  # noqa: E402
 
 from motcua.province import report_output as out  # noqa: E402
 from motcua.province import store  # noqa: E402
@@ -79,18 +81,6 @@ SECOND = ["Vinh", "Lộc", "Xuân", "Điền", "Hòa", "An", "Thạnh", "Phong",
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def working_days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)
-            if (start + timedelta(days=i)).weekday() < 5]
-
-
-def add_working_days(d: date, n: int) -> date:
-    while n > 0:
-        d += timedelta(days=1)
-        n -= d.weekday() < 5
-    return d
 
 
 def centres(n: int, seed: int) -> list[tuple[str, str]]:

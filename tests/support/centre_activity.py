@@ -73,6 +73,7 @@ class Style:
 
 
 def working_days(start: date, end: date) -> list[date]:
+    """Monday to Friday from start to end, both included (dossiers count working days)."""
     return [start + timedelta(days=i) for i in range((end - start).days + 1)
             if (start + timedelta(days=i)).weekday() < 5]
 

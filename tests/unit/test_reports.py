@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from support.broker import ROOT, write_site
+from support.centre_activity import add_working_days, working_days
 from motcua import ratings as rt
 from motcua import report_output as out
 from motcua import reports
@@ -70,18 +71,6 @@ def local(dt: datetime) -> datetime:
 
 def at(day: date, hh: int, mm: int = 0, ss: float = 0) -> datetime:
     return datetime.combine(day, time(hh, mm), TZ) + timedelta(seconds=round(ss))
-
-
-def working_days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)
-            if (start + timedelta(days=i)).weekday() < 5]
-
-
-def add_working_days(d: date, n: int) -> date:
-    while n > 0:
-        d += timedelta(days=1)
-        n -= d.weekday() < 5
-    return d
 
 
 # -- the generator's own record -----------------------------------------------------------
