@@ -174,11 +174,13 @@ WantedBy=multi-user.target
     return [File(f"{SYSTEM}/motcua-ship.service", text)]
 
 
-def broker(t: Target) -> list[File]:
-    text = f"""{_header("Mosquitto for the site: `motcua broker run` writes its configuration, "
-                        "passwords and ACL from the site file into <data_dir>/broker, then runs it.")}
+def broker_unit(t: Target, name: str, exec_start: str, what: str, description: str, limits: str = "") -> File:
+    """A Mosquitto written from our configuration and run by systemd: the centre's
+    (`broker`) and the province's (motcua.province.install), which differ only in
+    their command, names and open-file limit."""
+    text = f"""{_header(what)}
 [Unit]
-Description=motcua MQTT broker (Mosquitto configured from the site file)
+Description={description}
 After=network-online.target
 Wants=network-online.target
 # It takes the place of Debian's own mosquitto.service (same port).
@@ -189,19 +191,26 @@ StartLimitIntervalSec=0
 # Debian's Mosquitto tells systemd when it listens (as its own mosquitto.service does).
 Type=notify
 NotifyAccess=main
-ExecStart={_command(t, "broker", "run")}
+ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=2
-User={t.user}
+{limits}User={t.user}
 Group={t.user}
-SyslogIdentifier=motcua-broker
+SyslogIdentifier={name}
 {_hardening(t)}
 
 [Install]
 WantedBy=multi-user.target
 """
-    return [File(f"{SYSTEM}/motcua-broker.service", text)]
+    return File(f"{SYSTEM}/{name}.service", text)
+
+
+def broker(t: Target) -> list[File]:
+    return [broker_unit(t, "motcua-broker", _command(t, "broker", "run"),
+                        "Mosquitto for the site: `motcua broker run` writes its configuration, passwords and "
+                        "ACL from the site file into <data_dir>/broker, then runs it.",
+                        "motcua MQTT broker (Mosquitto configured from the site file)")]
 
 
 def backup(t: Target, keep: int = 14, when: tuple[str, ...] = ("*-*-* 12:15:00", "*-*-* 18:30:00"),

@@ -11,7 +11,7 @@ text; the command line writes or prints it; docs/province.md says how it fits.
 """
 from __future__ import annotations
 
-from ..install import SYSTEM, WEB_ENV, File, Target, _hardening, _header, quote, web_unit
+from ..install import SYSTEM, WEB_ENV, File, Target, _hardening, _header, broker_unit, quote, web_unit
 
 ROLES = ("hub", "broker", "web")
 
@@ -54,34 +54,12 @@ WantedBy=multi-user.target
 
 
 def broker(t: Target) -> list[File]:
-    text = f"""{_header("The provincial Mosquitto: `motcua province broker run` writes its configuration, "
-                        "passwords and ACL from the provincial file into <data_dir>/broker, then runs it.")}
-[Unit]
-Description=motcua provincial MQTT broker
-After=network-online.target
-Wants=network-online.target
-Conflicts=mosquitto.service
-StartLimitIntervalSec=0
-
-[Service]
-# Debian's Mosquitto tells systemd when it listens (as its own mosquitto.service does).
-Type=notify
-NotifyAccess=main
-ExecStart={_command(t, "province", "broker", "run")}
-ExecReload=/bin/kill -HUP $MAINPID
-Restart=always
-RestartSec=2
-# Hundreds of centres' bridges and the phones' web: a descriptor each.
-LimitNOFILE=65536
-User={t.user}
-Group={t.user}
-SyslogIdentifier=motcua-province-broker
-{_hardening(t)}
-
-[Install]
-WantedBy=multi-user.target
-"""
-    return [File(f"{SYSTEM}/motcua-province-broker.service", text)]
+    return [broker_unit(t, "motcua-province-broker", _command(t, "province", "broker", "run"),
+                        "The provincial Mosquitto: `motcua province broker run` writes its configuration, "
+                        "passwords and ACL from the provincial file into <data_dir>/broker, then runs it.",
+                        "motcua provincial MQTT broker",
+                        limits="# Hundreds of centres' bridges and the phones' web: a descriptor each.\n"
+                               "LimitNOFILE=65536\n")]
 
 
 def web(t: Target, http_port: int = 8080) -> list[File]:
