@@ -446,6 +446,13 @@ def service_view(engine, code: str) -> dict:
     }
 
 
+def link_state(payload: bytes | str) -> bool | None:
+    """A bridge's notification on `ship/link` (Topics.ship_link): `1` up, `0` down (the
+    bridge's will); anything else None, to be ignored (and logged by the reader)."""
+    text = payload.decode("ascii", "replace") if isinstance(payload, bytes) else str(payload)
+    return {"1": True, "0": False}.get(text.strip())
+
+
 def call_of_event(event: dict) -> dict:
     from .engine import call_of_event as _call
     return _call(event)

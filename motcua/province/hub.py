@@ -49,7 +49,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .. import sdnotify
+from .. import protocol, sdnotify
 from ..mqtt import _no_delay, guarded
 from .config import Province
 from .ingest import TOPIC_RE, BatchRefused, ack_payload, ack_topic, parse_batch, topic_centre
@@ -465,12 +465,12 @@ class Hub:
                 self._offline.clear()
 
     def _store_link(self, store: HubStore, centre: str, m: _Message) -> None:
-        text = m.payload.decode("utf-8", "replace").strip()
-        if text not in ("0", "1"):
-            log.warning("ignored %s: %r is not 1 or 0", m.topic, text[:40])
+        up = protocol.link_state(m.payload)
+        if up is None:
+            log.warning("ignored %s: %r is not 1 or 0", m.topic, m.payload[:40])
             return
-        self._with_retries(store, lambda: store.set_link(centre, text == "1"))
-        log.info("centre %s: bridge %s", centre, "up" if text == "1" else "down")
+        self._with_retries(store, lambda: store.set_link(centre, up))
+        log.info("centre %s: bridge %s", centre, "up" if up else "down")
 
     def _refuse(self, topic: str, reason: str) -> None:
         with self._lock:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
 
+from .. import protocol
 from ..config import Site
 from ..dossiers.model import CLOCK_STOPPED, STATUSES, Dossier, Step
 from ..migrations import CENTRE
@@ -340,11 +341,10 @@ class Shipper:
                           "docs/province.md, \"The centre's side\"", acked, self.head, self.head + 1, acked)
 
     def _on_link(self, payload: bytes, now: float) -> None:
-        text = payload.strip()
-        if text not in (b"0", b"1"):
+        up = protocol.link_state(payload)
+        if up is None:
             log.warning("ignored a link notification that is neither 1 nor 0: %r", payload[:50])
             return
-        up = text == b"1"
         was = self.window.link_up
         if self.window.link(up, now):
             log.info("the link to the province is back: sending again from %d", self.window.acked + 1)

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Callable
 
+from motcua import protocol
 from motcua.mqtt import CentreUnavailable, DeviceClient, RequestRefused
 
 from . import model
@@ -139,7 +140,9 @@ class CentreFeed:
         self._online_changed(before)
 
     def _link_from_paho(self, client, userdata, message) -> None:
-        up = bytes(message.payload).strip() == b"1"
+        up = protocol.link_state(bytes(message.payload))
+        if up is None:
+            return
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self._on_link, up)
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
+from motcua import protocol
+
 COUNTER_STATES = ("open", "called", "serving", "paused", "closed")
 WORKING = ("open", "called", "serving")   # a counter that serves: open, whatever its ticket
 
@@ -127,10 +129,7 @@ def parse_tile(payload: bytes | str | dict) -> dict:
             "unshipped": _count(data, "unshipped")}
 
 
-def parse_link(payload: bytes | str) -> bool | None:
-    """The bridge's notification: `1` up, `0` down; anything else None (ignored)."""
-    text = payload.decode("ascii", "replace") if isinstance(payload, bytes) else str(payload)
-    return {"1": True, "0": False}.get(text.strip())
+parse_link = protocol.link_state    # the bridge's notification: `1` up, `0` down; else None (ignored)
 
 
 def heard_at(received: datetime, tile: dict, retained: bool) -> datetime:
