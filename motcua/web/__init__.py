@@ -60,11 +60,6 @@ def configured_notifier(url: str | None = None, token_file: str | None = None, w
     return WebhookNotifier(url, token)
 
 
-def env_notifier():
-    """The gateway from the environment alone (MOTCUA_WEB_NOTIFIER_URL and _TOKEN), or None."""
-    return configured_notifier()
-
-
 def site_notifier(site):
     """The gateway of a site file's [web] (a relative token file is relative to the site
     file), the environment overriding it; or None."""
